@@ -1,0 +1,325 @@
+#include "image_encoder.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <thread>
+
+#include "common.h"
+#include "options.h"
+#include "embeddings.h"
+
+namespace memery {
+
+Napi::FunctionReference ImageEncoder::constructor;
+
+void ImageModel::Run(const float *chw, size_t n, float *out) {
+  const size_t per = static_cast<size_t>(3) * size * size;
+  const size_t step = fixedBatch > 0 ? static_cast<size_t>(fixedBatch) : n;
+  Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  const char *inName = model->inputs()[input].name.c_str();
+  const char *outName = model->outputs()[output].name.c_str();
+  std::vector<float> padded;
+  for (size_t start = 0; start < n; start += step) {
+    size_t count = std::min(step, n - start);
+    const float *src = chw + start * per;
+    size_t batch = count;
+    if (fixedBatch > 0 && count < static_cast<size_t>(fixedBatch)) {
+      padded.assign(per * fixedBatch, 0.0f);
+      std::copy(src, src + per * count, padded.begin());
+      src = padded.data();
+      batch = fixedBatch;
+    }
+    std::vector<int64_t> shape = {static_cast<int64_t>(batch), 3, size, size};
+    Ort::Value in = Ort::Value::CreateTensor<float>(mem, const_cast<float *>(src), per * batch, shape.data(), shape.size());
+    std::vector<Ort::Value> res;
+    try {
+      std::lock_guard<std::mutex> lock(model->runMutex());
+      res = model->session().Run(Ort::RunOptions{nullptr}, &inName, &in, 1, &outName, 1);
+    } catch (const Ort::Exception &e) {
+      throw Error("E_MODEL", std::string("Inference failed in ") + model->path() + ": " + e.what(), model->path());
+    }
+    auto shapeOut = res[0].GetTensorTypeAndShapeInfo().GetShape();
+    if (shapeOut.size() != 2 || shapeOut[1] != dim)
+      throw Error("E_MODEL", "Expected output [batch," + std::to_string(dim) + "] but received " + ShapeString(shapeOut), model->path());
+    const float *o = res[0].GetTensorData<float>();
+    std::copy(o, o + count * dim, out + start * dim);
+  }
+  L2NormalizeRows(out, n, dim);
+}
+
+namespace {
+
+
+
+class LoadWorker : public PromiseWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string path, ModelOptions mo, PreprocessSpec spec)
+      : PromiseWorker(env), path_(std::move(path)), mo_(std::move(mo)), spec_(spec) {}
+  void Run() override {
+    auto m = std::make_shared<ImageModel>();
+    m->model = std::make_unique<OrtModel>(path_, mo_);
+    m->spec = spec_;
+    const auto &ins = m->model->inputs();
+    size_t idx = ins.size();
+    for (size_t i = 0; i < ins.size(); i++)
+      if (ins[i].type == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) { idx = i; break; }
+    if (idx == ins.size() || ins.size() != 1)
+      throw Error("E_MODEL", "Expected one float image input in " + path_ + " but the model has " + std::to_string(ins.size()) + " inputs", path_);
+    const auto &in = ins[idx];
+    const auto &sh = in.shape;
+    bool ok = sh.size() == 4 && (sh[1] == 3 || sh[1] < 0) && (sh[2] < 0 || sh[2] == spec_.size) && (sh[3] < 0 || sh[3] == spec_.size);
+    if (!ok)
+      throw Error("E_MODEL", "Expected image input '" + in.name + "' of shape [batch,3," + std::to_string(spec_.size) + "," +
+                                 std::to_string(spec_.size) + "] in " + path_ + " but received " + ShapeString(sh), path_);
+    m->input = idx;
+    m->size = spec_.size;
+    m->fixedBatch = sh[0] > 0 ? sh[0] : 0;
+    static const char *const preferred[] = {"image_embeds", "embedding", "embeddings", "image_features", nullptr};
+    m->output = m->model->EmbeddingOutput(preferred);
+    m->dim = m->model->outputs()[m->output].shape[1];
+    if (m->dim <= 0) {
+      // Dynamic width: find it by running one blank image.
+      std::vector<float> blank(static_cast<size_t>(3) * spec_.size * spec_.size, 0.0f);
+      m->dim = 1 << 16;
+      Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+      std::vector<int64_t> shape = {1, 3, spec_.size, spec_.size};
+      Ort::Value v = Ort::Value::CreateTensor<float>(mem, blank.data(), blank.size(), shape.data(), 4);
+      const char *inName = in.name.c_str();
+      const char *outName = m->model->outputs()[m->output].name.c_str();
+      auto r = m->model->session().Run(Ort::RunOptions{nullptr}, &inName, &v, 1, &outName, 1);
+      m->dim = r[0].GetTensorTypeAndShapeInfo().GetShape()[1];
+    }
+    model_ = m;
+  }
+  Napi::Value Result(Napi::Env env) override {
+    return ImageEncoder::constructor.New({Napi::External<std::shared_ptr<ImageModel>>::New(env, &model_)});
+  }
+
+ private:
+  std::string path_;
+  ModelOptions mo_;
+  PreprocessSpec spec_;
+  std::shared_ptr<ImageModel> model_;
+};
+
+class EncodeFilesWorker : public PromiseWorker {
+ public:
+  EncodeFilesWorker(Napi::Env env, std::shared_ptr<ImageModel> m, std::vector<std::string> paths, size_t batch, size_t threads)
+      : PromiseWorker(env), m_(std::move(m)), paths_(std::move(paths)), batch_(std::max<size_t>(1, batch)), threads_(threads) {}
+
+  void Run() override {
+    const size_t n = paths_.size();
+    const size_t dim = static_cast<size_t>(m_->dim);
+    const size_t per = static_cast<size_t>(3) * m_->size * m_->size;
+    out_.assign(n * dim, 0.0f);
+    ok_.assign(n, 0);
+    if (n == 0) return;
+
+    struct Item { size_t index; std::vector<float> chw; };
+    std::deque<Item> ready;
+    std::mutex mu;
+    std::condition_variable cv_ready, cv_space;
+    std::atomic<size_t> next{0};
+    size_t active = std::min(threads_ == 0 ? std::max<unsigned>(1, std::thread::hardware_concurrency()) : threads_, n);
+    size_t running = active;
+    const size_t maxQueue = batch_ * 2;
+    std::atomic<bool> stop{false};
+
+    auto decoder = [&] {
+      std::vector<uint8_t> rgb(static_cast<size_t>(m_->size) * m_->size * 3);
+      for (;;) {
+        size_t i = next.fetch_add(1);
+        if (i >= n || stop.load()) break;
+        Item item{i, {}};
+        try {
+          LoadCrop(paths_[i], m_->spec, rgb.data());
+          item.chw.resize(per);
+          Normalize(rgb.data(), m_->spec, item.chw.data());
+        } catch (const Error &e) {
+          std::lock_guard<std::mutex> lock(mu);
+          errors_.push_back({static_cast<uint32_t>(i), paths_[i], e.code, e.what()});
+          continue;
+        } catch (const std::exception &e) {
+          std::lock_guard<std::mutex> lock(mu);
+          errors_.push_back({static_cast<uint32_t>(i), paths_[i], "E_DECODE", std::string("Cannot decode ") + paths_[i] + ": " + e.what()});
+          continue;
+        }
+        std::unique_lock<std::mutex> lock(mu);
+        cv_space.wait(lock, [&] { return ready.size() < maxQueue || stop.load(); });
+        ready.push_back(std::move(item));
+        cv_ready.notify_one();
+      }
+      VipsThreadDone();
+      std::lock_guard<std::mutex> lock(mu);
+      running--;
+      cv_ready.notify_one();
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 0; t < active; t++) pool.emplace_back(decoder);
+
+    std::vector<float> input;
+    std::vector<float> emb;
+    std::vector<size_t> idx;
+    try {
+      for (;;) {
+        idx.clear();
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv_ready.wait(lock, [&] { return ready.size() >= batch_ || running == 0; });
+          if (ready.empty() && running == 0) break;
+          size_t take = std::min(batch_, ready.size());
+          input.resize(take * per);
+          for (size_t k = 0; k < take; k++) {
+            Item &it = ready.front();
+            std::copy(it.chw.begin(), it.chw.end(), input.begin() + k * per);
+            idx.push_back(it.index);
+            ready.pop_front();
+          }
+          cv_space.notify_all();
+        }
+        emb.resize(idx.size() * dim);
+        m_->Run(input.data(), idx.size(), emb.data());
+        for (size_t k = 0; k < idx.size(); k++) {
+          std::copy(emb.begin() + k * dim, emb.begin() + (k + 1) * dim, out_.begin() + idx[k] * dim);
+          ok_[idx[k]] = 1;
+        }
+      }
+    } catch (...) {
+      stop = true;
+      cv_space.notify_all();
+      for (auto &t : pool) t.join();
+      throw;
+    }
+    for (auto &t : pool) t.join();
+    std::sort(errors_.begin(), errors_.end(), [](const FileError &a, const FileError &b) { return a.index < b.index; });
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object r = Napi::Object::New(env);
+    auto buf = Napi::Float32Array::New(env, out_.size());
+    std::copy(out_.begin(), out_.end(), buf.Data());
+    r.Set("embeddings", buf);
+    r.Set("dim", Napi::Number::New(env, static_cast<double>(m_->dim)));
+    auto ok = Napi::Uint8Array::New(env, ok_.size());
+    std::copy(ok_.begin(), ok_.end(), ok.Data());
+    r.Set("ok", ok);
+    r.Set("errors", FileErrorsToJs(env, errors_));
+    return r;
+  }
+
+ private:
+  std::shared_ptr<ImageModel> m_;
+  std::vector<std::string> paths_;
+  size_t batch_, threads_;
+  std::vector<float> out_;
+  std::vector<uint8_t> ok_;
+  std::vector<FileError> errors_;
+};
+
+class EncodeTensorWorker : public PromiseWorker {
+ public:
+  EncodeTensorWorker(Napi::Env env, std::shared_ptr<ImageModel> m, std::vector<float> data, size_t n)
+      : PromiseWorker(env), m_(std::move(m)), data_(std::move(data)), n_(n) {}
+  void Run() override {
+    out_.resize(n_ * m_->dim);
+    m_->Run(data_.data(), n_, out_.data());
+  }
+  Napi::Value Result(Napi::Env env) override {
+    auto buf = Napi::Float32Array::New(env, out_.size());
+    std::copy(out_.begin(), out_.end(), buf.Data());
+    return buf;
+  }
+
+ private:
+  std::shared_ptr<ImageModel> m_;
+  std::vector<float> data_;
+  size_t n_;
+  std::vector<float> out_;
+};
+
+}  // namespace
+
+Napi::Object ImageEncoder::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DefineClass(env, "ImageEncoder",
+                                 {StaticMethod<&ImageEncoder::Load>("load"),
+                                  InstanceMethod<&ImageEncoder::EncodeFiles>("encodeFiles"),
+                                  InstanceMethod<&ImageEncoder::EncodeTensor>("encodeTensor"),
+                                  InstanceMethod<&ImageEncoder::Info>("info"),
+                                  InstanceMethod<&ImageEncoder::Close>("close")});
+  constructor = Napi::Persistent(f);
+  constructor.SuppressDestruct();
+  exports.Set("ImageEncoder", f);
+  return exports;
+}
+
+ImageEncoder::ImageEncoder(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ImageEncoder>(info) {
+  if (info.Length() < 1 || !info[0].IsExternal())
+    throw Napi::TypeError::New(info.Env(), "Use ImageEncoder.load(path, options) to create an image encoder");
+  model_ = *info[0].As<Napi::External<std::shared_ptr<ImageModel>>>().Data();
+}
+
+std::shared_ptr<ImageModel> ImageEncoder::Model(Napi::Env env) {
+  if (!model_) throw ToJsError(env, "E_MODEL", "The image encoder is closed");
+  return model_;
+}
+
+Napi::Value ImageEncoder::Load(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "Expected a model path (string)");
+  Napi::Object mo = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  Napi::Object spec = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
+  auto *w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), ReadModelOptions(mo), ReadSpec(spec));
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value ImageEncoder::EncodeFiles(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto m = Model(env);
+  auto paths = StringArray(info[0], "paths");
+  Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  size_t batch = static_cast<size_t>(NumberOpt(o, "batchSize", 16));
+  size_t threads = static_cast<size_t>(NumberOpt(o, "decodeThreads", 0));
+  auto *w = new EncodeFilesWorker(env, m, std::move(paths), batch, threads);
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value ImageEncoder::EncodeTensor(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto m = Model(env);
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "Expected a Float32Array for pixels");
+  auto arr = info[0].As<Napi::Float32Array>();
+  size_t per = static_cast<size_t>(3) * m->size * m->size;
+  if (arr.ElementLength() % per != 0)
+    throw ToJsError(env, "E_USAGE", "Expected a multiple of 3x" + std::to_string(m->size) + "x" + std::to_string(m->size) + " floats for pixels");
+  std::vector<float> data(arr.Data(), arr.Data() + arr.ElementLength());
+  auto *w = new EncodeTensorWorker(env, m, std::move(data), arr.ElementLength() / per);
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value ImageEncoder::Info(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto m = Model(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("input", m->model->inputs()[m->input].name);
+  o.Set("output", m->model->outputs()[m->output].name);
+  o.Set("size", m->size);
+  o.Set("dim", Napi::Number::New(env, static_cast<double>(m->dim)));
+  o.Set("provider", m->model->provider());
+  return o;
+}
+
+Napi::Value ImageEncoder::Close(const Napi::CallbackInfo &info) {
+  model_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace memery

@@ -1,0 +1,40 @@
+// ImageEncoder: an ORT session on a vision model. encodeFiles decodes on a pool of threads while
+// batched inference runs, and returns L2-normalised embeddings plus one error per failed file.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "ort_model.h"
+#include "preprocess.h"
+
+namespace memery {
+
+struct ImageModel {
+  std::unique_ptr<OrtModel> model;
+  size_t input = 0, output = 0;
+  int size = 224;       // model input H = W
+  int64_t dim = 0;      // embedding width
+  int64_t fixedBatch = 0;  // >0 when the model's batch dimension is fixed
+  PreprocessSpec spec;
+  // Runs `n` CHW images through the model; writes n*dim normalised floats to `out`.
+  void Run(const float *chw, size_t n, float *out);
+};
+
+class ImageEncoder : public Napi::ObjectWrap<ImageEncoder> {
+ public:
+  static Napi::Object Init(Napi::Env env, Napi::Object exports);
+  explicit ImageEncoder(const Napi::CallbackInfo &info);
+  static Napi::FunctionReference constructor;
+
+ private:
+  static Napi::Value Load(const Napi::CallbackInfo &info);
+  Napi::Value EncodeFiles(const Napi::CallbackInfo &info);
+  Napi::Value EncodeTensor(const Napi::CallbackInfo &info);
+  Napi::Value Info(const Napi::CallbackInfo &info);
+  Napi::Value Close(const Napi::CallbackInfo &info);
+  std::shared_ptr<ImageModel> Model(Napi::Env env);
+  std::shared_ptr<ImageModel> model_;
+};
+
+}  // namespace memery

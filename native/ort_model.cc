@@ -1,0 +1,108 @@
+#include "ort_model.h"
+
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "common.h"
+
+namespace memery {
+
+Ort::Env &GlobalOrtEnv() {
+  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "memery");
+  return env;
+}
+
+std::string ShapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); i++) {
+    if (i) s += ",";
+    s += shape[i] < 0 ? std::string("?") : std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+bool CudaAvailable() {
+  try {
+    auto providers = Ort::GetAvailableProviders();
+    for (auto &p : providers)
+      if (p == "CUDAExecutionProvider") return true;
+  } catch (...) {
+  }
+  return false;
+}
+
+namespace {
+std::vector<TensorInfo> ReadInfos(Ort::Session &s, bool inputs) {
+  Ort::AllocatorWithDefaultOptions alloc;
+  size_t n = inputs ? s.GetInputCount() : s.GetOutputCount();
+  std::vector<TensorInfo> out;
+  for (size_t i = 0; i < n; i++) {
+    TensorInfo t;
+    auto name = inputs ? s.GetInputNameAllocated(i, alloc) : s.GetOutputNameAllocated(i, alloc);
+    t.name = name.get();
+    Ort::TypeInfo ti = inputs ? s.GetInputTypeInfo(i) : s.GetOutputTypeInfo(i);
+    if (ti.GetONNXType() == ONNX_TYPE_TENSOR) {
+      auto tt = ti.GetTensorTypeAndShapeInfo();
+      t.type = tt.GetElementType();
+      t.shape = tt.GetShape();
+    } else {
+      t.type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+}  // namespace
+
+OrtModel::OrtModel(const std::string &path, const ModelOptions &opts) : path_(path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    throw Error("E_MODEL", "Cannot load model " + path + ": " + std::strerror(errno), path);
+  if (!S_ISREG(st.st_mode)) throw Error("E_MODEL", "Expected an ONNX model file but " + path + " is not a file", path);
+  if (st.st_size == 0) throw Error("E_MODEL", "Cannot load model " + path + ": the file is empty", path);
+
+  try {
+    Ort::SessionOptions so;
+    if (opts.threads > 0) so.SetIntraOpNumThreads(opts.threads);
+    so.SetInterOpNumThreads(1);
+    so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+    so.AddConfigEntry("session.intra_op.allow_spinning", opts.spinning ? "1" : "0");
+    if (!opts.optimizedPath.empty()) so.SetOptimizedModelFilePath(opts.optimizedPath.c_str());
+    provider_ = "cpu";
+    if (opts.provider == "cuda" || opts.provider == "auto") {
+      bool ok = false;
+      std::string why = "the CUDA execution provider is not in this ONNX Runtime build";
+      if (CudaAvailable()) {
+        try {
+          OrtCUDAProviderOptions cuda{};
+          so.AppendExecutionProvider_CUDA(cuda);
+          ok = true;
+        } catch (const Ort::Exception &e) {
+          why = e.what();
+        }
+      }
+      if (ok) provider_ = "cuda";
+      else if (opts.provider == "cuda")
+        throw Error("E_MODEL", "Cannot use provider 'cuda': " + why + " (use provider 'auto' or 'cpu')", path);
+    }
+    session_ = std::make_unique<Ort::Session>(GlobalOrtEnv(), path.c_str(), so);
+    inputs_ = ReadInfos(*session_, true);
+    outputs_ = ReadInfos(*session_, false);
+  } catch (const Ort::Exception &e) {
+    throw Error("E_MODEL", "Cannot load ONNX model " + path + ": " + e.what(), path);
+  }
+}
+
+size_t OrtModel::EmbeddingOutput(const char *const *preferred) const {
+  for (const char *const *p = preferred; *p; p++)
+    for (size_t i = 0; i < outputs_.size(); i++)
+      if (outputs_[i].name == *p && outputs_[i].shape.size() == 2) return i;
+  for (size_t i = 0; i < outputs_.size(); i++)
+    if (outputs_[i].shape.size() == 2 && outputs_[i].type == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) return i;
+  std::string names;
+  for (auto &o : outputs_) names += (names.empty() ? "" : ", ") + o.name + ShapeString(o.shape);
+  throw Error("E_MODEL", "Expected a [batch, dim] float embedding output in " + path_ + " but received " + names, path_);
+}
+
+}  // namespace memery

@@ -1,0 +1,204 @@
+#include "preprocess.h"
+
+#include <sys/stat.h>
+#include <vips/vips8>
+
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "common.h"
+#include "upscale.h"
+
+using vips::VError;
+using vips::VImage;
+
+namespace memery {
+
+void EnsureVips() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (VIPS_INIT("memery")) throw Error("E_NATIVE", "libvips failed to start");
+    // memery parallelises across images; one thread per image pipeline avoids oversubscription.
+    vips_concurrency_set(1);
+    // Operation cache off: every image is seen once, and caching would only grow memory.
+    vips_cache_set_max(0);
+    vips_cache_set_max_mem(0);
+    vips_cache_set_max_files(0);
+    // Per-file problems are reported as errors with their path; libvips' own warnings would only
+    // clutter stderr (e.g. the CLI's output).
+    g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO),
+                      [](const gchar *, GLogLevelFlags, const gchar *, gpointer) {}, nullptr);
+  });
+}
+
+void VipsThreadDone() { vips_thread_shutdown(); }
+
+namespace {
+
+std::string VipsMessage(const VError &e) {
+  std::string m = e.what();
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  // Keep the first line: the following ones repeat it or add loader noise.
+  auto nl = m.find('\n');
+  return nl == std::string::npos ? m : m.substr(0, nl);
+}
+
+void CheckFile(const std::string &path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    throw Error(errno == ENOENT ? "E_NOT_FOUND" : "E_IO",
+                std::string("Cannot read ") + path + ": " + std::strerror(errno), path);
+  }
+  if (S_ISDIR(st.st_mode)) throw Error("E_DECODE", "Expected an image file but " + path + " is a directory", path);
+  if (!S_ISREG(st.st_mode)) throw Error("E_DECODE", "Expected an image file but " + path + " is not a regular file", path);
+  if (st.st_size == 0) throw Error("E_DECODE", "Cannot decode " + path + ": the file is empty", path);
+}
+
+VImage Open(const std::string &path, const char *loader, int shrink) {
+  auto opts = VImage::option()
+                  ->set("access", VIPS_ACCESS_SEQUENTIAL)
+                  ->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
+  if (shrink > 1) opts->set("shrink", shrink);
+  (void)loader;
+  return VImage::new_from_file(path.c_str(), opts);
+}
+
+// To 8-bit RGB the way the reference (PIL .convert("RGB")) does it: no ICC transform, alpha dropped
+// by taking the first bands, greyscale replicated, 16-bit scaled to 8-bit.
+VImage ToRgb8(VImage img) {
+  VipsInterpretation interp = img.interpretation();
+  int bands = img.bands();
+  if (interp == VIPS_INTERPRETATION_CMYK) {
+    if (bands > 4) img = img.extract_band(0, VImage::option()->set("n", 4));
+    img = img.colourspace(VIPS_INTERPRETATION_sRGB);
+  } else if (interp == VIPS_INTERPRETATION_LAB || interp == VIPS_INTERPRETATION_LABQ ||
+             interp == VIPS_INTERPRETATION_LABS || interp == VIPS_INTERPRETATION_XYZ ||
+             interp == VIPS_INTERPRETATION_scRGB || interp == VIPS_INTERPRETATION_HSV ||
+             interp == VIPS_INTERPRETATION_LCH || interp == VIPS_INTERPRETATION_CMC ||
+             interp == VIPS_INTERPRETATION_YXY) {
+    img = img.colourspace(VIPS_INTERPRETATION_sRGB);
+  }
+  bands = img.bands();
+  if (bands == 2) img = img.extract_band(0);
+  else if (bands > 3) img = img.extract_band(0, VImage::option()->set("n", 3));
+
+  VipsBandFormat fmt = img.format();
+  if (fmt == VIPS_FORMAT_USHORT || fmt == VIPS_FORMAT_SHORT) {
+    // 16-bit: scale to 8 bits; but 8-bit data stored in a 16-bit container (max <= 255, common
+    // in scans and scientific TIFFs) is kept as is, or it would turn black.
+    img = img.copy_memory();
+    if (img.max() <= 255.0) img = img.cast(VIPS_FORMAT_UCHAR);
+    else img = img.cast(VIPS_FORMAT_UCHAR, VImage::option()->set("shift", true));
+  } else if (fmt == VIPS_FORMAT_FLOAT || fmt == VIPS_FORMAT_DOUBLE) {
+    // Float images from TIFF/FITS are usually 0..1.
+    double mx = img.max();
+    if (mx <= 1.0) img = img * 255.0;
+    img = img.cast(VIPS_FORMAT_UCHAR);
+  } else if (fmt != VIPS_FORMAT_UCHAR) {
+    img = img.cast(VIPS_FORMAT_UCHAR);
+  }
+  if (img.bands() == 1) img = VImage::bandjoin(std::vector<VImage>{img, img, img});
+  return img;
+}
+
+}  // namespace
+
+void LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out) {
+  EnsureVips();
+  CheckFile(path);
+  const char *loader = vips_foreign_find_load(path.c_str());
+  if (!loader) {
+    vips_error_clear();
+    throw Error("E_DECODE", "Cannot decode " + path + ": not a supported image format", path);
+  }
+  const int S = spec.size;
+  try {
+    VImage img = Open(path, loader, 1);
+    double w = img.width(), h = img.height();
+    if (w * h > spec.maxPixels) {
+      char buf[256];
+      snprintf(buf, sizeof buf, "Cannot decode %s: %.0f x %.0f pixels is over the limit of %.0f pixels",
+               path.c_str(), w, h, spec.maxPixels);
+      throw Error("E_DECODE", buf, path);
+    }
+    if (spec.shrinkOnLoad && std::strstr(loader, "Jpeg") != nullptr) {
+      double shortSide = std::min(w, h);
+      int shrink = 1;
+      while (shrink < 8 && shortSide / (shrink * 2) >= spec.shrinkMargin * S) shrink *= 2;
+      if (shrink > 1) img = Open(path, loader, shrink);
+    }
+    if (spec.autorotate) img = img.autorot();
+    img = ToRgb8(img);
+
+    // Target size of the resize (shorter side = S, longer = int(S * long / short)), on the
+    // original geometry, as the reference computes it.
+    int nw, nh;
+    if (w <= h) {
+      nw = S;
+      nh = static_cast<int>(static_cast<double>(S) * h / w);
+    } else {
+      nh = S;
+      nw = static_cast<int>(static_cast<double>(S) * w / h);
+    }
+    const double cw = img.width(), ch = img.height();  // after shrink-on-load
+    double sx = nw / cw, sy = nh / ch;                    // >1 enlarges
+    if (sx < 1.0) {
+      img = img.reduceh(cw / nw, VImage::option()->set("kernel", VIPS_KERNEL_CUBIC));
+      sx = 1.0;
+    }
+    if (sy < 1.0) {
+      img = img.reducev(ch / nh, VImage::option()->set("kernel", VIPS_KERNEL_CUBIC));
+      sy = 1.0;
+    }
+    // Crop offsets: round half to even, like Python's round().
+    const int left = static_cast<int>(std::nearbyint((nw - S) / 2.0));
+    const int top = static_cast<int>(std::nearbyint((nh - S) / 2.0));
+    if (sx > 1.0 || sy > 1.0) {
+      // Enlarge (the image is smaller than the model size): exact reference resample in C++.
+      size_t len = 0;
+      void *mem = img.write_to_memory(&len);
+      const int iw = img.width(), ih = img.height();
+      if (len != static_cast<size_t>(iw) * ih * 3) {
+        g_free(mem);
+        throw Error("E_DECODE", "Cannot decode " + path + ": unexpected buffer size", path);
+      }
+      const int tw = sx > 1.0 ? nw : iw, th = sy > 1.0 ? nh : ih;
+      UpscaleCrop(static_cast<uint8_t *>(mem), iw, ih, tw, th, left, top, S, out);
+      g_free(mem);
+      return;
+    }
+    if (img.width() < left + S || img.height() < top + S) {
+      img = img.embed(0, 0, std::max(img.width(), left + S), std::max(img.height(), top + S),
+                      VImage::option()->set("extend", VIPS_EXTEND_COPY));
+    }
+    img = img.extract_area(left, top, S, S);
+    if (img.width() != S || img.height() != S || img.bands() != 3 || img.format() != VIPS_FORMAT_UCHAR) {
+      throw Error("E_DECODE", "Cannot decode " + path + ": unexpected geometry after resize", path);
+    }
+    size_t len = 0;
+    void *mem = img.write_to_memory(&len);
+    if (len != static_cast<size_t>(S) * S * 3) {
+      g_free(mem);
+      throw Error("E_DECODE", "Cannot decode " + path + ": unexpected buffer size", path);
+    }
+    std::memcpy(out, mem, len);
+    g_free(mem);
+  } catch (const VError &e) {
+    vips_error_clear();
+    throw Error("E_DECODE", "Cannot decode " + path + ": " + VipsMessage(e), path);
+  }
+}
+
+void Normalize(const uint8_t *rgb, const PreprocessSpec &spec, float *chw) {
+  const int n = spec.size * spec.size;
+  for (int c = 0; c < 3; c++) {
+    const float scale = 1.0f / (255.0f * spec.std[c]);
+    const float shift = spec.mean[c] / spec.std[c];
+    float *dst = chw + static_cast<size_t>(c) * n;
+    const uint8_t *src = rgb + c;
+    for (int i = 0; i < n; i++) dst[i] = src[3 * i] * scale - shift;
+  }
+}
+
+}  // namespace memery

@@ -1,0 +1,35 @@
+// Image decoding and CLIP preprocessing with libvips: first page, 8-bit RGB, shorter side resized to
+// the model size with Catmull-Rom (reduce when shrinking, affine when enlarging), centre crop, and
+// normalisation with the model's mean/std into CHW floats.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace memery {
+
+struct PreprocessSpec {
+  int size = 224;
+  float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+  float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+  // JPEG shrink-on-load, used only while the shrunk shorter side stays >= shrinkMargin * size.
+  bool shrinkOnLoad = true;
+  double shrinkMargin = 2.0;
+  // Refuse images with more pixels than this (decompression bombs).
+  double maxPixels = 268402689.0;  // 0x3FFF * 0x3FFF, as sharp
+  bool autorotate = false;
+};
+
+// Start libvips once per process (threadsafe).
+void EnsureVips();
+
+// Decode `path` and write the size x size RGB crop (HWC, uint8) into `out`.
+// Throws memery::Error with E_NOT_FOUND / E_DECODE and the path.
+void LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out);
+
+// HWC uint8 -> CHW float, (v/255 - mean) / std.
+void Normalize(const uint8_t *rgb, const PreprocessSpec &spec, float *chw);
+
+// Call at the end of any std::thread that used libvips.
+void VipsThreadDone();
+
+}  // namespace memery

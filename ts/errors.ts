@@ -1,0 +1,84 @@
+/**
+ * The one error type memery throws on purpose. Every failure a user can act on carries a stable
+ * `code` (for exit codes, JSON output and tests), the file or folder it concerns when there is one,
+ * and a `hint` saying what to do about it. Messages follow the pattern
+ * "Expected X for Y but received Z" where that fits.
+ */
+
+export type ErrorCode =
+  | 'E_DECODE'
+  | 'E_MODEL'
+  | 'E_INDEX'
+  | 'E_CONFIG'
+  | 'E_DOWNLOAD'
+  | 'E_CHECKSUM'
+  | 'E_OFFLINE'
+  | 'E_NOT_FOUND'
+  | 'E_USAGE'
+  | 'E_CATALOG'
+  | 'E_LOCKED'
+  | 'E_ABORTED'
+  | 'E_IO';
+
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'E_DECODE',
+  'E_MODEL',
+  'E_INDEX',
+  'E_CONFIG',
+  'E_DOWNLOAD',
+  'E_CHECKSUM',
+  'E_OFFLINE',
+  'E_NOT_FOUND',
+  'E_USAGE',
+  'E_CATALOG',
+  'E_LOCKED',
+  'E_ABORTED',
+  'E_IO',
+];
+
+export interface MemeryErrorOptions {
+  /** The file or folder the error is about. */
+  path?: string;
+  /** What the user can do about it. */
+  hint?: string;
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+export class MemeryError extends Error {
+  override name = 'MemeryError';
+  code: ErrorCode;
+  path?: string;
+  hint?: string;
+
+  constructor(code: ErrorCode, message: string, options: MemeryErrorOptions = {}) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
+    this.code = code;
+    if (options.path !== undefined) this.path = options.path;
+    if (options.hint !== undefined) this.hint = options.hint;
+  }
+
+  /** Plain object for JSON output (the cause is reduced to its message). */
+  toJSON(): { name: string; code: ErrorCode; message: string; path?: string; hint?: string; cause?: string } {
+    const out: { name: string; code: ErrorCode; message: string; path?: string; hint?: string; cause?: string } = {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+    };
+    if (this.path !== undefined) out.path = this.path;
+    if (this.hint !== undefined) out.hint = this.hint;
+    if (this.cause !== undefined) out.cause = this.cause instanceof Error ? this.cause.message : String(this.cause);
+    return out;
+  }
+}
+
+/** True when `e` is a MemeryError (optionally with the given code). Works across module copies. */
+export function isMemeryError(e: unknown, code?: ErrorCode): e is MemeryError {
+  if (e instanceof MemeryError) return code === undefined || e.code === code;
+  // Duck-typed fallback for errors that crossed a realm or a duplicated module instance.
+  if (typeof e !== 'object' || e === null) return false;
+  const o = e as { name?: unknown; code?: unknown; message?: unknown };
+  if (o.name !== 'MemeryError' || typeof o.message !== 'string') return false;
+  if (typeof o.code !== 'string' || !(ERROR_CODES as readonly string[]).includes(o.code)) return false;
+  return code === undefined || o.code === code;
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { loadBinding } from './binding.js';
+import { native } from './native-error.js';
+import { PreprocessSpecSchema, type PreprocessSpecInput } from './preprocess-spec.js';
+import type { NativeImageEncoder } from './types.js';
+import { parseOptions } from './validate.js';
+
+export const ProviderSchema = z.enum(['cpu', 'cuda', 'auto']);
+export type Provider = z.infer<typeof ProviderSchema>;
+
+export const SessionOptionsSchema = z.object({
+  provider: ProviderSchema.default('cpu'),
+  /** ONNX Runtime intra-op threads; 0 = one per core. */
+  threads: z.number().int().min(0).max(256).default(0),
+  /** Cache the optimised graph at this path (loads faster next time). */
+  optimizedPath: z.string().optional(),
+});
+export type SessionOptions = z.input<typeof SessionOptionsSchema>;
+
+export const EncodeFilesOptionsSchema = z.object({
+  batchSize: z.number().int().min(1).max(1024).default(16),
+  /** Decoder threads; 0 = one per core. */
+  decodeThreads: z.number().int().min(0).max(256).default(0),
+});
+export type EncodeFilesOptions = z.input<typeof EncodeFilesOptionsSchema>;
+
+export interface FileError {
+  index: number;
+  path: string;
+  code: string;
+  message: string;
+}
+
+export interface EncodeFilesResult {
+  /** Row i is the L2-normalised embedding of paths[i] (zeros where it failed). */
+  embeddings: Float32Array;
+  dim: number;
+  /** ok[i] is 1 when paths[i] was encoded. */
+  ok: Uint8Array;
+  errors: FileError[];
+}
+
+/** An ONNX Runtime session on a CLIP vision model; decoding and inference run off the event loop. */
+export class ImageEncoder {
+  readonly #native: NativeImageEncoder;
+  readonly modelPath: string;
+  private constructor(n: NativeImageEncoder, modelPath: string) {
+    this.#native = n;
+    this.modelPath = modelPath;
+  }
+
+  static async load(modelPath: string, options: SessionOptions = {}, spec: PreprocessSpecInput = {}): Promise<ImageEncoder> {
+    const o = parseOptions(SessionOptionsSchema, options, 'image encoder options');
+    const s = parseOptions(PreprocessSpecSchema, spec, 'preprocessing spec');
+    const n = await native(() => loadBinding().ImageEncoder.load(modelPath, o, s));
+    return new ImageEncoder(n, modelPath);
+  }
+
+  get info(): { input: string; output: string; size: number; dim: number; provider: string } {
+    return this.#native.info();
+  }
+
+  async encodeFiles(paths: string[], options: EncodeFilesOptions = {}): Promise<EncodeFilesResult> {
+    const o = parseOptions(EncodeFilesOptionsSchema, options, 'encodeFiles options');
+    return native(() => this.#native.encodeFiles(paths, o));
+  }
+
+  /** Raw inference on pre-made [N,3,S,S] tensors (benchmarks). */
+  async encodeTensor(pixels: Float32Array): Promise<Float32Array> {
+    return native(() => this.#native.encodeTensor(pixels));
+  }
+
+  close(): void {
+    this.#native.close();
+  }
+}

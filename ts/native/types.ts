@@ -1,0 +1,83 @@
+// The raw shape of the native addon. Internal: public code uses the typed wrappers beside this file.
+
+export interface NativeFileError {
+  index: number;
+  path: string;
+  code: string;
+  message: string;
+}
+
+export interface NativeModelOptions {
+  provider?: 'cpu' | 'cuda' | 'auto';
+  threads?: number;
+  spinning?: boolean;
+  optimizedPath?: string;
+  contextLength?: number;
+}
+
+export interface NativePreprocessSpec {
+  size: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  shrinkOnLoad?: boolean;
+  shrinkMargin?: number;
+  maxPixels?: number;
+  autorotate?: boolean;
+  output?: 'float' | 'rgb';
+  threads?: number;
+}
+
+export interface NativeImageEncoder {
+  encodeFiles(
+    paths: string[],
+    opts: { batchSize?: number; decodeThreads?: number },
+  ): Promise<{ embeddings: Float32Array; dim: number; ok: Uint8Array; errors: NativeFileError[] }>;
+  encodeTensor(pixels: Float32Array): Promise<Float32Array>;
+  info(): { input: string; output: string; size: number; dim: number; provider: string };
+  close(): void;
+}
+
+export interface NativeTextEncoder {
+  encode(ids: Array<number[] | Int32Array>): Promise<Float32Array>;
+  info(): { input: string; mask: string | null; output: string; sequenceLength: number; dim: number; provider: string };
+  close(): void;
+}
+
+export interface NativeVectorIndex {
+  add(ids: Float64Array | number[], vectors: Float32Array): Promise<number>;
+  remove(ids: Float64Array | number[]): Promise<number>;
+  search(queries: Float32Array, k: number): Promise<{ ids: Float64Array; scores: Float32Array; k: number }>;
+  save(path: string, meta: string): Promise<void>;
+  size(): number;
+  dim(): number;
+  type(): string;
+  setSearchParams(p: { efSearch?: number }): void;
+}
+
+export interface NativeBinding {
+  ImageEncoder: { load(path: string, opts: NativeModelOptions, spec: NativePreprocessSpec): Promise<NativeImageEncoder> };
+  TextEncoder: { load(path: string, opts: NativeModelOptions): Promise<NativeTextEncoder> };
+  VectorIndex: {
+    new (dim: number, opts?: { type?: string; hnswM?: number }): NativeVectorIndex;
+    load(path: string): Promise<{ index: NativeVectorIndex; meta: string }>;
+  };
+  decodeForModel(
+    paths: string[],
+    spec: NativePreprocessSpec,
+  ): Promise<{ data: Float32Array | Uint8Array; size: number; errors: NativeFileError[] }>;
+  thumbnail(
+    path: string,
+    opts: { size?: number; format?: 'jpeg' | 'webp' | 'png'; quality?: number; maxPixels?: number },
+  ): Promise<{ data: Buffer; width: number; height: number; format: string }>;
+  imageInfo(path: string): Promise<{
+    width: number;
+    height: number;
+    bands: number;
+    hasAlpha: boolean;
+    pages: number;
+    orientation: number;
+    format: string;
+  }>;
+  saveRgb(data: Uint8Array, width: number, height: number, path: string): Promise<void>;
+  versions(): { onnxruntime: string; libvips: string; cuda: boolean };
+}
