@@ -115,6 +115,7 @@ class EncodeFilesWorker : public PromiseWorker {
     const size_t per = static_cast<size_t>(3) * m_->size * m_->size;
     out_.assign(n * dim, 0.0f);
     ok_.assign(n, 0);
+    sizes_.assign(n * 2, 0);
     if (n == 0) return;
 
     struct Item { size_t index; std::vector<float> chw; };
@@ -134,7 +135,9 @@ class EncodeFilesWorker : public PromiseWorker {
         if (i >= n || stop.load()) break;
         Item item{i, {}};
         try {
-          LoadCrop(paths_[i], m_->spec, rgb.data());
+          ImageSize sz = LoadCrop(paths_[i], m_->spec, rgb.data());
+          sizes_[i * 2] = static_cast<uint32_t>(sz.width);
+          sizes_[i * 2 + 1] = static_cast<uint32_t>(sz.height);
           item.chw.resize(per);
           Normalize(rgb.data(), m_->spec, item.chw.data());
         } catch (const Error &e) {
@@ -205,6 +208,9 @@ class EncodeFilesWorker : public PromiseWorker {
     auto ok = Napi::Uint8Array::New(env, ok_.size());
     std::copy(ok_.begin(), ok_.end(), ok.Data());
     r.Set("ok", ok);
+    auto sizes = Napi::Uint32Array::New(env, sizes_.size());
+    std::copy(sizes_.begin(), sizes_.end(), sizes.Data());
+    r.Set("sizes", sizes);
     r.Set("errors", FileErrorsToJs(env, errors_));
     return r;
   }
@@ -215,6 +221,7 @@ class EncodeFilesWorker : public PromiseWorker {
   size_t batch_, threads_;
   std::vector<float> out_;
   std::vector<uint8_t> ok_;
+  std::vector<uint32_t> sizes_;
   std::vector<FileError> errors_;
 };
 

@@ -7,6 +7,10 @@
 #include <cstring>
 #include <mutex>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "common.h"
 #include "upscale.h"
 
@@ -25,6 +29,14 @@ void EnsureVips() {
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);
     vips_cache_set_max_files(0);
+#if defined(__GLIBC__)
+    // Image buffers (hundreds of KB to MBs) are allocated and freed on many short-lived decoder
+    // and libvips worker threads. glibc's dynamic mmap threshold soon moves such blocks from
+    // mmap into the per-thread arenas, where they fragment: RSS grew by 55-80 MB over 20
+    // encodeFiles passes of the 96-file test corpus. A fixed threshold (the glibc default, 128 KiB,
+    // with the dynamic adjustment off) keeps big blocks in mmap, returned to the OS on free: ~4 MB.
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     // Per-file problems are reported as errors with their path; libvips' own warnings would only
     // clutter stderr (e.g. the CLI's output).
     g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO),
@@ -104,7 +116,7 @@ VImage ToRgb8(VImage img) {
 
 }  // namespace
 
-void LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out) {
+ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out) {
   EnsureVips();
   CheckFile(path);
   const char *loader = vips_foreign_find_load(path.c_str());
@@ -116,6 +128,7 @@ void LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out)
   try {
     VImage img = Open(path, loader, 1);
     double w = img.width(), h = img.height();
+    const ImageSize original{img.width(), img.height()};
     if (w * h > spec.maxPixels) {
       char buf[256];
       snprintf(buf, sizeof buf, "Cannot decode %s: %.0f x %.0f pixels is over the limit of %.0f pixels",
@@ -166,7 +179,7 @@ void LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out)
       const int tw = sx > 1.0 ? nw : iw, th = sy > 1.0 ? nh : ih;
       UpscaleCrop(static_cast<uint8_t *>(mem), iw, ih, tw, th, left, top, S, out);
       g_free(mem);
-      return;
+      return original;
     }
     if (img.width() < left + S || img.height() < top + S) {
       img = img.embed(0, 0, std::max(img.width(), left + S), std::max(img.height(), top + S),
@@ -184,6 +197,7 @@ void LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out)
     }
     std::memcpy(out, mem, len);
     g_free(mem);
+    return original;
   } catch (const VError &e) {
     vips_error_clear();
     throw Error("E_DECODE", "Cannot decode " + path + ": " + VipsMessage(e), path);

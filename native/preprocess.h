@@ -22,9 +22,13 @@ struct PreprocessSpec {
 // Start libvips once per process (threadsafe).
 void EnsureVips();
 
+struct ImageSize {
+  int width = 0, height = 0;  // of the stored image (first page), before any resize
+};
+
 // Decode `path` and write the size x size RGB crop (HWC, uint8) into `out`.
 // Throws memery::Error with E_NOT_FOUND / E_DECODE and the path.
-void LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out);
+ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out);
 
 // HWC uint8 -> CHW float, (v/255 - mean) / std.
 void Normalize(const uint8_t *rgb, const PreprocessSpec &spec, float *chw);

@@ -18,7 +18,9 @@ export type ErrorCode =
   | 'E_CATALOG'
   | 'E_LOCKED'
   | 'E_ABORTED'
-  | 'E_IO';
+  | 'E_IO'
+  | 'E_NATIVE'
+  | 'E_NOMEM';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'E_DECODE',
@@ -34,6 +36,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'E_LOCKED',
   'E_ABORTED',
   'E_IO',
+  'E_NATIVE',
+  'E_NOMEM',
 ];
 
 export interface MemeryErrorOptions {

@@ -37,6 +37,8 @@ export interface EncodeFilesResult {
   dim: number;
   /** ok[i] is 1 when paths[i] was encoded. */
   ok: Uint8Array;
+  /** [width, height] of each stored image (first page), before resizing; 0 where it failed. */
+  sizes: Uint32Array;
   errors: FileError[];
 }
 

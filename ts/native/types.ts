@@ -31,7 +31,7 @@ export interface NativeImageEncoder {
   encodeFiles(
     paths: string[],
     opts: { batchSize?: number; decodeThreads?: number },
-  ): Promise<{ embeddings: Float32Array; dim: number; ok: Uint8Array; errors: NativeFileError[] }>;
+  ): Promise<{ embeddings: Float32Array; dim: number; ok: Uint8Array; sizes: Uint32Array; errors: NativeFileError[] }>;
   encodeTensor(pixels: Float32Array): Promise<Float32Array>;
   info(): { input: string; output: string; size: number; dim: number; provider: string };
   close(): void;

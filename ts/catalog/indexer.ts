@@ -1,0 +1,191 @@
+import { stat } from 'node:fs/promises';
+import { MemeryError } from '../errors.js';
+import type { IndexFileError, IndexProgress, IndexSummary } from '../api/schemas.js';
+import type { ImageEncoder } from '../native/image-encoder.js';
+import type { Catalog, EmbeddingRecord, FileRecord, FileRow } from './catalog.js';
+import { contentHash } from './hash.js';
+import type { VectorCache } from './vector-cache.js';
+import { walkImages, type WalkedFile } from './walk.js';
+
+export interface IndexContext {
+  catalog: Catalog;
+  modelId: string;
+  encoder: () => Promise<ImageEncoder>;
+  cache: VectorCache;
+  batchSize: number;
+  decodeThreads: number;
+}
+
+export interface IndexRunOptions {
+  onProgress?: (p: IndexProgress) => void;
+  signal?: AbortSignal;
+  /** Files per committed chunk. */
+  chunkSize?: number;
+}
+
+interface Candidate {
+  file: WalkedFile;
+  prior: FileRow | undefined;
+  hash?: string;
+}
+
+/**
+ * Brings the catalog up to date with `folder`: unchanged files cost a stat; changed or new files
+ * are hashed; known content (moves, copies) reuses its vector; only unknown content is encoded.
+ * Work is committed chunk by chunk, so a killed run resumes where it stopped.
+ */
+export async function indexFolder(ctx: IndexContext, folder: string, opts: IndexRunOptions = {}): Promise<IndexSummary> {
+  const started = performance.now();
+  const { catalog, modelId } = ctx;
+  const signal = opts.signal;
+  const chunkSize = opts.chunkSize ?? Math.max(32, ctx.batchSize * 4);
+  const progress = opts.onProgress ?? (() => {});
+
+  const st = await stat(folder).catch(() => undefined);
+  if (!st) throw new MemeryError('E_NOT_FOUND', `Folder not found: ${folder}`, { path: folder });
+  if (!st.isDirectory()) throw new MemeryError('E_USAGE', `Expected a folder but ${folder} is not a directory`, { path: folder });
+
+  catalog.ensureFolder(folder);
+  const generationBefore = catalog.generation();
+  progress({ phase: 'scan', done: 0, total: 0 });
+  const files = await walkImages(folder, { signal });
+  const known = catalog.filesUnder(folder);
+  const seen = new Set<string>();
+  const candidates: Candidate[] = [];
+  let unchanged = 0;
+  for (const f of files) {
+    seen.add(f.path);
+    const row = known.get(f.path);
+    if (row && row.size === f.size && row.mtime_ms === f.mtimeMs) {
+      if (row.status === 'error' || (row.hash && catalog.hasEmbedding(row.hash, modelId))) {
+        unchanged++;
+        continue;
+      }
+    }
+    candidates.push({ file: f, prior: row });
+  }
+  const vanished = [...known.values()].filter((r) => !seen.has(r.path));
+  const vanishedHashes = new Map<string, number>();
+  for (const r of vanished) if (r.hash && r.status === 'ok') vanishedHashes.set(r.hash, (vanishedHashes.get(r.hash) ?? 0) + 1);
+
+  // Hash what changed; reuse vectors of known content.
+  let moved = 0;
+  const reuse: FileRecord[] = [];
+  const toEncode: Candidate[] = [];
+  const pendingHashes = new Set<string>();
+  const duplicates: Candidate[] = [];
+  let hashed = 0;
+  for (const c of candidates) {
+    signal?.throwIfAborted();
+    try {
+      c.hash = await contentHash(c.file.path);
+    } catch (err) {
+      reuse.push(errorRecord(c.file, 'E_IO', `Cannot read ${c.file.path}: ${(err as Error).message}`));
+      continue;
+    }
+    hashed++;
+    if (hashed % 256 === 0) progress({ phase: 'hash', done: hashed, total: candidates.length });
+    if (catalog.hasEmbedding(c.hash, modelId)) {
+      if (c.prior?.hash === c.hash) unchanged++;
+      else {
+        moved++;
+        const left = vanishedHashes.get(c.hash);
+        if (left) vanishedHashes.set(c.hash, left - 1);
+      }
+      const dims = catalog.dimsForHash(c.hash);
+      reuse.push({ ...okRecord(c.file, c.hash), ...dims });
+    } else if (pendingHashes.has(c.hash)) {
+      duplicates.push(c);
+    } else {
+      pendingHashes.add(c.hash);
+      toEncode.push(c);
+    }
+  }
+  if (reuse.length) catalog.commit([], reuse);
+
+  // Encode unknown content, committing each chunk.
+  let created = 0;
+  let reembedded = 0;
+  let encodedDone = 0;
+  const added: number[] = [];
+  const dimsByHash = new Map<string, { width: number; height: number }>();
+  if (toEncode.length) {
+    const encoder = await ctx.encoder();
+    progress({ phase: 'encode', done: 0, total: toEncode.length });
+    for (let i = 0; i < toEncode.length; i += chunkSize) {
+      if (signal?.aborted) break;
+      const chunk = toEncode.slice(i, i + chunkSize);
+      const r = await encoder.encodeFiles(
+        chunk.map((c) => c.file.path),
+        { batchSize: ctx.batchSize, decodeThreads: ctx.decodeThreads },
+      );
+      const embeddings: EmbeddingRecord[] = [];
+      const records: FileRecord[] = [];
+      const errs = new Map(r.errors.map((e) => [e.index, e]));
+      chunk.forEach((c, k) => {
+        const e = errs.get(k);
+        if (e || !r.ok[k]) {
+          records.push(errorRecord(c.file, e?.code ?? 'E_DECODE', e?.message ?? `Cannot decode ${c.file.path}`));
+          return;
+        }
+        const vector = r.embeddings.slice(k * r.dim, (k + 1) * r.dim);
+        embeddings.push({ hash: c.hash!, modelId, vector });
+        const width = r.sizes[k * 2]!;
+        const height = r.sizes[k * 2 + 1]!;
+        dimsByHash.set(c.hash!, { width, height });
+        records.push({ ...okRecord(c.file, c.hash!), width, height });
+        if (c.prior) reembedded++;
+        else created++;
+      });
+      added.push(...catalog.commit(embeddings, records));
+      encodedDone += chunk.length;
+      progress({ phase: 'encode', done: encodedDone, total: toEncode.length });
+    }
+  }
+  // Files whose content equals another file encoded in this run.
+  const dupRecords: FileRecord[] = [];
+  for (const c of duplicates) {
+    if (!catalog.hasEmbedding(c.hash!, modelId)) continue; // its twin failed or the run stopped
+    dupRecords.push({ ...okRecord(c.file, c.hash!), ...(dimsByHash.get(c.hash!) ?? catalog.dimsForHash(c.hash!)) });
+    moved++;
+  }
+  if (dupRecords.length) catalog.commit([], dupRecords);
+
+  const aborted = signal?.aborted ?? false;
+  let removed = 0;
+  if (!aborted) {
+    progress({ phase: 'finish', done: 0, total: 1 });
+    catalog.removeFiles(vanished.map((r) => r.path));
+    // Moves are not removals: only vanished files whose content did not reappear count.
+    let stillGone = 0;
+    for (const v of vanishedHashes.values()) stillGone += v;
+    removed = vanished.filter((r) => !r.hash || r.status !== 'ok').length + stillGone;
+    catalog.markFolderIndexed(folder);
+  }
+  const orphans = catalog.deleteOrphanEmbeddings().get(modelId) ?? [];
+  await ctx.cache.applyChanges(generationBefore, added.filter((id) => !orphans.includes(id)), orphans.filter((id) => !added.includes(id)));
+
+  if (aborted) throw new MemeryError('E_ABORTED', `Indexing ${folder} was stopped; finished work is kept`, { path: folder });
+
+  const errors: IndexFileError[] = catalog.failedFiles(folder).map((e) => ({ path: e.path, code: e.code, message: e.message }));
+  return {
+    folder,
+    found: files.length,
+    new: created,
+    unchanged,
+    reembedded,
+    moved,
+    removed,
+    failed: errors.length,
+    seconds: Math.round((performance.now() - started) / 10) / 100,
+    errors,
+  };
+}
+
+function okRecord(f: WalkedFile, hash: string): FileRecord {
+  return { path: f.path, size: f.size, mtimeMs: f.mtimeMs, hash, width: null, height: null, status: 'ok' };
+}
+
+function errorRecord(f: WalkedFile, code: string, message: string): FileRecord {
+  return { path: f.path, size: f.size, mtimeMs: f.mtimeMs, hash: null, width: null, height: null, status: 'error', errorCode: code, errorMessage: message };
+}

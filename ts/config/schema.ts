@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { DEFAULT_MODEL_NAME } from '../models/registry.js';
+import { IndexTypeSchema } from '../native/vector-index.js';
+import { ProviderSchema } from '../native/image-encoder.js';
+
+/** config.json in MEMERY_HOME; every key optional. Unknown keys are errors (typos get caught). */
+export const ConfigSchema = z
+  .object({
+    /** A registry model name (`memery models list`). */
+    model: z.string().min(1).default(DEFAULT_MODEL_NAME),
+    /** A local model folder in either layout; wins over `model`. */
+    modelDir: z.string().min(1).optional(),
+    /** Prefer the quantised (int8) model files when the model has them. */
+    variant: z.enum(['fp32', 'quantized']).default('fp32'),
+    provider: ProviderSchema.default('cpu'),
+    /** ONNX Runtime threads; 0 = one per core. */
+    threads: z.number().int().min(0).max(256).default(0),
+    /** Decoder threads; 0 = one per core. */
+    decodeThreads: z.number().int().min(0).max(256).default(0),
+    batchSize: z.number().int().min(1).max(256).default(16),
+    /** FAISS index type: exact by default; hnsw for very large catalogs. */
+    indexType: IndexTypeSchema.default('flat'),
+    /** Folders the server watches and the launchers offer. */
+    folders: z.array(z.string().min(1)).default([]),
+    watch: z.boolean().default(false),
+    port: z.number().int().min(1).max(65535).default(7627),
+    /** Hugging Face endpoint for model downloads (also MEMERY_HF_ENDPOINT). */
+    hfEndpoint: z.string().url().optional(),
+    /** How long an index run waits for another process's lock, in seconds. */
+    lockTimeout: z.number().min(0).max(3600).default(10),
+  })
+  .strict();
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
