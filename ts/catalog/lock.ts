@@ -41,7 +41,7 @@ export async function acquireLock(path: string, timeoutMs: number, what = 'the c
     } catch {
       continue; // released between our open and read
     }
-    if (!Number.isInteger(owner) || owner <= 0 || !alive(owner) || owner === process.pid) {
+    if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
       try {
         unlinkSync(path); // stale
       } catch {
