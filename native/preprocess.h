@@ -13,7 +13,7 @@ struct PreprocessSpec {
   float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
   // JPEG shrink-on-load, used only while the shrunk shorter side stays >= shrinkMargin * size.
   bool shrinkOnLoad = true;
-  double shrinkMargin = 2.0;
+  double shrinkMargin = 4.0;
   // Refuse images with more pixels than this (decompression bombs).
   double maxPixels = 268402689.0;  // 0x3FFF * 0x3FFF, as sharp
   bool autorotate = false;

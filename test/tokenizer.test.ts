@@ -242,30 +242,12 @@ describe.skipIf(!HAS_SHARED)('ClipTokenizer on the real CLIP vocabulary', () => 
     for (const ref of REFERENCE) expect(tok.encode(ref.text)).toEqual(ref.ids);
   });
 
-  it('loads quickly and encodes a short query in well under a millisecond', () => {
-    const vocab = readFileSync(VOCAB, 'utf8');
-    const merges = readFileSync(MERGES, 'utf8');
-    let t0 = performance.now();
-    const tok = new ClipTokenizer(parseVocabMerges(vocab, merges));
-    const loadMs = performance.now() - t0;
-
-    const queries = REFERENCE.map((r) => r.text).filter((t) => t.length < 60);
-    // First pass: words not yet cached.
-    t0 = performance.now();
-    for (const q of queries) tok.encode(q);
-    const coldMs = (performance.now() - t0) / queries.length;
-    t0 = performance.now();
-    const rounds = 200;
-    for (let i = 0; i < rounds; i++) for (const q of queries) tok.encode(q);
-    const warmMs = (performance.now() - t0) / (rounds * queries.length);
-    console.log(
-      `tokenizer: parse+build ${loadMs.toFixed(1)} ms; encode ${coldMs.toFixed(3)} ms/query uncached, ` +
-        `${(warmMs * 1000).toFixed(1)} µs/query cached`,
-    );
-    // Generous bounds so that a loaded CI machine does not fail the test; the log has the numbers.
-    expect(loadMs).toBeLessThan(1000);
-    expect(coldMs).toBeLessThan(5);
-    expect(warmMs).toBeLessThan(1);
+  it('gives the same ids from its word cache as on first sight (timings live in npm run bench)', () => {
+    const tok = new ClipTokenizer(parseVocabMerges(readFileSync(VOCAB, 'utf8'), readFileSync(MERGES, 'utf8')));
+    const first = REFERENCE.map((r) => tok.encode(r.text));
+    const again = REFERENCE.map((r) => tok.encode(r.text));
+    expect(again).toEqual(first);
+    expect(first).toEqual(REFERENCE.map((r) => r.ids));
   });
 });
 
