@@ -14,6 +14,7 @@ inline ModelOptions ReadModelOptions(const Napi::Object &o) {
   m.threads = static_cast<int>(NumberOpt(o, "threads", 0));
   m.spinning = BoolOpt(o, "spinning", false);
   m.optimizedPath = StringOpt(o, "optimizedPath", "");
+  m.optimization = StringOpt(o, "optimization", "all");
   return m;
 }
 

@@ -66,9 +66,15 @@ OrtModel::OrtModel(const std::string &path, const ModelOptions &opts) : path_(pa
     Ort::SessionOptions so;
     if (opts.threads > 0) so.SetIntraOpNumThreads(opts.threads);
     so.SetInterOpNumThreads(1);
-    so.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+    so.SetGraphOptimizationLevel(opts.optimization == "none"    ? GraphOptimizationLevel::ORT_DISABLE_ALL
+                                 : opts.optimization == "basic" ? GraphOptimizationLevel::ORT_ENABLE_BASIC
+                                                                : GraphOptimizationLevel::ORT_ENABLE_ALL);
     so.AddConfigEntry("session.intra_op.allow_spinning", opts.spinning ? "1" : "0");
-    if (!opts.optimizedPath.empty()) so.SetOptimizedModelFilePath(opts.optimizedPath.c_str());
+    if (!opts.optimizedPath.empty()) {
+      so.SetOptimizedModelFilePath(opts.optimizedPath.c_str());
+      const std::string &op = opts.optimizedPath;
+      if (op.size() > 4 && op.compare(op.size() - 4, 4, ".ort") == 0) so.AddConfigEntry("session.save_model_format", "ORT");
+    }
     provider_ = "cpu";
     if (opts.provider == "cuda" || opts.provider == "auto") {
       bool ok = false;

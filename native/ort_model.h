@@ -21,6 +21,7 @@ struct ModelOptions {
   int threads = 0;               // 0 = ORT default (physical cores)
   bool spinning = false;         // intra-op spin waits steal CPU from decoder threads
   std::string optimizedPath;     // cache the optimised graph here when non-empty
+  std::string optimization = "all";  // all | basic | none (for a graph optimised earlier)
 };
 
 class OrtModel {

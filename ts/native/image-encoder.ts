@@ -12,8 +12,10 @@ export const SessionOptionsSchema = z.object({
   provider: ProviderSchema.default('cpu'),
   /** ONNX Runtime intra-op threads; 0 = one per core. */
   threads: z.number().int().min(0).max(256).default(0),
-  /** Cache the optimised graph at this path (loads faster next time). */
+  /** Write the optimised graph to this path (load it next time with optimization 'none'). */
   optimizedPath: z.string().optional(),
+  /** Graph optimisation level; 'none' for a model file that was optimised earlier. */
+  optimization: z.enum(['all', 'basic', 'none']).default('all'),
 });
 export type SessionOptions = z.input<typeof SessionOptionsSchema>;
 

@@ -12,6 +12,7 @@ export interface NativeModelOptions {
   threads?: number;
   spinning?: boolean;
   optimizedPath?: string;
+  optimization?: 'all' | 'basic' | 'none';
   contextLength?: number;
 }
 
