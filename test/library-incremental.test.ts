@@ -29,7 +29,10 @@ describe('incremental, move-aware indexing', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('first run encodes every image, skipping hidden files, non-images and loops', async () => {
+  it('first run encodes every image, skipping hidden files, non-images, loops and memery\'s home', async () => {
+    await m.close();
+    m = await Memery.open({ home: join(dir, 'memery-home'), modelDir: COLOUR_HF });
+    await writeSolid(join(dir, 'memery-home', 'thumb.png'), [0, 255, 0]);
     const s = await m.index(dir);
     expect(s).toMatchObject({ found: N, new: N, unchanged: 0, moved: 0, removed: 0, failed: 0 });
   });

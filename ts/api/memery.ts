@@ -134,6 +134,7 @@ export class Memery {
           cache: await this.#vectorCache(),
           batchSize: this.config.batchSize,
           decodeThreads: this.config.decodeThreads,
+          exclude: [this.home],
         },
         abs,
         opts,
@@ -228,9 +229,10 @@ export class Memery {
 
   async status(): Promise<Status> {
     this.#check();
+    // Never downloads: status reports what is there.
     let layout: ModelLayout | undefined;
     try {
-      layout = await this.model();
+      layout = this.#layout ? await this.#layout : await resolveModel(this.home, this.config, { download: false });
     } catch {
       layout = undefined;
     }
@@ -238,6 +240,7 @@ export class Memery {
     let health = 'no model';
     let file: string | null = null;
     if (layout) {
+      this.#layout ??= Promise.resolve(layout);
       const cache = await this.#vectorCache();
       const idx = await cache.get();
       vectors = idx?.size ?? 0;
@@ -258,6 +261,12 @@ export class Memery {
       index: { file, type: this.config.indexType, health, vectors },
       integrity: this.#catalog.integrityCheck(),
     };
+  }
+
+  /** The catalog's folders (a cheap subset of status(): no model load, no integrity check). */
+  folders(): Status['folders'] {
+    this.#check();
+    return this.#catalog.folders().map((f) => ({ path: f.path, files: f.files, failed: f.failed, indexedAt: f.indexed_at }));
   }
 
   /** Removes a folder and its files from the catalog. Returns how many files were removed. */

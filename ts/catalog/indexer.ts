@@ -14,6 +14,8 @@ export interface IndexContext {
   cache: VectorCache;
   batchSize: number;
   decodeThreads: number;
+  /** Folders not to walk (memery's home). */
+  exclude?: string[];
 }
 
 export interface IndexRunOptions {
@@ -48,7 +50,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   catalog.ensureFolder(folder);
   const generationBefore = catalog.generation();
   progress({ phase: 'scan', done: 0, total: 0 });
-  const files = await walkImages(folder, { signal });
+  const files = await walkImages(folder, { signal, exclude: ctx.exclude });
   const known = catalog.filesUnder(folder);
   const seen = new Set<string>();
   const candidates: Candidate[] = [];

@@ -19,14 +19,15 @@ export interface WalkedFile {
 /**
  * Every image file under `root` (absolute paths, sorted). Hidden files and folders are skipped;
  * symlinks are followed, but each real folder is visited once, so loops cannot hang the walk.
- * Unreadable folders are skipped and reported through `onError`.
+ * Unreadable folders are skipped and reported through `onError`; `exclude` folders are not entered.
  */
 export async function walkImages(
   root: string,
-  opts: { signal?: AbortSignal; onError?: (path: string, err: Error) => void } = {},
+  opts: { signal?: AbortSignal; onError?: (path: string, err: Error) => void; exclude?: string[] } = {},
 ): Promise<WalkedFile[]> {
   const out: WalkedFile[] = [];
-  const seen = new Set<string>();
+  // Folders never walked (memery's own home: thumbnails and models are not the user's images).
+  const seen = new Set<string>(await Promise.all((opts.exclude ?? []).map((p) => realpath(p).catch(() => p))));
   const stack = [root];
   while (stack.length) {
     opts.signal?.throwIfAborted();
