@@ -10,3 +10,7 @@ export type { Config, ConfigInput } from './config/index.js';
 export { ClipTokenizer } from './tokenizer/index.js';
 export * as native from './native/index.js';
 export * as models from './models/index.js';
+export { startServer } from './server/index.js';
+export { findServer, ServerClient } from './server/client.js';
+export { DEFAULT_PORT } from './server/api-schemas.js';
+export { toHTML, resultsToHTML } from './notebook/html.js';

@@ -1,0 +1,507 @@
+// memery web GUI: one page, no framework. Talks to the JSON API of the server that served it; the
+// per-install token comes in a <meta> tag (readable by same-origin scripts only) and is sent as
+// X-Memery-Token on state-changing calls.
+const $ = (id) => document.getElementById(id);
+const token = document.querySelector('meta[name="memery-token"]').content;
+
+const el = {
+  q: $('q'), neg: $('neg'), folder: $('folder'), n: $('n'), threshold: $('threshold'), thresholdOut: $('threshold-out'),
+  grid: $('grid'), info: $('info'), stats: $('stats'), empty: $('empty'), chip: $('chip'), chipImg: $('chip-img'),
+  chipLabel: $('chip-label'), chipClear: $('chip-clear'), pick: $('pick'), file: $('file'), progress: $('progress'),
+  progressBar: $('progress-bar'), progressText: $('progress-text'), viewer: $('viewer'), vImg: $('v-img'),
+  vCaption: $('v-caption'), vDownload: $('v-download'), drop: $('drop'), toast: $('toast'),
+  folderList: $('folder-list'), indexForm: $('index-form'), indexPath: $('index-path'),
+};
+
+const state = {
+  /** Image part of the query: null, {kind: 'id', id, name} or {kind: 'blob', blob, url, name}. */
+  image: null,
+  results: [],
+  selected: -1,
+  viewing: -1,
+  seq: 0,
+  controller: null,
+};
+
+const basename = (p) => p.slice(p.lastIndexOf('/') + 1);
+const thumbUrl = (id) => `/api/thumb/${id}?size=256`;
+const fileUrl = (id) => `/api/file/${id}`;
+
+function toast(text, ms = 1800) {
+  el.toast.textContent = text;
+  el.toast.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { el.toast.hidden = true; }, ms);
+}
+
+async function api(path, init = {}) {
+  const res = await fetch(path, init);
+  if (!res.ok) {
+    let message = `HTTP ${res.status}`;
+    try {
+      const body = await res.json();
+      message = body.error?.message ?? message;
+    } catch { /* not JSON */ }
+    const err = new Error(message);
+    err.status = res.status;
+    throw err;
+  }
+  return res;
+}
+
+// ---- search ------------------------------------------------------------------------------------
+
+function options() {
+  const t = Number(el.threshold.value);
+  return {
+    n: Number(el.n.value),
+    threshold: t > 0 ? t : undefined,
+    folders: el.folder.value ? [el.folder.value] : undefined,
+  };
+}
+
+function hasQuery() {
+  return Boolean(el.q.value.trim() || state.image);
+}
+
+async function search() {
+  const seq = ++state.seq;
+  state.controller?.abort();
+  if (!hasQuery()) {
+    state.results = [];
+    render(null);
+    return;
+  }
+  const controller = new AbortController();
+  state.controller = controller;
+  const text = el.q.value.trim();
+  const neg = el.neg.value.trim();
+  const o = options();
+  const t0 = performance.now();
+  try {
+    let res;
+    if (state.image?.kind === 'blob') {
+      const p = new URLSearchParams();
+      p.set('n', String(o.n));
+      if (o.threshold !== undefined) p.set('threshold', String(o.threshold));
+      if (o.folders) p.append('folder', o.folders[0]);
+      if (text) p.set('text', text);
+      if (neg) p.set('negativeText', neg);
+      res = await api(`/api/search-image?${p}`, {
+        method: 'POST',
+        headers: { 'Content-Type': state.image.blob.type || 'application/octet-stream', 'X-Memery-Token': token },
+        body: state.image.blob,
+        signal: controller.signal,
+      });
+    } else {
+      const query = {};
+      if (text) query.text = text;
+      if (state.image?.kind === 'id') query.image = `id:${state.image.id}`;
+      if (neg) query.negativeText = neg;
+      res = await api('/api/search', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ query, ...o }),
+        signal: controller.signal,
+      });
+    }
+    const body = await res.json();
+    if (seq !== state.seq) return;
+    state.results = body.results;
+    render(performance.now() - t0);
+  } catch (err) {
+    if (err.name === 'AbortError' || seq !== state.seq) return;
+    state.results = [];
+    render(null, err.message);
+  }
+}
+
+let debounceTimer;
+function searchSoon(ms = 180) {
+  clearTimeout(debounceTimer);
+  debounceTimer = setTimeout(search, ms);
+}
+
+// ---- rendering ---------------------------------------------------------------------------------
+
+function card(r, i) {
+  const fig = document.createElement('figure');
+  fig.className = 'card';
+  fig.dataset.index = String(i);
+  fig.dataset.id = String(r.id);
+  fig.dataset.name = basename(r.path);
+  fig.title = r.path;
+  const frame = document.createElement('div');
+  frame.className = 'frame';
+  const img = document.createElement('img');
+  img.loading = 'lazy';
+  img.decoding = 'async';
+  img.alt = basename(r.path);
+  img.draggable = true;
+  img.src = thumbUrl(r.id);
+  frame.append(img);
+  const cap = document.createElement('figcaption');
+  const name = document.createElement('span');
+  name.className = 'name';
+  name.textContent = basename(r.path);
+  const score = document.createElement('span');
+  score.className = 'score';
+  score.textContent = r.score.toFixed(3);
+  cap.append(name, score);
+  const tools = document.createElement('div');
+  tools.className = 'tools';
+  tools.innerHTML = '<button type="button" data-act="like" title="More like this">Similar</button>' +
+    '<button type="button" data-act="copy" title="Copy image">Copy</button>' +
+    '<a data-act="download" title="Download">↓</a>';
+  const a = tools.querySelector('a');
+  a.href = `${fileUrl(r.id)}?download=1`;
+  a.download = basename(r.path);
+  fig.append(frame, tools, cap);
+  return fig;
+}
+
+function render(ms, error) {
+  const frag = document.createDocumentFragment();
+  state.results.forEach((r, i) => frag.append(card(r, i)));
+  el.grid.replaceChildren(frag);
+  state.selected = state.results.length ? Math.min(Math.max(state.selected, 0), state.results.length - 1) : -1;
+  if (!hasQuery()) state.selected = -1;
+  markSelected(false);
+  const n = state.results.length;
+  el.info.textContent = error ? '' : ms == null ? '' : `${n} result${n === 1 ? '' : 's'} · ${Math.round(ms)} ms`;
+  el.empty.hidden = n > 0 && !error;
+  el.empty.textContent = error ? `Search failed: ${error}` : hasQuery() ? 'No matches.' : el.empty.dataset.idle || 'Type to search your images.';
+  el.grid.dataset.seq = String(state.seq);
+  document.body.dataset.searches = String(Number(document.body.dataset.searches || 0) + 1);
+}
+
+function markSelected(scroll = true) {
+  for (const c of el.grid.querySelectorAll('.card.selected')) c.classList.remove('selected');
+  const c = el.grid.children[state.selected];
+  if (c) {
+    c.classList.add('selected');
+    if (scroll) c.scrollIntoView({ block: 'nearest' });
+  }
+}
+
+function columns() {
+  const cards = el.grid.children;
+  if (cards.length < 2) return 1;
+  const top = cards[0].offsetTop;
+  let n = 1;
+  while (n < cards.length && cards[n].offsetTop === top) n++;
+  return n;
+}
+
+// ---- image query -------------------------------------------------------------------------------
+
+function setImage(image) {
+  if (state.image?.kind === 'blob') URL.revokeObjectURL(state.image.url);
+  state.image = image;
+  el.chip.hidden = !image;
+  if (image) {
+    el.chipImg.src = image.kind === 'blob' ? image.url : thumbUrl(image.id);
+    el.chipLabel.textContent = image.name;
+    el.chip.title = image.kind === 'id' ? `More like ${image.name}` : `Image: ${image.name}`;
+  }
+  state.selected = 0;
+  search();
+}
+
+function useBlob(blob, name) {
+  if (!blob || !/^image\//.test(blob.type || 'image/')) {
+    toast('That is not an image');
+    return;
+  }
+  setImage({ kind: 'blob', blob, url: URL.createObjectURL(blob), name: name || 'pasted image' });
+}
+
+function moreLike(i) {
+  const r = state.results[i];
+  if (!r) return;
+  closeViewer();
+  setImage({ kind: 'id', id: r.id, name: basename(r.path) });
+}
+
+// ---- copy / view -------------------------------------------------------------------------------
+
+async function pngOf(id) {
+  const blob = await (await api(fileUrl(id))).blob();
+  const bitmap = await createImageBitmap(blob);
+  const canvas = document.createElement('canvas');
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  canvas.getContext('2d').drawImage(bitmap, 0, 0);
+  bitmap.close();
+  return new Promise((res, rej) => canvas.toBlob((b) => (b ? res(b) : rej(new Error('Cannot encode PNG'))), 'image/png'));
+}
+
+async function copyImage(i) {
+  const r = state.results[i];
+  if (!r) return;
+  try {
+    // A promise inside the ClipboardItem keeps the user gesture (Safari needs this).
+    await navigator.clipboard.write([new ClipboardItem({ 'image/png': pngOf(r.id) })]);
+    toast(`Copied ${basename(r.path)}`);
+  } catch (err) {
+    toast(`Cannot copy: ${err.message}`);
+  }
+}
+
+function openViewer(i) {
+  const r = state.results[i];
+  if (!r) return;
+  state.viewing = i;
+  state.selected = i;
+  markSelected();
+  el.vImg.src = fileUrl(r.id);
+  el.vImg.alt = basename(r.path);
+  el.vCaption.textContent = `${r.path} · ${r.width ?? '?'}×${r.height ?? '?'} · score ${r.score.toFixed(3)}`;
+  el.vDownload.href = `${fileUrl(r.id)}?download=1`;
+  el.vDownload.download = basename(r.path);
+  el.viewer.hidden = false;
+}
+
+function closeViewer() {
+  if (el.viewer.hidden) return;
+  el.viewer.hidden = true;
+  el.vImg.removeAttribute('src');
+  state.viewing = -1;
+}
+
+// ---- status, folders, indexing -----------------------------------------------------------------
+
+async function refreshStatus() {
+  try {
+    const st = await (await api('/api/status')).json();
+    const current = el.folder.value;
+    const opts = [new Option('All folders', '')];
+    for (const f of st.folders) opts.push(new Option(`${f.path} (${f.files})`, f.path));
+    el.folder.replaceChildren(...opts);
+    el.folder.value = st.folders.some((f) => f.path === current) ? current : '';
+    el.stats.textContent = `${st.counts.files.toLocaleString()} images · ${st.model.name}${st.server.watch.enabled ? ' · watching' : ''}`;
+    el.empty.dataset.idle = st.counts.files ? 'Type to search your images.' : 'Nothing indexed yet: add a folder below (Folders).';
+    if (!hasQuery()) render(null);
+    el.folderList.replaceChildren(
+      ...st.folders.map((f) => {
+        const li = document.createElement('li');
+        const code = document.createElement('code');
+        code.textContent = f.path;
+        const count = document.createElement('span');
+        count.textContent = `${f.files} images${f.failed ? `, ${f.failed} failed` : ''}`;
+        const again = document.createElement('button');
+        again.type = 'button';
+        again.textContent = 'Re-index';
+        again.addEventListener('click', () => indexFolder(f.path));
+        const forget = document.createElement('button');
+        forget.type = 'button';
+        forget.textContent = 'Forget';
+        forget.addEventListener('click', () => forgetFolder(f.path));
+        li.append(code, count, again, forget);
+        return li;
+      }),
+    );
+  } catch (err) {
+    el.stats.textContent = `status: ${err.message}`;
+  }
+}
+
+async function indexFolder(folder) {
+  try {
+    const res = await api('/api/index', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Memery-Token': token },
+      body: JSON.stringify({ folder }),
+    });
+    // The body is a server-sent event stream; progress is shown from /api/events, the result here.
+    const text = await res.text();
+    const done = /event: done\ndata: (.*)/.exec(text);
+    const failed = /event: error\ndata: (.*)/.exec(text);
+    if (done) {
+      const s = JSON.parse(done[1]);
+      toast(`Indexed ${s.folder}: ${s.new} new, ${s.reembedded} changed, ${s.removed} removed, ${s.failed} failed`, 4000);
+    } else if (failed) toast(`Indexing failed: ${JSON.parse(failed[1]).message}`, 5000);
+  } catch (err) {
+    toast(`Indexing failed: ${err.message}`, 5000);
+  }
+}
+
+async function forgetFolder(folder) {
+  if (!confirm(`Forget ${folder}? Its images leave the catalog (the files stay on disk).`)) return;
+  try {
+    const r = await (await api('/api/forget', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Memery-Token': token },
+      body: JSON.stringify({ folder }),
+    })).json();
+    toast(`Forgot ${r.folder} (${r.removed} images)`);
+  } catch (err) {
+    toast(`Cannot forget: ${err.message}`, 4000);
+  }
+}
+
+function showProgress(p) {
+  el.progress.hidden = false;
+  const pct = p.total > 0 ? Math.round((100 * p.done) / p.total) : 0;
+  el.progressBar.style.width = `${p.phase === 'scan' ? 5 : pct}%`;
+  el.progressText.textContent = `Indexing ${p.folder}: ${p.phase}${p.total ? ` ${p.done}/${p.total}` : ''}`;
+}
+
+let refreshTimer;
+function listen() {
+  const es = new EventSource('/api/events');
+  es.addEventListener('progress', (e) => showProgress(JSON.parse(e.data)));
+  const finished = () => {
+    el.progress.hidden = true;
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => {
+      refreshStatus();
+      if (hasQuery() && el.viewer.hidden) search();
+    }, 150);
+  };
+  es.addEventListener('done', finished);
+  es.addEventListener('error', (e) => {
+    if (e.data) {
+      const d = JSON.parse(e.data);
+      toast(`Indexing ${d.folder} failed: ${d.message}`, 5000);
+    }
+    finished();
+  });
+  es.addEventListener('changed', finished);
+}
+
+// ---- events ------------------------------------------------------------------------------------
+
+el.q.addEventListener('input', () => { state.selected = 0; searchSoon(); });
+el.neg.addEventListener('input', () => searchSoon());
+el.folder.addEventListener('change', () => search());
+el.n.addEventListener('change', () => search());
+el.threshold.addEventListener('input', () => {
+  const t = Number(el.threshold.value);
+  el.thresholdOut.textContent = t > 0 ? t.toFixed(2) : 'off';
+  searchSoon(120);
+});
+el.chipClear.addEventListener('click', () => setImage(null));
+el.pick.addEventListener('click', () => el.file.click());
+el.file.addEventListener('change', () => {
+  const f = el.file.files[0];
+  if (f) useBlob(f, f.name);
+  el.file.value = '';
+});
+el.indexForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const folder = el.indexPath.value.trim();
+  if (folder) indexFolder(folder);
+});
+
+el.grid.addEventListener('click', (e) => {
+  const c = e.target.closest('.card');
+  if (!c) return;
+  const i = Number(c.dataset.index);
+  const act = e.target.closest('[data-act]')?.dataset.act;
+  if (act === 'download') return; // the link does it
+  e.preventDefault();
+  state.selected = i;
+  markSelected(false);
+  if (act === 'like') moreLike(i);
+  else if (act === 'copy') copyImage(i);
+  else openViewer(i);
+});
+el.grid.addEventListener('dragstart', (e) => {
+  const c = e.target.closest('.card');
+  if (c) e.dataTransfer.setData('text/x-memery-id', c.dataset.id);
+});
+
+$('v-close').addEventListener('click', closeViewer);
+$('v-copy').addEventListener('click', () => copyImage(state.viewing));
+$('v-like').addEventListener('click', () => moreLike(state.viewing));
+$('v-prev').addEventListener('click', () => openViewer(Math.max(0, state.viewing - 1)));
+$('v-next').addEventListener('click', () => openViewer(Math.min(state.results.length - 1, state.viewing + 1)));
+el.viewer.addEventListener('click', (e) => { if (e.target === el.viewer) closeViewer(); });
+
+// Drag and drop: files from the desktop, or a result card from this page.
+let dragDepth = 0;
+const dragsImage = (e) => [...(e.dataTransfer?.types ?? [])].some((t) => t === 'Files' || t === 'text/x-memery-id');
+document.addEventListener('dragenter', (e) => { if (dragsImage(e)) { dragDepth++; el.drop.hidden = false; } });
+document.addEventListener('dragleave', () => { if (--dragDepth <= 0) { dragDepth = 0; el.drop.hidden = true; } });
+document.addEventListener('dragover', (e) => { if (dragsImage(e)) e.preventDefault(); });
+document.addEventListener('drop', (e) => {
+  dragDepth = 0;
+  el.drop.hidden = true;
+  if (!dragsImage(e)) return;
+  e.preventDefault();
+  const id = e.dataTransfer.getData('text/x-memery-id');
+  if (id) {
+    const r = state.results.find((x) => String(x.id) === id);
+    setImage({ kind: 'id', id: Number(id), name: r ? basename(r.path) : `#${id}` });
+    return;
+  }
+  const f = [...e.dataTransfer.files].find((x) => x.type.startsWith('image/')) ?? e.dataTransfer.files[0];
+  if (f) useBlob(f, f.name);
+});
+document.addEventListener('paste', (e) => {
+  const item = [...(e.clipboardData?.items ?? [])].find((x) => x.kind === 'file' && x.type.startsWith('image/'));
+  if (!item) return; // text pastes go to the focused field as usual
+  e.preventDefault();
+  useBlob(item.getAsFile(), 'pasted image');
+});
+
+document.addEventListener('keydown', (e) => {
+  const inField = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
+  const viewing = !el.viewer.hidden;
+  if (e.key === 'Escape') {
+    if (viewing) closeViewer();
+    else if (inField && e.target.value) return;
+    else if (state.image) setImage(null);
+    return;
+  }
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'c') {
+    const typing = inField && e.target.selectionStart !== e.target.selectionEnd;
+    if (!typing && !String(window.getSelection())) {
+      const i = viewing ? state.viewing : state.selected;
+      if (i >= 0) {
+        e.preventDefault();
+        copyImage(i);
+      }
+    }
+    return;
+  }
+  if (viewing) {
+    if (e.key === 'ArrowLeft') openViewer(Math.max(0, state.viewing - 1));
+    else if (e.key === 'ArrowRight') openViewer(Math.min(state.results.length - 1, state.viewing + 1));
+    return;
+  }
+  if (!state.results.length || e.altKey || e.ctrlKey || e.metaKey) return;
+  const n = state.results.length;
+  // In a text field, left/right keep editing the text; up/down and Enter act on the results.
+  const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns(), ArrowUp: -columns() };
+  if (e.key in moves && !(inField && (e.key === 'ArrowLeft' || e.key === 'ArrowRight'))) {
+    if (inField && e.target.type === 'range') return;
+    e.preventDefault();
+    if (inField && e.key === 'ArrowDown') {
+      e.target.blur();
+      el.grid.focus({ preventScroll: true });
+      state.selected = Math.max(0, state.selected);
+    } else if (inField && e.key === 'ArrowUp') {
+      return;
+    } else {
+      const next = state.selected + moves[e.key];
+      if (next < 0 && e.key === 'ArrowUp') {
+        el.q.focus();
+        return;
+      }
+      state.selected = Math.min(n - 1, Math.max(0, next));
+    }
+    markSelected();
+  } else if (e.key === 'Enter' && !(e.target instanceof HTMLButtonElement) && !(e.target instanceof HTMLAnchorElement)) {
+    if (e.target === el.indexPath) return;
+    if (state.selected >= 0) {
+      e.preventDefault();
+      openViewer(state.selected);
+    }
+  }
+});
+
+refreshStatus();
+listen();
+render(null);

@@ -1,0 +1,598 @@
+/**
+ * The Alfred workflow (alfred-workflow/): its info.plist (parses; connections resolve; the Script
+ * Filter runs the bundled script the package contains), the script's output against a real
+ * `memery serve` and against the CLI fallback (valid Script Filter JSON, the right image first,
+ * queries passed verbatim), starting the server on demand, the index keyword's script, and the
+ * packaged .alfredworkflow (info.plist at the root of the zip). Prints the per-keystroke latency
+ * through the server (p50 of 30 runs of the script as a process) for the benchmark.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { inflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlfredScriptFilterSchema, type AlfredScriptFilter } from '../ts/cli/format/alfred-schema.js';
+import { Memery } from '../ts/index.js';
+import { startServer, type RunningServer } from '../ts/server/index.js';
+import { CLI, CLI_BUILT } from './helpers/cli.js';
+import { tempDir, writeColourSet } from './helpers/images.js';
+import { COLOUR_HF } from './helpers/memery.js';
+import { parsePlist, type PlistValue } from './helpers/plist.js';
+import { ROOT } from './helpers/shared.js';
+
+const WF = join(ROOT, 'alfred-workflow');
+const SEARCH = join(WF, 'scripts', 'search.mjs');
+const INDEX = join(WF, 'scripts', 'index.mjs');
+const ZSH = ['/bin/zsh', '/usr/bin/zsh'].find((p) => existsSync(p));
+const METACHARS = `red; $(touch pwned) \`id\` "q" 'x' | & > out * ? ~ \\ $HOME {query} -n 1`;
+
+type Dict = { [key: string]: PlistValue };
+const temps: string[] = [];
+function temp(prefix = 'memery-alfred-'): string {
+  const d = tempDir(prefix);
+  temps.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** The environment Alfred would give the script: the workflow variables, nothing memery-ish inherited. */
+function alfredEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(MEMERY_|memery_|folders$|node_path$|start_server$)/.test(k)) env[k] = v;
+  return { ...env, start_server: '0', ...vars };
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = WF): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: performance.now() - t0 }),
+    );
+  });
+}
+
+/** Runs scripts/search.mjs as Alfred's zsh line does (node, the script, the query as one argument). */
+async function searchScript(query: string, vars: Record<string, string>): Promise<AlfredScriptFilter & { raw: Run }> {
+  const r = await run(process.execPath, [SEARCH, query], alfredEnv(vars));
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return { ...AlfredScriptFilterSchema.parse(JSON.parse(r.stdout)), raw: r };
+}
+
+function plistOf(file: string): Dict {
+  return parsePlist(readFileSync(file, 'utf8')) as Dict;
+}
+const objectsOf = (p: Dict): Dict[] => p.objects as Dict[];
+const configOf = (o: Dict): Dict => (o.config ?? {}) as Dict;
+const scriptFilter = (p: Dict): Dict => {
+  const sfs = objectsOf(p).filter((o) => o.type === 'alfred.workflow.input.scriptfilter');
+  expect(sfs).toHaveLength(1);
+  return sfs[0]!;
+};
+
+/** `./scripts/<file>` references in a script text. */
+function scriptRefs(script: string): string[] {
+  return [...script.matchAll(/\.\/(scripts\/[\w.-]+)/g)].map((m) => m[1]!);
+}
+
+function expectResultItems(doc: AlfredScriptFilter, home?: string): void {
+  expect(doc.skipknowledge).toBe(true);
+  for (const it of doc.items.filter((i) => i.valid !== false)) {
+    expect(it.type).toBe('file');
+    expect(typeof it.arg).toBe('string');
+    expect(it.uid).toBe(it.arg);
+    expect(it.quicklookurl).toBe(it.arg);
+    expect(it.title).toBe((it.arg as string).split('/').pop());
+    expect(it.subtitle).toMatch(/^-?\d\.\d{3} · \S/);
+    expect(it.icon?.path).toBeTruthy();
+    if (home && it.icon?.type === undefined) {
+      expect(it.icon!.path.startsWith(join(home, 'thumbs'))).toBe(true);
+      expect(readFileSync(it.icon!.path).subarray(0, 2).toString('hex')).toBe('ffd8'); // a JPEG
+    }
+    expect(Object.keys(it.mods ?? {})).toEqual(expect.arrayContaining(['cmd', 'alt', 'ctrl']));
+  }
+}
+
+const names = (doc: AlfredScriptFilter): string[] => doc.items.filter((i) => i.valid !== false).map((i) => i.title);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+describe('info.plist', () => {
+  const plist = plistOf(join(WF, 'info.plist'));
+
+  it('the plist parser reads what Alfred writes and rejects what it would not', () => {
+    expect(
+      parsePlist(
+        '<?xml version="1.0"?><!DOCTYPE plist><plist version="1.0"><dict><key>a</key><string> x &amp; &lt;y&gt; </string>' +
+          '<key>b</key><array><integer>-3</integer><real>1.5</real><true/><false/><string/></array><key>c</key><data>aGk=</data><key>d</key><dict/></dict></plist>',
+      ),
+    ).toEqual({ a: ' x & <y> ', b: [-3, 1.5, true, false, ''], c: Buffer.from('hi'), d: {} });
+    expect(() => parsePlist('<plist><dict><key>a</key></dict></plist>')).toThrow(/no value/);
+    expect(() => parsePlist('<plist><dict><key>a</key><string>x</dict></plist>')).toThrow();
+    expect(() => parsePlist('<plist><dict><key>a</key><string>1</string><key>a</key><true/></dict></plist>')).toThrow(/duplicate/);
+  });
+
+  it('parses, with the workflow metadata Alfred needs', () => {
+    expect(plist.bundleid).toMatch(/^[\w.-]+$/);
+    expect(plist.name).toBe('memery');
+    expect(plist.version).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    const uids = objectsOf(plist).map((o) => o.uid as string);
+    expect(new Set(uids).size).toBe(uids.length);
+    for (const o of objectsOf(plist)) {
+      expect(o.type).toMatch(/^alfred\.workflow\.\w+\.\w+$/);
+      expect(o.uid).toMatch(/^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/);
+      expect(typeof o.version).toBe('number');
+    }
+  });
+
+  it('is what alfred-workflow/tools/info-plist.mjs generates (run `npm run build:alfred` after editing it)', async () => {
+    const gen = (await import('../alfred-workflow/tools/info-plist.mjs')) as { infoPlistXml: () => string };
+    expect(readFileSync(join(WF, 'info.plist'), 'utf8')).toBe(gen.infoPlistXml());
+  });
+
+  it('every connection leaves and reaches an existing object', () => {
+    const uids = new Set(objectsOf(plist).map((o) => o.uid as string));
+    const connections = plist.connections as { [source: string]: Dict[] };
+    expect(Object.keys(connections).length).toBeGreaterThan(5);
+    for (const [source, list] of Object.entries(connections)) {
+      expect(uids.has(source), `connection source ${source}`).toBe(true);
+      for (const c of list) {
+        expect(uids.has(c.destinationuid as string), `connection ${source} -> ${String(c.destinationuid)}`).toBe(true);
+        expect(typeof c.modifiers).toBe('number');
+      }
+    }
+    for (const uid of Object.keys(plist.uidata as Dict)) expect(uids.has(uid), `uidata ${uid}`).toBe(true);
+  });
+
+  it('the Script Filter: configurable keyword, Alfred does not filter, argument required, argv, zsh, terminate the previous run', () => {
+    const c = configOf(scriptFilter(plist));
+    expect(c.keyword).toBe('{var:keyword}');
+    expect(c.alfredfiltersresults).toBe(false);
+    expect(c.argumenttype).toBe(0);
+    expect(c.scriptargtype).toBe(1); // the query as "$1", not {query} in the script text
+    expect(c.type).toBe(11); // /bin/zsh
+    expect(c.queuemode).toBe(2); // terminate the previous script
+    expect(c.queuedelaymode).toBe(0);
+    expect(c.script).toMatch(/exec "\$node" \.\/scripts\/search\.mjs "\$1"$/m);
+    expect(c.script).not.toContain('{query}');
+  });
+
+  it('every script an object runs is in alfred-workflow/scripts', () => {
+    const refs = objectsOf(plist).flatMap((o) => scriptRefs(String(configOf(o).script ?? '')));
+    expect(refs).toEqual(expect.arrayContaining(['scripts/search.mjs', 'scripts/index.mjs', 'scripts/find-node.zsh', 'scripts/copy-image.js']));
+    for (const ref of refs) expect(existsSync(join(WF, ref)), ref).toBe(true);
+    for (const o of objectsOf(plist)) {
+      const c = configOf(o);
+      if (typeof c.script === 'string') {
+        expect(c.scriptargtype, `${String(o.type)} passes its input as argv`).toBe(1);
+        expect(c.script).not.toContain('{query}');
+      }
+    }
+  });
+
+  it('↩ copies the image as a file, ⌘ reveals, ⌥ copies the path, ⌃ reruns the search for similar images', () => {
+    const byUid = new Map(objectsOf(plist).map((o) => [o.uid as string, o]));
+    const sf = scriptFilter(plist);
+    const out = (plist.connections as { [s: string]: Dict[] })[sf.uid as string]!;
+    const to = (mod: number) => byUid.get(out.find((c) => c.modifiers === mod)!.destinationuid as string)!;
+    expect(String(configOf(to(0)).script)).toContain('osascript -l JavaScript ./scripts/copy-image.js "$1"');
+    expect(readFileSync(join(WF, 'scripts', 'copy-image.js'), 'utf8')).toMatch(/public\.file-url/);
+    expect(to(1048576).type).toBe('alfred.workflow.action.revealfile');
+    expect(to(524288).type).toBe('alfred.workflow.output.clipboard');
+    const call = to(262144);
+    expect(call.type).toBe('alfred.workflow.output.callexternaltrigger');
+    const trigger = objectsOf(plist).find((o) => o.type === 'alfred.workflow.trigger.external' && configOf(o).triggerid === configOf(call).externaltriggerid)!;
+    expect((plist.connections as { [s: string]: Dict[] })[trigger.uid as string]!.map((c) => c.destinationuid)).toEqual([sf.uid]);
+    expect(to(8388608).type).toBe('alfred.workflow.action.script'); // fn: the grid
+  });
+
+  it('shows results in a Grid View fed by the same script, keeping memery’s order', () => {
+    const grid = objectsOf(plist).find((o) => o.type === 'alfred.workflow.userinterface.grid')!;
+    expect(configOf(grid).fixedorder).toBe(true);
+    const scripts = objectsOf(plist).filter((o) => String(configOf(o).script ?? '').includes('memery_view=grid'));
+    expect(scripts).toHaveLength(1);
+    expect(scriptRefs(String(configOf(scripts[0]!).script))).toContain('scripts/search.mjs');
+  });
+
+  it('the configuration sheet: keywords, folders, memery path, node path, result count', () => {
+    const vars = Object.fromEntries((plist.userconfigurationconfig as Dict[]).map((v) => [v.variable as string, v]));
+    for (const v of ['keyword', 'index_keyword', 'folders', 'memery_path', 'node_path', 'result_count']) expect(vars[v], v).toBeDefined();
+    expect(configOf(vars.keyword!).default).toBe('meme');
+    expect(configOf(vars.index_keyword!).default).toBe('memeindex');
+    expect(vars.folders!.type).toBe('textarea');
+    const index = objectsOf(plist).find((o) => configOf(o).keyword === '{var:index_keyword}')!;
+    const downstream = (plist.connections as { [s: string]: Dict[] })[index.uid as string]!.map((c) => objectsOf(plist).find((o) => o.uid === c.destinationuid)!);
+    const indexScript = downstream.find((o) => o.type === 'alfred.workflow.action.script')!;
+    expect(scriptRefs(String(configOf(indexScript).script))).toContain('scripts/index.mjs');
+    expect((plist.connections as { [s: string]: Dict[] })[indexScript.uid as string]!.map((c) => objectsOf(plist).find((o) => o.uid === c.destinationuid)!.type)).toEqual([
+      'alfred.workflow.output.notification',
+    ]);
+  });
+});
+
+describe.skipIf(!ZSH)(`the Script Filter's zsh line${ZSH ? '' : ' (zsh not installed)'}`, () => {
+  const script = String(configOf(scriptFilter(plistOf(join(WF, 'info.plist')))).script);
+  let home: string;
+  let server: Server;
+  const bodies: unknown[] = [];
+
+  beforeAll(async () => {
+    home = temp('memery-alfred-fake-');
+    // A stand-in server on the socket: records what the script sends.
+    server = createHttpServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.url === '/api/search') {
+          bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results: [], ms: 0 }));
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ folders: [] }));
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(join(home, 'memery.sock'), r));
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const zsh = (query: string, vars: Record<string, string>) => run(ZSH!, ['--no-rcs', '-c', script, 'alfred-script-filter', query], alfredEnv(vars));
+
+  it('finds node, runs scripts/search.mjs and passes the query verbatim', async () => {
+    const r = await zsh(METACHARS, { node_path: process.execPath, MEMERY_HOME: home, folders: '/tmp' });
+    expect(r.stderr).toBe('');
+    const doc = AlfredScriptFilterSchema.parse(JSON.parse(r.stdout));
+    expect(doc.items[0]!.title).toMatch(/^No images match/);
+    expect(bodies.at(-1)).toEqual({ query: { text: METACHARS.trim() }, n: 20, folders: ['/tmp'] });
+    expect(existsSync(join(WF, 'pwned'))).toBe(false);
+  });
+
+  it('says which node was missing, as an Alfred item', async () => {
+    const r = await zsh('red', { node_path: '/nonexistent/node', MEMERY_HOME: home });
+    const doc = AlfredScriptFilterSchema.parse(JSON.parse(r.stdout));
+    expect(doc.items).toHaveLength(1);
+    expect(doc.items[0]!.title).toContain('Node.js not found at “/nonexistent/node”');
+    expect(doc.items[0]!.subtitle).toContain('Node path');
+    expect(doc.items[0]!.valid).toBe(false);
+  });
+});
+
+describe('against a real memery server', () => {
+  let server: RunningServer;
+  let home: string;
+  let imgs: string;
+  let files: Record<string, string>;
+
+  beforeAll(async () => {
+    home = temp('memery-alfred-home-');
+    imgs = temp('memery-alfred-imgs-');
+    files = await writeColourSet(imgs);
+    server = await startServer({ home, port: 0, memery: { modelDir: COLOUR_HF }, log: () => undefined });
+    await server.memery.index(imgs);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const vars = () => ({ MEMERY_HOME: home, folders: imgs, alfred_workflow_cache: join(home, 'alfred-cache') });
+
+  it('answers a text query: valid Script Filter JSON, red.png first, cached JPEG thumbnails', async () => {
+    const doc = await searchScript('red', vars());
+    expect(doc.variables?.memery_source).toBe('server');
+    expect(doc.rerun).toBeUndefined();
+    expect(names(doc)[0]).toBe('red.png');
+    expect(names(doc)).toHaveLength(8);
+    expectResultItems(doc, home);
+    expect(doc.items[0]!.arg).toBe(files.red);
+  });
+
+  it('⌃ (similar images) gives id:<n>, which searches by that image', async () => {
+    const first = await searchScript('blue', vars());
+    const ctrl = first.items[0]!.mods!.ctrl!.arg as string;
+    expect(ctrl).toMatch(/^id:\d+$/);
+    const similar = await searchScript(ctrl, vars());
+    expect(names(similar)[0]).toBe('blue.png');
+    const byPath = await searchScript(files.green!, vars());
+    expect(names(byPath)[0]).toBe('green.png');
+  });
+
+  it('passes a query full of shell metacharacters through unharmed', async () => {
+    const doc = await searchScript(METACHARS, vars());
+    expect(doc.variables?.memery_source).toBe('server');
+    expectResultItems(doc, home);
+    expect(names(doc)[0]).toBe('red.png');
+    expect(existsSync(join(WF, 'pwned'))).toBe(false);
+  });
+
+  it('honours result_count, and searches every indexed folder when none is configured', async () => {
+    const three = await searchScript('yellow', { ...vars(), result_count: '3' });
+    expect(names(three)).toHaveLength(3);
+    expect(names(three)[0]).toBe('yellow.png');
+    const all = await searchScript('yellow', { MEMERY_HOME: home });
+    expect(names(all)[0]).toBe('yellow.png');
+  });
+
+  it('says when a configured folder is not indexed', async () => {
+    const other = temp('memery-alfred-unindexed-');
+    const doc = await searchScript('red', { MEMERY_HOME: home, folders: other });
+    expect(doc.items.some((i) => i.valid === false && i.title.includes('is not indexed yet'))).toBe(true);
+  });
+
+  it('the index keyword’s script indexes through the server and reports a summary', async () => {
+    const r = await run(process.execPath, [INDEX], alfredEnv(vars()));
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/: 8 images \(no changes\) in \d+\.\d s$/);
+    const missing = await run(process.execPath, [INDEX, '/nonexistent/folder'], alfredEnv(vars()));
+    expect(missing.stdout.trim()).toBe('Not a folder: /nonexistent/folder');
+  });
+
+  it('per-keystroke latency through the server (p50 of 30 runs of the script as a process)', async () => {
+    await searchScript('red', vars()); // thumbnails cached, as after the first keystroke
+    const queries = ['r', 're', 'red', 'red c', 'red ca', 'red car', 'a', 'a b', 'a bl', 'a blu', 'a blue', 'a blue s', 'a blue sk', 'a blue sky', 'g'];
+    const ms: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await run(process.execPath, [SEARCH, queries[i % queries.length]!], alfredEnv(vars()));
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).variables.memery_source).toBe('server');
+      ms.push(r.ms);
+    }
+    const base: number[] = [];
+    for (let i = 0; i < 10; i++) base.push((await run(process.execPath, ['-e', '0'], alfredEnv({}))).ms);
+    // The search request alone, from a warm process (what the script adds on top of node's start).
+    const roundtrip: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        const body = JSON.stringify({ query: { text: queries[i % queries.length] }, n: 20, folders: [imgs] });
+        const req = httpRequest(
+          { socketPath: join(home, 'memery.sock'), method: 'POST', path: '/api/search', headers: { 'content-type': 'application/json', host: 'localhost' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve());
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      roundtrip.push(performance.now() - t0);
+    }
+    const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+    const result = {
+      name: 'alfred-keystroke-server',
+      runs: ms.length,
+      p50_ms: Math.round(pct(ms, 50) * 10) / 10,
+      p90_ms: Math.round(pct(ms, 90) * 10) / 10,
+      node_startup_p50_ms: Math.round(pct(base, 50) * 10) / 10,
+      socket_search_p50_ms: Math.round(pct(roundtrip, 50) * 10) / 10,
+      images: 8,
+      note: 'scripts/search.mjs as a process (node start, Unix-socket search, cached thumbnails), colour-CLIP test model',
+    };
+    console.log(
+      `[alfred] per-keystroke latency through the server: p50 ${result.p50_ms} ms, p90 ${result.p90_ms} ms over ${result.runs} runs (node startup alone: p50 ${result.node_startup_p50_ms} ms; the search request from a warm process: p50 ${result.socket_search_p50_ms} ms)`,
+    );
+    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench', 'results', 'alfred-keystroke.json'), `${JSON.stringify(result, null, 2)}\n`);
+  });
+});
+
+describe.skipIf(!CLI_BUILT)(`without a server: the CLI fallback${CLI_BUILT ? '' : ' (dist/ts/cli/main.js missing: run `npm run build:ts`)'}`, () => {
+  let home: string;
+  let imgs: string;
+
+  beforeAll(async () => {
+    home = temp('memery-alfred-clihome-');
+    imgs = temp('memery-alfred-cliimgs-');
+    await writeColourSet(imgs);
+  });
+
+  const vars = () => ({
+    MEMERY_HOME: home,
+    MEMERY_MODEL_DIR: COLOUR_HF,
+    folders: imgs,
+    memery_path: CLI,
+    alfred_workflow_cache: join(home, 'alfred-cache'),
+  });
+
+  it('the index keyword’s script runs `memery index --json` and reports a summary', async () => {
+    const r = await run(process.execPath, [INDEX], alfredEnv(vars()));
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/: 8 images \(8 new\) in \d+\.\d s$/);
+  });
+
+  it('answers through `memery search --format alfred --no-index`: valid, red.png first, no rerun', async () => {
+    const doc = await searchScript('red', vars());
+    expect(doc.variables?.memery_source).toBe('cli');
+    expect(doc.rerun).toBeUndefined();
+    expect(names(doc)[0]).toBe('red.png');
+    expectResultItems(doc, home);
+    // ⌃ gives the path here (no ids without the server); it searches by that image.
+    const byImage = await searchScript(doc.items[2]!.mods!.ctrl!.arg as string, vars());
+    expect(names(byImage)[0]).toBe(doc.items[2]!.title);
+  });
+
+  it('passes a query with shell metacharacters to memery as one argument, verbatim', async () => {
+    const doc = await searchScript(METACHARS, vars());
+    expect(doc.variables?.memery_source).toBe('cli');
+    expect(names(doc)[0]).toBe('red.png');
+    // And exactly that argv, as a stand-in memery records it.
+    const log = join(temp(), 'argv.json');
+    const fake = join(temp(), 'fake-memery.mjs');
+    writeFileSync(fake, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(2)));\nprocess.stdout.write('{"items":[]}');\n`);
+    const r = await searchScript(METACHARS, { ...vars(), memery_path: fake });
+    expect(r.items[0]!.title).toMatch(/^No images match/);
+    expect(JSON.parse(readFileSync(log, 'utf8'))).toEqual(['search', imgs, '--format', 'alfred', '--no-index', '-n', '20', '--', METACHARS.trim()]);
+    expect(existsSync(join(WF, 'pwned'))).toBe(false);
+  });
+
+  it('stops the memery it started when Alfred terminates the run (the next keystroke)', async () => {
+    const dir = temp();
+    const pidFile = join(dir, 'pid');
+    const fake = join(dir, 'slow-memery.mjs');
+    writeFileSync(fake, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(pidFile)}, String(process.pid));\nsetTimeout(() => {}, 60_000);\n`);
+    const child = spawn(process.execPath, [SEARCH, 'red'], { cwd: WF, env: alfredEnv({ ...vars(), memery_path: fake }), stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const until = Date.now() + 10_000;
+    while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8') === '') {
+      expect(Date.now()).toBeLessThan(until);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    const gone = Date.now() + 5_000;
+    let alive = true;
+    while (alive && Date.now() < gone) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((r) => setTimeout(r, 50));
+      } catch {
+        alive = false;
+      }
+    }
+    expect(alive).toBe(false);
+  });
+
+  it('says clearly when memery cannot be found', async () => {
+    const doc = await searchScript('red', { ...vars(), memery_path: '/nonexistent/memery' });
+    expect(doc.items).toHaveLength(1);
+    expect(doc.items[0]!.title).toBe('memery not found');
+    expect(doc.items[0]!.subtitle).toContain('/nonexistent/memery');
+    expect(doc.items[0]!.subtitle).toContain('memery path');
+  });
+
+  it('starts `memery serve` in the background, reruns until it answers, then uses it', async () => {
+    const port = await freePort();
+    const v = { ...vars(), MEMERY_PORT: String(port), start_server: '1' };
+    const first = await searchScript('red', v);
+    expect(first.variables?.memery_source).toBe('cli');
+    expect(first.rerun).toBe(1);
+    expect(names(first)[0]).toBe('red.png');
+    let pid: number | undefined;
+    try {
+      let doc: AlfredScriptFilter | undefined;
+      const deadline = Date.now() + 90_000;
+      while (Date.now() < deadline) {
+        try {
+          pid ??= JSON.parse(readFileSync(join(home, 'server.json'), 'utf8')).pid as number;
+        } catch {
+          /* not yet */
+        }
+        if (existsSync(join(home, 'memery.sock'))) {
+          doc = await searchScript('red', v);
+          if (doc.variables?.memery_source === 'server') break;
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(doc?.variables?.memery_source, readFileSync(join(home, 'alfred-cache', 'serve.log'), 'utf8')).toBe('server');
+      expect(doc!.rerun).toBeUndefined();
+      expect(names(doc!)[0]).toBe('red.png');
+      expectResultItems(doc!, home);
+    } finally {
+      pid ??= JSON.parse(readFileSync(join(home, 'server.json'), 'utf8')).pid as number;
+      process.kill(pid, 'SIGTERM');
+      const until = Date.now() + 15_000;
+      while (Date.now() < until && existsSync(join(home, 'server.json'))) await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+});
+
+describe('the packaged workflow', () => {
+  interface Entry {
+    name: string;
+    method: number;
+    compressedSize: number;
+    size: number;
+    crc: number;
+    offset: number;
+  }
+
+  /** The central directory of a zip (no zip64, as ours never needs it). */
+  function centralDirectory(zip: Buffer): Entry[] {
+    let eocd = -1;
+    for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 65535); i--) {
+      if (zip.readUInt32LE(i) === 0x06054b50) {
+        eocd = i;
+        break;
+      }
+    }
+    expect(eocd, 'end of central directory record').toBeGreaterThanOrEqual(0);
+    const count = zip.readUInt16LE(eocd + 10);
+    let p = zip.readUInt32LE(eocd + 16);
+    const entries: Entry[] = [];
+    for (let i = 0; i < count; i++) {
+      expect(zip.readUInt32LE(p)).toBe(0x02014b50);
+      const nameLen = zip.readUInt16LE(p + 28);
+      const extraLen = zip.readUInt16LE(p + 30);
+      const commentLen = zip.readUInt16LE(p + 32);
+      entries.push({
+        name: zip.subarray(p + 46, p + 46 + nameLen).toString('utf8'),
+        method: zip.readUInt16LE(p + 10),
+        crc: zip.readUInt32LE(p + 16),
+        compressedSize: zip.readUInt32LE(p + 20),
+        size: zip.readUInt32LE(p + 24),
+        offset: zip.readUInt32LE(p + 42),
+      });
+      p += 46 + nameLen + extraLen + commentLen;
+    }
+    return entries;
+  }
+
+  function extract(zip: Buffer, e: Entry): Buffer {
+    expect(zip.readUInt32LE(e.offset)).toBe(0x04034b50);
+    const start = e.offset + 30 + zip.readUInt16LE(e.offset + 26) + zip.readUInt16LE(e.offset + 28);
+    const body = zip.subarray(start, start + e.compressedSize);
+    const data = e.method === 8 ? inflateRawSync(body) : Buffer.from(body);
+    expect(data.length).toBe(e.size);
+    return data;
+  }
+
+  it('`npm run build:alfred` writes a zip with info.plist at its root, the icon and the scripts it runs', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-alfred.mjs')], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const zip = readFileSync(join(ROOT, 'dist', 'memery.alfredworkflow'));
+    const entries = centralDirectory(zip);
+    const byName = new Map(entries.map((e) => [e.name, e]));
+    expect(byName.has('info.plist')).toBe(true);
+    for (const e of entries) expect(e.name).not.toMatch(/^\/|\.\.|\\/);
+
+    const plistText = extract(zip, byName.get('info.plist')!).toString('utf8');
+    expect(plistText).toBe(readFileSync(join(WF, 'info.plist'), 'utf8'));
+    const plist = parsePlist(plistText) as Dict;
+    // The Script Filter runs a script that the package contains (and so does every other object).
+    expect(scriptRefs(String(configOf(scriptFilter(plist)).script))).toContain('scripts/search.mjs');
+    for (const o of objectsOf(plist)) for (const ref of scriptRefs(String(configOf(o).script ?? ''))) expect(byName.has(ref), ref).toBe(true);
+    expect(byName.has('scripts/lib.mjs')).toBe(true); // search.mjs's import
+
+    const icon = extract(zip, byName.get('icon.png')!);
+    expect(icon.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+    expect(icon.readUInt32BE(16)).toBeGreaterThanOrEqual(256);
+    expect(icon.readUInt32BE(20)).toBe(icon.readUInt32BE(16));
+  });
+});

@@ -1,0 +1,35 @@
+/** `memery status [--json]`: catalog, folders, counts, model, index health, server. */
+import { openMemery, paint, useColor, writeOut, type GlobalOptions } from '../context.js';
+import { findServer } from '../server-link.js';
+
+export async function runStatus(opts: { json?: boolean }, g: GlobalOptions): Promise<void> {
+  const m = await openMemery(g);
+  let status;
+  try {
+    status = await m.status();
+  } finally {
+    await m.close();
+  }
+  const server = await findServer(status.home);
+  server?.close();
+  const out = { ...status, server: { running: server !== undefined, url: server?.url ?? null, pid: server?.pid ?? null } };
+  if (opts.json) {
+    await writeOut(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  const c = useColor(process.stdout);
+  const b = (s: string) => paint(c, '1', s);
+  const lines = [
+    `${b('home')}       ${out.home}`,
+    `${b('catalog')}    ${out.catalog} (integrity: ${out.integrity})`,
+    `${b('model')}      ${out.model.name}${out.model.layout ? ` (${out.model.layout})` : ''}${out.model.dir ? ` ${out.model.dir}` : ''}${out.model.id ? '' : ' (not available)'}`,
+    `${b('index')}      ${out.index.type}, ${out.index.vectors} vectors, ${out.index.health}`,
+    `${b('files')}      ${out.counts.files} indexed, ${out.counts.failed} failed, ${out.counts.embeddings} embeddings`,
+    `${b('server')}     server running: ${out.server.running ? `yes (${out.server.url}, pid ${out.server.pid})` : 'no'}`,
+    `${b('folders')}    ${out.folders.length === 0 ? 'none (run `memery index FOLDER`)' : out.folders.length}`,
+    ...out.folders.map(
+      (f) => `  ${f.path}  ${f.files} files${f.failed ? `, ${f.failed} failed` : ''}${f.indexedAt ? `, indexed ${new Date(f.indexedAt).toISOString()}` : ', never indexed'}`,
+    ),
+  ];
+  await writeOut(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,29 @@
+/** Human lines for an index run: the one-line summary and one `path: reason` line per failed file. */
+import type { IndexFileError, IndexSummary } from '../../api/schemas.js';
+
+export function summaryLine(s: IndexSummary): string {
+  const parts = [
+    `${s.found} found`,
+    `${s.new} new`,
+    `${s.unchanged} unchanged`,
+    `${s.reembedded} re-embedded`,
+    `${s.moved} moved`,
+    `${s.removed} removed`,
+    `${s.failed} failed`,
+  ];
+  return `${s.folder}: ${parts.join(', ')} (${s.seconds.toFixed(1)} s)`;
+}
+
+/** "path: reason", the reason without the path repeated (messages often name it). */
+export function failureLine(e: IndexFileError): string {
+  let reason = e.message;
+  const at = reason.indexOf(`${e.path}: `);
+  if (at >= 0) reason = reason.slice(at + e.path.length + 2);
+  else reason = reason.split(e.path).join('the file');
+  return `${e.path}: ${reason} (${e.code})`;
+}
+
+/** True when the run looked at any file again (so its failures are news, not a repeat). */
+export function didWork(s: IndexSummary): boolean {
+  return s.new + s.reembedded + s.moved + s.removed > 0 || s.unchanged < s.found;
+}
