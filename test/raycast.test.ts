@@ -1,0 +1,416 @@
+/**
+ * The Raycast extension (raycast-extension/) against real memery: its client and search grid talk
+ * to a real server over the Unix socket and to the real CLI (dist/, built by `npm test`), with
+ * `@raycast/api` replaced by test/raycast/raycast-api.ts (an alias in vitest.config.ts).
+ */
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { basename, join } from 'node:path';
+import { createElement, type ReactElement } from 'react';
+import { act, create, type ReactTestInstance, type ReactTestRenderer } from 'react-test-renderer';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Memery } from '../ts/index.js';
+import { startServer, type RunningServer } from '../ts/server/index.js';
+import { classifyError, MemeryClient, parseCliError, type IndexSummary } from '../raycast-extension/src/memery-client.js';
+import { isNodeScript, locateMemery, locateNode } from '../raycast-extension/src/locate.js';
+import IndexFolder from '../raycast-extension/src/index-folder.js';
+import SearchMemes from '../raycast-extension/src/search-memes.js';
+import { __reset, __setPreferences, calls } from './raycast/raycast-api.js';
+import { tempDir, writeColourSet } from './helpers/images.js';
+import { COLOUR_HF } from './helpers/memery.js';
+import { ROOT } from './helpers/shared.js';
+
+// React's act() environment flag (silences "not wrapped in act" warnings).
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+const BIN = join(ROOT, 'bin', 'memery.js');
+const CLI_MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
+const EVIL = `red $(touch x) \`touch y\` "double" 'single' ; touch z && echo $HOME | tee w > v`;
+
+let images: string;
+let colours: Record<string, string>;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+beforeAll(async () => {
+  // react-test-renderer warns that it is deprecated on every create(); the rest of console.error stays.
+  const error = console.error.bind(console);
+  vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].startsWith('react-test-renderer is deprecated')) return;
+    error(...args);
+  });
+  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: build with \`npx tsc -p tsconfig.json\` (npm test does)`);
+  images = tempDir('memery-raycast-img-');
+  colours = await writeColourSet(images);
+});
+
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  rmSync(images, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  __reset();
+});
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await act(async () => {
+      await new Promise((r) => setTimeout(r, 50));
+    });
+  }
+}
+
+async function render(el: ReactElement): Promise<ReactTestRenderer> {
+  let r: ReactTestRenderer | undefined;
+  await act(async () => {
+    r = create(el);
+  });
+  cleanups.push(() => act(() => r!.unmount()));
+  return r!;
+}
+
+const byType = (root: ReactTestInstance, type: string) => root.findAll((n) => n.type === type);
+
+async function typeQuery(r: ReactTestRenderer, text: string): Promise<void> {
+  const grid = r.root.find((n) => n.type === 'Grid');
+  await act(async () => {
+    (grid.props.onSearchTextChange as (t: string) => void)(text);
+  });
+}
+
+/** The grid's items once the search for what was typed has answered. */
+async function items(r: ReactTestRenderer): Promise<ReactTestInstance[]> {
+  return until('grid results', () => {
+    const grid = r.root.find((n) => n.type === 'Grid');
+    const found = byType(r.root, 'Grid.Item');
+    return !grid.props.isLoading && found.length > 0 ? found : undefined;
+  });
+}
+
+/** A free TCP port on 127.0.0.1 (so a server the client starts never takes 7627). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A `memery` that records its arguments (one JSON line per run in `log`) and then runs the real CLI;
+ * with `failServe`, `memery serve` fails as a broken install would.
+ */
+function recordingMemery(dir: string, log: string, failServe: boolean): string {
+  const file = join(dir, 'memery-recording.mjs');
+  writeFileSync(
+    file,
+    `#!/usr/bin/env node
+import { appendFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const args = process.argv.slice(2);
+appendFileSync(${JSON.stringify(log)}, JSON.stringify(args) + '\\n');
+if (${failServe} && args.includes('serve')) {
+  process.stderr.write('memery: error: the server cannot start (test)\\n');
+  process.exit(1);
+}
+await import(pathToFileURL(${JSON.stringify(CLI_MAIN)}).href);
+`,
+  );
+  chmodSync(file, 0o755);
+  return file;
+}
+
+function readArgLog(log: string): string[][] {
+  return existsSync(log)
+    ? readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as string[])
+    : [];
+}
+
+describe('raycast extension: through a warm server on the Unix socket', () => {
+  let home: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    home = tempDir('memery-rc-home-');
+    server = await startServer({ home, port: 0, memery: { modelDir: COLOUR_HF }, log: () => {} });
+    cleanups.push(async () => {
+      await server.close();
+      rmSync(home, { recursive: true, force: true });
+    });
+    // The Index Folder command's path: POST /api/index over the socket, progress as server-sent events.
+    const client = new MemeryClient({ home, memeryPath: '/nonexistent/memery', startServer: false });
+    indexProgress = [];
+    indexSummary = await client.index(images, (p) => indexProgress.push(p.phase));
+    indexVia = client.via;
+  });
+  let indexProgress: string[] = [];
+  let indexSummary: IndexSummary | undefined;
+  let indexVia: string | undefined;
+
+  it('indexes a folder over the socket with progress events', async () => {
+    expect(indexVia).toBe('server');
+    expect(indexSummary!.folder).toBe(images);
+    expect(indexSummary!.found).toBe(Object.keys(colours).length);
+    expect(indexSummary!.new).toBe(Object.keys(colours).length);
+    expect(indexProgress).toContain('encode');
+    const client = new MemeryClient({ home, startServer: false });
+    const status = await client.status();
+    expect(status.via).toBe('server');
+    expect(status.folders.map((f) => f.path)).toEqual([images]);
+  });
+
+  it('Index Folder: indexes the chosen folder with a progress toast', async () => {
+    __setPreferences({ memeryHome: home, memeryPath: '/nonexistent/memery', folders: images });
+    const r = await render(createElement(IndexFolder));
+    const picker = r.root.find((n) => n.type === 'Form.FilePicker');
+    expect(picker.props.defaultValue).toEqual([images]);
+    const panel = await render(r.root.find((n) => n.type === 'Form').props.actions as ReactElement);
+    const submit = panel.root.find((n) => n.type === 'Action.SubmitForm');
+    await act(async () => {
+      await (submit.props.onSubmit as (v: { folder: string[] }) => Promise<void>)({ folder: [images] });
+    });
+    const toast = calls.toasts[0]!;
+    expect(toast.title).toBe(`Indexed ${basename(images)}`);
+    expect(toast.style).toBe('success');
+    expect(toast.message).toMatch(new RegExp(`^${Object.keys(colours).length} images`));
+    expect(calls.popToRoot).toBe(1);
+  });
+
+  it('renders the red image first for "red", with its actions', async () => {
+    // A memery path that does not exist: only the server can answer.
+    __setPreferences({ memeryHome: home, memeryPath: '/nonexistent/memery', startServer: true, resultCount: '5' });
+    const r = await render(createElement(SearchMemes));
+    await until('the folder dropdown', () => (byType(r.root, 'Grid.Dropdown.Item').length > 1 ? true : undefined));
+    expect(byType(r.root, 'Grid.Dropdown.Item').map((i) => i.props.value)).toContain(images);
+
+    await typeQuery(r, 'red');
+    const found = await items(r);
+    expect(found.length).toBe(5);
+    const first = found[0]!;
+    expect(first.props.title).toBe('red.png');
+    expect(first.props.subtitle).toMatch(/^\d\.\d{3} · /);
+    expect(first.props.quickLook).toEqual({ path: colours.red, name: 'red.png' });
+    expect(first.props.content).toMatchObject({ value: { source: colours.red } });
+    expect(byType(r.root, 'Grid.Section')[0]!.props.subtitle).toContain('memery server');
+    expect(r.root.find((n) => n.type === 'Grid').props.throttle).toBe(true);
+
+    // The actions: paste and copy the file, Quick Look, Finder, Open With, Copy Path, Search Similar.
+    const panel = await render(first.props.actions as ReactElement);
+    const action = (title: string) => panel.root.find((n) => typeof n.type === 'string' && n.props.title === title);
+    await act(async () => {
+      await (action('Paste Image').props.onAction as () => Promise<void>)();
+    });
+    expect(calls.clipboardPaste).toEqual([{ file: colours.red }]);
+    await act(async () => {
+      await (action('Copy Image').props.onAction as () => Promise<void>)();
+    });
+    expect(calls.clipboardCopy).toEqual([{ file: colours.red }]);
+    expect(action('Copy Image').props.shortcut).toEqual({ modifiers: ['cmd', 'shift'], key: 'c' });
+    expect(byType(panel.root, 'Action.ToggleQuickLook')[0]!.props.shortcut).toEqual({ modifiers: ['cmd'], key: 'y' });
+    expect(byType(panel.root, 'Action.ShowInFinder')[0]!.props.path).toBe(colours.red);
+    expect(byType(panel.root, 'Action.OpenWith')[0]!.props.path).toBe(colours.red);
+    expect(action('Copy Path').props.content).toBe(colours.red);
+    expect(action('Search Similar').type).toBe('Action.Push');
+  });
+
+  it('searches by example image (id:<n>) and the grid for "Search Similar" shows it first', async () => {
+    const client = new MemeryClient({ home, startServer: false });
+    const blue = (await client.search({ query: { text: 'blue' }, n: 1 })).results[0]!;
+    expect(blue.path).toBe(colours.blue);
+    const similar = await client.search({ query: { similarTo: { id: blue.id, path: blue.path } }, n: 3 });
+    expect(similar.via).toBe('server');
+    expect(similar.results[0]!.path).toBe(colours.blue);
+  });
+
+  it('passes a query with shell metacharacters to the server verbatim', async () => {
+    const spy = vi.spyOn(Memery.prototype, 'search');
+    cleanups.push(() => spy.mockRestore());
+    const cwd = tempDir('memery-rc-cwd-');
+    const old = process.cwd();
+    process.chdir(cwd);
+    try {
+      const client = new MemeryClient({ home, startServer: false });
+      const out = await client.search({ query: { text: EVIL }, n: 3 });
+      expect(out.via).toBe('server');
+      expect(out.results.length).toBe(3);
+    } finally {
+      process.chdir(old);
+    }
+    expect(spy).toHaveBeenCalled();
+    const q = spy.mock.calls.at(-1)![0];
+    expect(typeof q === 'string' ? q : q.text).toBe(EVIL);
+    expect(readdirSync(cwd)).toEqual([]);
+    for (const d of [ROOT, home]) for (const f of ['x', 'y', 'z', 'w', 'v']) expect(existsSync(join(d, f))).toBe(false);
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('shows an empty state that offers to lower the threshold when nothing scores above it', async () => {
+    __setPreferences({ memeryHome: home, startServer: false, threshold: '0.5', folders: images });
+    const r = await render(createElement(SearchMemes));
+    await typeQuery(r, 'a dog on a beach');
+    const emptyView = (title: string) =>
+      until(`the empty view "${title}"`, () => byType(r.root, 'Grid.EmptyView').find((e) => e.props.title === title));
+    const empty = await emptyView('No image scores above 0.5');
+    const action = async (view: ReactTestInstance, title: string) => {
+      const panel = await render(view.props.actions as ReactElement);
+      const a = panel.root.find((n) => typeof n.type === 'string' && n.props.title === title);
+      await act(async () => {
+        (a.props.onAction as () => void)();
+      });
+    };
+    await action(empty, 'Lower Threshold to 0.4');
+    const lower = await emptyView('No image scores above 0.4');
+    await action(lower, 'Show All Results');
+    const found = await items(r);
+    expect(found.length).toBe(Object.keys(colours).length);
+  });
+});
+
+describe('raycast extension: falling back to the CLI', () => {
+  let home: string;
+  let work: string;
+
+  beforeAll(() => {
+    home = tempDir('memery-rc-cli-home-');
+    work = tempDir('memery-rc-work-');
+    cleanups.push(() => {
+      rmSync(home, { recursive: true, force: true });
+      rmSync(work, { recursive: true, force: true });
+    });
+  });
+
+  it('finds node and an npm-installed memery (a node script)', () => {
+    expect(locateNode(process.execPath).path).toBe(process.execPath);
+    expect(locateMemery(BIN).path).toBe(BIN);
+    expect(isNodeScript(BIN)).toBe(true);
+    const missing = new MemeryClient({ home, memeryPath: join(work, 'nope'), startServer: false });
+    expect(() => missing.command(['status'])).toThrow(/memery is not installed/);
+  });
+
+  it('renders the red image first via `node bin/memery.js search --json` when no server runs', async () => {
+    __setPreferences({
+      memeryHome: home,
+      memeryPath: BIN,
+      nodePath: process.execPath,
+      modelDir: COLOUR_HF,
+      folders: images,
+      startServer: false,
+      resultCount: '3',
+    });
+    const r = await render(createElement(SearchMemes));
+    await typeQuery(r, 'red');
+    const found = await items(r);
+    expect(found[0]!.props.title).toBe('red.png');
+    expect(found.length).toBe(3);
+    expect(byType(r.root, 'Grid.Section')[0]!.props.subtitle).toContain('memery CLI');
+    expect(existsSync(join(home, 'memery.sock'))).toBe(false);
+  });
+
+  it('searches similar images through the CLI with --image PATH', async () => {
+    const client = new MemeryClient({ home, memeryPath: BIN, nodePath: process.execPath, modelDir: COLOUR_HF, startServer: false });
+    const out = await client.search({ query: { similarTo: { id: 0, path: colours.yellow! } }, folders: [images], n: 2 });
+    expect(out.via).toBe('cli');
+    expect(out.results[0]!.path).toBe(colours.yellow);
+  });
+
+  it('falls back to the CLI when the server cannot start, passing shell metacharacters verbatim', async () => {
+    const log = join(work, 'args.jsonl');
+    const memery = recordingMemery(work, log, true);
+    const client = new MemeryClient({ home, memeryPath: memery, nodePath: process.execPath, modelDir: COLOUR_HF });
+    const cwd = tempDir('memery-rc-cwd-');
+    const old = process.cwd();
+    process.chdir(cwd);
+    let out;
+    try {
+      out = await client.search({ query: { text: EVIL }, folders: [images], n: 2 });
+    } finally {
+      process.chdir(old);
+    }
+    expect(out.via).toBe('cli');
+    expect(out.results.length).toBe(2);
+    expect(client.serverFailure).toContain('the server cannot start (test)');
+    const runs = readArgLog(log);
+    expect(runs[0]).toContain('serve');
+    const search = runs.find((a) => a.includes('search'))!;
+    expect(search.at(-1)).toBe(EVIL);
+    expect(search.slice(-3)).toEqual(['--', images, EVIL]);
+    expect(readdirSync(cwd)).toEqual([]);
+    for (const f of ['x', 'y', 'z', 'w', 'v']) expect(existsSync(join(ROOT, f))).toBe(false);
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('tells why the server did not start, in a toast, and still answers through the CLI', async () => {
+    const memery = recordingMemery(work, join(work, 'args2.jsonl'), true);
+    __setPreferences({ memeryHome: home, memeryPath: memery, nodePath: process.execPath, modelDir: COLOUR_HF, folders: images });
+    const r = await render(createElement(SearchMemes));
+    const toast = await until('the server toast', () => calls.toasts.find((t) => t.title === 'memery server did not start'));
+    expect(toast.message).toContain('the server cannot start (test)');
+    await typeQuery(r, 'blue');
+    const found = await items(r);
+    expect(found[0]!.props.title).toBe('blue.png');
+    expect(byType(r.root, 'Grid.Section')[0]!.props.subtitle).toContain('memery CLI');
+  });
+
+  it('says when memery is not installed, with the fix, in a toast and the empty view', async () => {
+    __setPreferences({ memeryHome: join(work, 'no-home'), memeryPath: join(work, 'no-memery'), folders: images });
+    const r = await render(createElement(SearchMemes));
+    const empty = await until('the error view', () => byType(r.root, 'Grid.EmptyView').find((e) => e.props.title === 'memery is not installed'));
+    expect(empty.props.description).toMatch(/Memery Executable/);
+    const toast = await until('the toast', () => calls.toasts.find((t) => t.title === 'memery is not installed'));
+    expect(toast.style).toBe('failure');
+    expect(toast.message).toContain(join(work, 'no-memery'));
+    expect(toast.primaryAction?.title).toBe('Open Extension Preferences');
+  });
+
+  it('reports a missing folder and a missing model with a reason and a fix', async () => {
+    const client = new MemeryClient({ home, memeryPath: BIN, nodePath: process.execPath, modelDir: COLOUR_HF, startServer: false });
+    await expect(client.search({ query: { text: 'red' }, folders: [join(work, 'gone')], n: 2 })).rejects.toMatchObject({
+      kind: 'folder-missing',
+    });
+    const noModel = new MemeryClient({ home, memeryPath: BIN, nodePath: process.execPath, modelDir: join(work, 'no-model'), startServer: false });
+    const err = await noModel.search({ query: { text: 'red' }, folders: [images], n: 2 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'model-missing' });
+    expect((err as { hint: string }).hint.length).toBeGreaterThan(0);
+    expect(classifyError(undefined, 'Folder not found: /pics/model-train').kind).toBe('folder-missing');
+    expect(classifyError(undefined, 'Expected a model folder at /m but it does not exist').kind).toBe('model-missing');
+    expect(classifyError('E_MODEL', 'Cannot load').hint).toMatch(/memery models download/);
+    expect(parseCliError('memery: error: Folder not found: /x\nhint: Check the path.\n')).toEqual({
+      message: 'Folder not found: /x',
+      hint: 'Check the path.',
+    });
+  });
+
+  it('starts `memery serve` detached on first use, then answers over the socket', async () => {
+    const spawnHome = tempDir('memery-rc-spawn-');
+    mkdirSync(spawnHome, { recursive: true });
+    const env = { ...process.env, MEMERY_PORT: String(await freePort()) };
+    const client = new MemeryClient({ home: spawnHome, memeryPath: BIN, nodePath: process.execPath, modelDir: COLOUR_HF, env });
+    try {
+      expect(await client.connect()).toBe('server');
+      const summary = await client.index(images);
+      expect(client.via).toBe('server');
+      expect(summary.found).toBe(Object.keys(colours).length);
+      const out = await client.search({ query: { text: 'green' }, n: 1 });
+      expect(out.via).toBe('server');
+      expect(out.results[0]!.path).toBe(colours.green);
+      // A second client (the next command launch) finds the running server without starting another.
+      const again = new MemeryClient({ home: spawnHome, memeryPath: '/nonexistent/memery', env });
+      expect(await again.connect()).toBe('server');
+    } finally {
+      const info = JSON.parse(readFileSync(join(spawnHome, 'server.json'), 'utf8')) as { pid: number };
+      process.kill(info.pid, 'SIGTERM');
+      await until('the server to stop', () => (existsSync(join(spawnHome, 'memery.sock')) ? undefined : true), 20_000).catch(() => {});
+      rmSync(spawnHome, { recursive: true, force: true });
+    }
+  });
+});
