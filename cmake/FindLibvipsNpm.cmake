@@ -10,6 +10,10 @@ elseif(WIN32)
 else()
   file(GLOB VIPS_LIBRARY "${_vips_bin}/libvips-cpp.so.*")
 endif()
+if(NOT VIPS_LIBRARY)
+  message(FATAL_ERROR "memery: no libvips in ${_vips_bin} (npm install @img/sharp-libvips-${MEMERY_PLATFORM}-${MEMERY_ARCH}; "
+    "npm installs only the package of the platform it runs on)")
+endif()
 list(GET VIPS_LIBRARY 0 VIPS_LIBRARY)
 set(VIPS_INCLUDE_DIRS "${_vips_dev}/include" "${_vips_dev}/include/glib-2.0" "${_vips_bin}/glib-2.0/include")
 
@@ -23,4 +27,10 @@ set_target_properties(Libvips::Libvips PROPERTIES
 if(WIN32)
   set_target_properties(Libvips::Libvips PROPERTIES IMPORTED_IMPLIB "${VIPS_LIBRARY}")
 endif()
-set(MEMERY_RUNTIME_LIBS ${MEMERY_RUNTIME_LIBS} "${VIPS_LIBRARY}" CACHE INTERNAL "")
+if(WIN32)
+  # The .lib is only the import library: the DLLs beside it are what loads (unverified layout).
+  file(GLOB _vips_dlls "${_vips_bin}/*.dll")
+  set(MEMERY_RUNTIME_LIBS ${MEMERY_RUNTIME_LIBS} ${_vips_dlls} CACHE INTERNAL "")
+else()
+  set(MEMERY_RUNTIME_LIBS ${MEMERY_RUNTIME_LIBS} "${VIPS_LIBRARY}" CACHE INTERNAL "")
+endif()

@@ -2,6 +2,7 @@
 #include <napi.h>
 #include <vips/vips8>
 
+#include "common.h"
 #include "image_encoder.h"
 #include "ort_model.h"
 #include "preprocess.h"
@@ -23,6 +24,7 @@ static Napi::Value Versions(const Napi::CallbackInfo &info) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   memery::EnsureVips();
+  env.SetInstanceData(new memery::AddonData());  // deleted by node when this environment ends
   memery::ImageEncoder::Init(env, exports);
   memery::TextEncoder::Init(env, exports);
   memery::VectorIndex::Init(env, exports);

@@ -25,6 +25,14 @@ inline Napi::Error ToJsError(Napi::Env env, const std::string &code, const std::
   return err;
 }
 
+// Per-environment state: the main thread and every worker thread that loads the addon get their
+// own (a process-wide static FunctionReference, overwritten by the last Init, crashed node as
+// soon as the addon was used from a worker thread and from the main thread).
+struct AddonData {
+  Napi::FunctionReference imageEncoder, textEncoder, vectorIndex;
+};
+inline AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
 // One failed file of a batch operation.
 struct FileError {
   uint32_t index;

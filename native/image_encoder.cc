@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <system_error>
 #include <thread>
 
 #include "common.h"
@@ -12,7 +13,6 @@
 
 namespace memery {
 
-Napi::FunctionReference ImageEncoder::constructor;
 
 void ImageModel::Run(const float *chw, size_t n, float *out) {
   const size_t per = static_cast<size_t>(3) * size * size;
@@ -94,7 +94,7 @@ class LoadWorker : public PromiseWorker {
     model_ = m;
   }
   Napi::Value Result(Napi::Env env) override {
-    return ImageEncoder::constructor.New({Napi::External<std::shared_ptr<ImageModel>>::New(env, &model_)});
+    return Data(env).imageEncoder.New({Napi::External<std::shared_ptr<ImageModel>>::New(env, &model_)});
   }
 
  private:
@@ -160,7 +160,14 @@ class EncodeFilesWorker : public PromiseWorker {
       cv_ready.notify_one();
     };
     std::vector<std::thread> pool;
-    for (size_t t = 0; t < active; t++) pool.emplace_back(decoder);
+    try {
+      for (size_t t = 0; t < active; t++) pool.emplace_back(decoder);
+    } catch (const std::system_error &) {
+      // Fewer threads than asked: the ones that started share the work.
+      std::lock_guard<std::mutex> lock(mu);
+      running -= active - pool.size();
+      if (pool.empty()) throw Error("E_NATIVE", "Cannot start decoder threads");
+    }
 
     std::vector<float> input;
     std::vector<float> emb;
@@ -255,8 +262,7 @@ Napi::Object ImageEncoder::Init(Napi::Env env, Napi::Object exports) {
                                   InstanceMethod<&ImageEncoder::EncodeTensor>("encodeTensor"),
                                   InstanceMethod<&ImageEncoder::Info>("info"),
                                   InstanceMethod<&ImageEncoder::Close>("close")});
-  constructor = Napi::Persistent(f);
-  constructor.SuppressDestruct();
+  Data(env).imageEncoder = Napi::Persistent(f);
   exports.Set("ImageEncoder", f);
   return exports;
 }

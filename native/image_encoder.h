@@ -25,7 +25,6 @@ class ImageEncoder : public Napi::ObjectWrap<ImageEncoder> {
  public:
   static Napi::Object Init(Napi::Env env, Napi::Object exports);
   explicit ImageEncoder(const Napi::CallbackInfo &info);
-  static Napi::FunctionReference constructor;
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo &info);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "common.h"
@@ -48,7 +49,11 @@ class DecodeWorker : public PromiseWorker {
     };
     size_t t = std::min(threads_ ? threads_ : std::max<unsigned>(1, std::thread::hardware_concurrency()), std::max<size_t>(n, 1));
     std::vector<std::thread> pool;
-    for (size_t k = 0; k < t; k++) pool.emplace_back(work);
+    try {
+      for (size_t k = 0; k < t; k++) pool.emplace_back(work);
+    } catch (const std::system_error &) {
+      if (pool.empty()) throw Error("E_NATIVE", "Cannot start decoder threads");  // else: the started ones share the work
+    }
     for (auto &th : pool) th.join();
     std::sort(errors_.begin(), errors_.end(), [](const FileError &a, const FileError &b) { return a.index < b.index; });
   }
@@ -239,7 +244,9 @@ Napi::Value ImageInfo(const Napi::CallbackInfo &info) {
 
 Napi::Value SaveRgb(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(env, "Expected a Uint8Array of RGB pixels");
+  if (!info[0].IsTypedArray() || (info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array &&
+                                   info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_clamped_array))
+    throw Napi::TypeError::New(env, "Expected a Uint8Array of RGB pixels");
   auto a = info[0].As<Napi::Uint8Array>();
   int w = info[1].As<Napi::Number>().Int32Value(), h = info[2].As<Napi::Number>().Int32Value();
   if (w <= 0 || h <= 0 || a.ElementLength() != static_cast<size_t>(w) * h * 3)

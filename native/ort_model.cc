@@ -1,5 +1,6 @@
 #include "ort_model.h"
 
+#include <dlfcn.h>
 #include <sys/stat.h>
 
 #include <cstring>
@@ -22,14 +23,20 @@ std::string ShapeString(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
+// The CUDA provider is usable only when its shared library sits beside the ONNX Runtime library
+// (GetAvailableProviders lists what the build supports, not what is installed).
 bool CudaAvailable() {
-  try {
-    auto providers = Ort::GetAvailableProviders();
-    for (auto &p : providers)
-      if (p == "CUDAExecutionProvider") return true;
-  } catch (...) {
-  }
-  return false;
+  Dl_info info;
+  if (!dladdr(reinterpret_cast<void *>(&OrtGetApiBase), &info) || !info.dli_fname) return false;
+  std::string dir = info.dli_fname;
+  auto slash = dir.find_last_of('/');
+  dir = slash == std::string::npos ? "." : dir.substr(0, slash);
+  struct stat st;
+#ifdef __APPLE__
+  return false;  // no CUDA on macOS
+#else
+  return stat((dir + "/libonnxruntime_providers_cuda.so").c_str(), &st) == 0;
+#endif
 }
 
 namespace {

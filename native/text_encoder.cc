@@ -8,7 +8,6 @@
 
 namespace memery {
 
-Napi::FunctionReference TextEncoder::constructor;
 
 namespace {
 bool IsIntType(ONNXTensorElementDataType t) {
@@ -41,6 +40,9 @@ std::vector<float> TextModel::Encode(const std::vector<std::vector<int64_t>> &te
       if (len > static_cast<size_t>(seqLen))
         throw Error("E_USAGE", "Expected at most " + std::to_string(seqLen) + " tokens but received " + std::to_string(len));
       len = static_cast<size_t>(seqLen);
+    } else if (contextLength > 0 && len > static_cast<size_t>(contextLength)) {
+      // Dynamic length: CLIP's position embeddings still stop at the context length.
+      throw Error("E_USAGE", "Expected at most " + std::to_string(contextLength) + " tokens but received " + std::to_string(len));
     }
     std::vector<int64_t> ids(batch * len, 0), maskv(batch * len, 0);
     for (size_t i = 0; i < count; i++) {
@@ -124,7 +126,7 @@ class LoadWorker : public PromiseWorker {
     model_ = m;
   }
   Napi::Value Result(Napi::Env env) override {
-    return TextEncoder::constructor.New({Napi::External<std::shared_ptr<TextModel>>::New(env, &model_)});
+    return Data(env).textEncoder.New({Napi::External<std::shared_ptr<TextModel>>::New(env, &model_)});
   }
 
  private:
@@ -158,8 +160,7 @@ Napi::Object TextEncoder::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function f = DefineClass(env, "TextEncoder",
                                  {StaticMethod<&TextEncoder::Load>("load"), InstanceMethod<&TextEncoder::Encode>("encode"),
                                   InstanceMethod<&TextEncoder::Info>("info"), InstanceMethod<&TextEncoder::Close>("close")});
-  constructor = Napi::Persistent(f);
-  constructor.SuppressDestruct();
+  Data(env).textEncoder = Napi::Persistent(f);
   exports.Set("TextEncoder", f);
   return exports;
 }
@@ -195,6 +196,10 @@ Napi::Value TextEncoder::Encode(const Napi::CallbackInfo &info) {
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Value v = arr.Get(i);
     if (v.IsTypedArray()) {
+      // Int32Array only: As<Int32Array>() does not check, and a smaller element type (a
+      // Uint8Array, say) would be read past its end (found by AddressSanitizer).
+      if (v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        throw Napi::TypeError::New(env, "Expected an Int32Array or an array of numbers for the token ids of each text");
       auto ta = v.As<Napi::Int32Array>();
       texts[i].assign(ta.Data(), ta.Data() + ta.ElementLength());
     } else if (v.IsArray()) {

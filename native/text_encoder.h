@@ -24,7 +24,6 @@ class TextEncoder : public Napi::ObjectWrap<TextEncoder> {
  public:
   static Napi::Object Init(Napi::Env env, Napi::Object exports);
   explicit TextEncoder(const Napi::CallbackInfo &info);
-  static Napi::FunctionReference constructor;
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo &info);

@@ -8,6 +8,8 @@
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -17,7 +19,6 @@
 
 namespace memery {
 
-Napi::FunctionReference VectorIndex::constructor;
 
 namespace {
 
@@ -46,7 +47,13 @@ std::unique_ptr<faiss::Index> MakeIndex(const std::string &type, int dim, int hn
   if (type == "flat-fp16")
     return std::make_unique<faiss::IndexIDMap2>(
         new faiss::IndexScalarQuantizer(dim, faiss::ScalarQuantizer::QT_fp16, faiss::METRIC_INNER_PRODUCT));
-  if (type == "hnsw") return std::make_unique<faiss::IndexIDMap2>(new faiss::IndexHNSWFlat(dim, hnswM, faiss::METRIC_INNER_PRODUCT));
+  if (type == "hnsw") {
+    auto *h = new faiss::IndexHNSWFlat(dim, hnswM, faiss::METRIC_INNER_PRODUCT);
+    // FAISS's default efSearch (16) gives recall@10 of ~0.6 on 10k random 64-d vectors; 96 gives
+    // ~0.98 at ~0.25 ms per query. Saved with the index; setSearchParams changes it.
+    h->hnsw.efSearch = 96;
+    return std::make_unique<faiss::IndexIDMap2>(h);
+  }
   throw Error("E_USAGE", "Expected 'flat', 'flat-fp16' or 'hnsw' for index type but received '" + type + "'");
 }
 
@@ -187,6 +194,10 @@ class LoadWorker : public PromiseWorker {
  public:
   LoadWorker(Napi::Env env, std::string path) : PromiseWorker(env), path_(std::move(path)) {}
   void Run() override {
+    // A directory opens as an ifstream on Linux and reports an absurd size (bad_alloc below).
+    struct stat st;
+    if (stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      throw Error("E_INDEX", "Cannot read index file " + path_ + ": not a regular file", path_);
     std::ifstream in(path_, std::ios::binary | std::ios::ate);
     if (!in) throw Error("E_INDEX", "Cannot open index file " + path_ + ": " + std::strerror(errno), path_);
     std::streamsize size = in.tellg();
@@ -239,7 +250,7 @@ class LoadWorker : public PromiseWorker {
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);
-    r.Set("index", VectorIndex::constructor.New({Napi::External<std::shared_ptr<VectorStore>>::New(env, &store_)}));
+    r.Set("index", Data(env).vectorIndex.New({Napi::External<std::shared_ptr<VectorStore>>::New(env, &store_)}));
     r.Set("meta", meta_);
     return r;
   }
@@ -282,8 +293,7 @@ Napi::Object VectorIndex::Init(Napi::Env env, Napi::Object exports) {
                                   InstanceMethod<&VectorIndex::Save>("save"), InstanceMethod<&VectorIndex::Size>("size"),
                                   InstanceMethod<&VectorIndex::Dim>("dim"), InstanceMethod<&VectorIndex::Type>("type"),
                                   InstanceMethod<&VectorIndex::SetSearchParams>("setSearchParams")});
-  constructor = Napi::Persistent(f);
-  constructor.SuppressDestruct();
+  Data(env).vectorIndex = Napi::Persistent(f);
   exports.Set("VectorIndex", f);
   return exports;
 }

@@ -25,7 +25,6 @@ class VectorIndex : public Napi::ObjectWrap<VectorIndex> {
  public:
   static Napi::Object Init(Napi::Env env, Napi::Object exports);
   explicit VectorIndex(const Napi::CallbackInfo &info);
-  static Napi::FunctionReference constructor;
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo &info);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { loadBinding } from './binding.js';
-import { native } from './native-error.js';
+import { MemeryError } from '../errors.js';
+import { fromNative, native } from './native-error.js';
 import type { NativeVectorIndex } from './types.js';
 import { parseOptions } from './validate.js';
 
@@ -12,6 +13,14 @@ const CreateSchema = z.object({
   /** HNSW graph degree. */
   hnswM: z.number().int().min(4).max(128).default(32),
 });
+
+function checkIds(ids: ArrayLike<number>): Float64Array {
+  const out = Float64Array.from(ids);
+  for (const id of out) {
+    if (!Number.isSafeInteger(id) || id < 0) throw new MemeryError('E_USAGE', `Expected non-negative integer ids but received ${id}`);
+  }
+  return out;
+}
 
 export interface SearchHits {
   ids: number[];
@@ -31,7 +40,14 @@ export class VectorIndex {
 
   static create(dim: number, options: z.input<typeof CreateSchema> = {}): VectorIndex {
     const o = parseOptions(CreateSchema, options, 'index options');
-    return new VectorIndex(new (loadBinding().VectorIndex)(dim, o));
+    if (!Number.isInteger(dim) || dim < 1 || dim > 65536) {
+      throw new MemeryError('E_USAGE', `Expected an integer dimension between 1 and 65536 but received ${dim}`);
+    }
+    try {
+      return new VectorIndex(new (loadBinding().VectorIndex)(dim, o));
+    } catch (err) {
+      throw fromNative(err);
+    }
   }
 
   static async load(path: string): Promise<{ index: VectorIndex; meta: string }> {
@@ -50,11 +66,11 @@ export class VectorIndex {
   }
 
   async add(ids: ArrayLike<number>, vectors: Float32Array): Promise<void> {
-    await native(() => this.#native.add(Float64Array.from(ids), vectors));
+    await native(() => this.#native.add(checkIds(ids), vectors));
   }
 
   async remove(ids: ArrayLike<number>): Promise<number> {
-    return native(() => this.#native.remove(Float64Array.from(ids)));
+    return native(() => this.#native.remove(checkIds(ids)));
   }
 
   /** Top-k for each query row; scores are inner products (cosine for normalised vectors). */

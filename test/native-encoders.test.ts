@@ -1,0 +1,300 @@
+// End to end through the native encoders with the generated "colour CLIP" models, in both the
+// Hugging Face and the OpenCLIP layouts: images and colour words meet in one embedding space, so
+// every colour word must rank the image of its own colour first.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemeryError } from '../ts/errors.js';
+import { detectLayout, type ModelLayout } from '../ts/models/layout.js';
+import { ImageEncoder, TextEncoder, VectorIndex, bindingCandidates } from '../ts/native/index.js';
+import { ClipTokenizer } from '../ts/tokenizer/index.js';
+import { COLOURS, tempDir, writeColourSet } from './helpers/images.js';
+import { testModel } from './helpers/shared.js';
+
+interface Manifest {
+  models: Record<string, { embedDim: number; expectedEmbeddings: Record<string, number[]> }>;
+}
+const manifest = JSON.parse(readFileSync(testModel('manifest.json'), 'utf8')) as Manifest;
+
+const WORDS = Object.keys(COLOURS);
+
+function row(m: Float32Array, dim: number, i: number): Float32Array {
+  return m.subarray(i * dim, (i + 1) * dim);
+}
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+function norm(a: ArrayLike<number>): number {
+  return Math.sqrt(dot(a, a));
+}
+function expectRowsClose(a: Float32Array, b: Float32Array, tol = 1e-6): void {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  expect(worst).toBeLessThanOrEqual(tol);
+}
+
+let dir: string;
+let images: Record<string, string>;
+
+beforeAll(async () => {
+  dir = tempDir('memery-encoders-');
+  images = await writeColourSet(dir);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const LAYOUTS = [
+  { name: 'colour-hf', kind: 'hf', dim: 8, sequenceLength: -1, mask: 'attention_mask' },
+  { name: 'colour-openclip', kind: 'openclip', dim: 6, sequenceLength: 77, mask: null },
+] as const;
+
+describe.each(LAYOUTS)('colour CLIP, $kind layout', ({ name, kind, dim, sequenceLength, mask }) => {
+  let layout: ModelLayout;
+  let image: ImageEncoder;
+  let text: TextEncoder;
+  let tok: ClipTokenizer;
+
+  beforeAll(async () => {
+    layout = await detectLayout(testModel(name));
+    expect(layout.kind).toBe(kind);
+    const { size, mean, std } = layout.preprocess;
+    image = await ImageEncoder.load(layout.visionModel, { provider: 'cpu' }, { size, mean, std });
+    text = await TextEncoder.load(layout.textModel, { provider: 'cpu', contextLength: layout.contextLength });
+    // HF: vocab.json + merges.txt at the top; OpenCLIP: textual/tokenizer.json, found in the subfolder.
+    tok = await ClipTokenizer.fromDir(testModel(name));
+  });
+  afterAll(() => {
+    image?.close();
+    text?.close();
+  });
+
+  it('reports its inputs, outputs, dims and provider', () => {
+    expect(image.info).toMatchObject({ size: 224, dim, provider: 'cpu' });
+    expect(text.info).toMatchObject({ dim, provider: 'cpu', sequenceLength, mask });
+    expect(layout.contextLength).toBe(77);
+  });
+
+  it('each colour word ranks the image of its own colour first', async () => {
+    const paths = WORDS.map((w) => images[w]!);
+    const img = await image.encodeFiles(paths, { batchSize: 3 });
+    expect(img.errors).toEqual([]);
+    expect(Array.from(img.ok)).toEqual(WORDS.map(() => 1));
+    expect(img.dim).toBe(dim);
+    expect(img.embeddings.length).toBe(WORDS.length * dim);
+
+    const ids = WORDS.map((w) => tok.encode(w));
+    // [<|startoftext|>, <colour>, <|endoftext|>]: one BPE token per colour word.
+    for (const t of ids) expect(t).toHaveLength(3);
+    const txt = await text.encode(ids);
+    expect(txt.length).toBe(WORDS.length * dim);
+
+    const ranking: string[] = [];
+    WORDS.forEach((w, i) => {
+      const q = row(txt, dim, i);
+      const scores = WORDS.map((_, j) => dot(q, row(img.embeddings, dim, j)));
+      const best = scores.indexOf(Math.max(...scores));
+      ranking.push(`${w}->${WORDS[best]} (${scores[best]!.toFixed(3)})`);
+      expect(WORDS[best], `${w}: ${scores.map((s) => s.toFixed(3)).join(' ')}`).toBe(w);
+    });
+    console.log(`${kind}: ${ranking.join(', ')}`);
+  });
+
+  it('embeddings are L2-normalised and the text side matches the model generator', async () => {
+    const img = await image.encodeFiles(WORDS.map((w) => images[w]!));
+    for (let i = 0; i < WORDS.length; i++) expect(norm(row(img.embeddings, dim, i))).toBeCloseTo(1, 5);
+    const txt = await text.encode(WORDS.map((w) => tok.encode(w)));
+    WORDS.forEach((w, i) => {
+      const r = row(txt, dim, i);
+      expect(norm(r)).toBeCloseTo(1, 5);
+      const e = manifest.models[name]!.expectedEmbeddings[w]!;
+      const n = norm(e);
+      expectRowsClose(r, Float32Array.from(e, (v) => v / n), 1e-5);
+    });
+  });
+
+  it('encodeFiles reports failed files by index and leaves the good rows untouched', async () => {
+    const bad = join(dir, `bad-${kind}`);
+    mkdirSync(bad, { recursive: true });
+    const missing = join(bad, 'missing.png');
+    const notImage = join(bad, 'notes.jpg');
+    writeFileSync(notImage, 'this is a text file, not a JPEG\n');
+    const empty = join(bad, 'empty.png');
+    writeFileSync(empty, '');
+    const good = [images.red!, images.blue!, images.orange!];
+    const paths = [missing, good[0]!, notImage, good[1]!, bad, empty, good[2]!];
+
+    const r = await image.encodeFiles(paths, { batchSize: 2, decodeThreads: 2 });
+    expect(Array.from(r.ok)).toEqual([0, 1, 0, 1, 0, 0, 1]);
+    expect(r.errors.map((e) => [e.index, e.path, e.code])).toEqual([
+      [0, missing, 'E_NOT_FOUND'],
+      [2, notImage, 'E_DECODE'],
+      [4, bad, 'E_DECODE'],
+      [5, empty, 'E_DECODE'],
+    ]);
+    for (const e of r.errors) expect(e.message).toContain(e.path);
+    for (const i of [0, 2, 4, 5]) expect(Array.from(row(r.embeddings, dim, i))).toEqual(new Array(dim).fill(0));
+
+    const alone = await image.encodeFiles(good);
+    expectRowsClose(row(r.embeddings, dim, 1), row(alone.embeddings, dim, 0));
+    expectRowsClose(row(r.embeddings, dim, 3), row(alone.embeddings, dim, 1));
+    expectRowsClose(row(r.embeddings, dim, 6), row(alone.embeddings, dim, 2));
+
+    // Nothing at all to encode: an empty result, not an error.
+    const none = await image.encodeFiles([missing]);
+    expect(none.ok[0]).toBe(0);
+    expect(none.errors).toHaveLength(1);
+    const zero = await image.encodeFiles([]);
+    expect(zero.embeddings.length).toBe(0);
+    expect(zero.errors).toEqual([]);
+  });
+});
+
+describe('text encoder sequence handling', () => {
+  let hf: TextEncoder;
+  let oc: TextEncoder;
+  let tok: ClipTokenizer;
+  beforeAll(async () => {
+    hf = await TextEncoder.load(testModel('colour-hf', 'onnx', 'text_model.onnx'), { contextLength: 77 });
+    oc = await TextEncoder.load(testModel('colour-openclip', 'textual', 'model.onnx'), { contextLength: 77 });
+    tok = await ClipTokenizer.fromDir(testModel('colour-hf'));
+  });
+  afterAll(() => {
+    hf?.close();
+    oc?.close();
+  });
+
+  it('HF (dynamic length): unpadded ids give the same embedding as ids zero-padded to 77', async () => {
+    const ids = tok.encode('a red car next to a blue house');
+    expect(ids.length).toBeLessThan(77);
+    const padded = Array.from(tok.pad(ids, 77));
+    const a = await hf.encode([ids]);
+    const b = await hf.encode([padded]);
+    expectRowsClose(a, b, 1e-6);
+  });
+
+  it('HF: a batch of texts of different lengths equals encoding each alone', async () => {
+    const texts = ['red', 'a photo of a green apple on a white table', 'blue', 'purple and orange and yellow stripes'];
+    const ids = texts.map((t) => tok.encode(t));
+    expect(new Set(ids.map((i) => i.length)).size).toBeGreaterThan(2);
+    const batch = await hf.encode(ids);
+    const dim = hf.info.dim;
+    for (let i = 0; i < texts.length; i++) {
+      const alone = await hf.encode([ids[i]!]);
+      expectRowsClose(row(batch, dim, i), alone, 1e-6);
+    }
+    // The texts are different: the rows are not all the same vector.
+    expect(dot(row(batch, dim, 0), row(batch, dim, 2))).toBeLessThan(0.9);
+  });
+
+  it('OpenCLIP (fixed length 77): pads short texts, refuses more than 77 ids with E_USAGE', async () => {
+    const ids = tok.encode('red');
+    const a = await oc.encode([ids]);
+    const b = await oc.encode([Array.from(tok.pad(ids, 77))]);
+    expectRowsClose(a, b, 1e-6);
+    const long = new Array<number>(78).fill(tok.sot);
+    const err = await oc.encode([long]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MemeryError);
+    expect(err).toMatchObject({ code: 'E_USAGE' });
+    expect((err as Error).message).toMatch(/at most 77 tokens but received 78/);
+  });
+
+  it('HF (dynamic length): more ids than the context length is E_USAGE too', async () => {
+    const ids = [tok.sot, ...new Array<number>(76).fill(736), tok.eot];
+    const err = await hf.encode([ids]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MemeryError);
+    expect(err).toMatchObject({ code: 'E_USAGE', message: 'Expected at most 77 tokens but received 78' });
+    // 77 is fine
+    expect((await hf.encode([ids.slice(1)])).length).toBe(8);
+  });
+
+  it('ids may be an Int32Array; typed arrays of another element type are refused (no out-of-bounds read)', async () => {
+    const ids = tok.encode('green');
+    const a = await hf.encode([ids]);
+    const b = await hf.encode([Int32Array.from(ids) as unknown as number[]]);
+    expect(Array.from(b)).toEqual(Array.from(a));
+    for (const bad of [Uint8Array.from([1, 2, 3]), Int16Array.from(ids), Float64Array.from(ids)]) {
+      await expect(hf.encode([bad as unknown as number[]])).rejects.toThrow(/Expected an Int32Array or an array of numbers/);
+    }
+  });
+
+  it('an empty id list is a usage error', async () => {
+    await expect(hf.encode([[]])).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+});
+
+describe('execution providers', () => {
+  const vision = testModel('colour-hf', 'onnx', 'vision_model.onnx');
+
+  it("'cuda' either loads on CUDA or fails with E_MODEL naming the provider; 'auto' falls back to cpu", async () => {
+    let cudaWorks: boolean;
+    try {
+      const enc = await ImageEncoder.load(vision, { provider: 'cuda' });
+      expect(enc.info.provider).toBe('cuda');
+      enc.close();
+      cudaWorks = true;
+    } catch (e) {
+      expect(e).toBeInstanceOf(MemeryError);
+      expect(e).toMatchObject({ code: 'E_MODEL', path: vision });
+      expect((e as Error).message).toMatch(/Cannot use provider 'cuda': .+ \(use provider 'auto' or 'cpu'\)/);
+      cudaWorks = false;
+    }
+    const auto = await ImageEncoder.load(vision, { provider: 'auto' });
+    expect(auto.info.provider).toBe(cudaWorks ? 'cuda' : 'cpu');
+    // The fallback session works.
+    const r = await auto.encodeTensor(new Float32Array(3 * 224 * 224));
+    expect(r.length).toBe(8);
+    auto.close();
+    console.log(`provider 'cuda' ${cudaWorks ? 'works here' : 'is unavailable here (E_MODEL, as expected)'}`);
+  });
+
+  it('an unknown provider is refused before reaching the addon', async () => {
+    await expect(ImageEncoder.load(vision, { provider: 'tpu' as 'cpu' })).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+
+  it('a closed encoder refuses work with E_MODEL', async () => {
+    const enc = await ImageEncoder.load(vision);
+    enc.close();
+    await expect(enc.encodeFiles([vision])).rejects.toMatchObject({ code: 'E_MODEL' });
+  });
+});
+
+describe('worker threads', () => {
+  it('the addon works in a worker thread and in the main thread of the same process', async () => {
+    const binding = bindingCandidates().find((f) => existsSync(f))!;
+    const vision = testModel('colour-hf', 'onnx', 'vision_model.onnx');
+    const file = images.green!;
+    // CommonJS on the raw binding: the worker has no TypeScript loader.
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const b = require(workerData.binding);
+      (async () => {
+        const enc = await b.ImageEncoder.load(workerData.vision, {}, {});
+        const r = await enc.encodeFiles([workerData.file], {});
+        const ix = new b.VectorIndex(r.dim, {});
+        await ix.add([7], r.embeddings);
+        const s = await ix.search(r.embeddings, 1);
+        parentPort.postMessage({ embedding: Array.from(r.embeddings), hit: s.ids[0] });
+      })().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));`;
+    const worker = new Worker(code, { eval: true, workerData: { binding, vision, file } });
+    const fromWorker = await new Promise<{ embedding?: number[]; hit?: number; error?: string }>((res, rej) => {
+      worker.once('message', res);
+      worker.once('error', rej);
+    });
+    expect(fromWorker.error).toBeUndefined();
+    expect(fromWorker.hit).toBe(7);
+    // The main thread's classes are its own (each environment has its own constructors).
+    const enc = await ImageEncoder.load(vision);
+    const r = await enc.encodeFiles([file]);
+    expect(Array.from(r.embeddings)).toEqual(fromWorker.embedding);
+    const ix = VectorIndex.create(8);
+    await ix.add([1], r.embeddings);
+    await worker.terminate();
+    // ... and keep working after the worker's environment is gone.
+    expect((await ix.search(r.embeddings, 1))[0]!.ids).toEqual([1]);
+    expect((await enc.encodeFiles([file])).ok[0]).toBe(1);
+    enc.close();
+  });
+});

@@ -1,0 +1,233 @@
+// Every way a file or a model can be bad reaches JS as a MemeryError with a stable code and the
+// path it concerns, and none of them takes the process down.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemeryError } from '../ts/errors.js';
+import { ImageEncoder, TextEncoder, decodeForModel, imageInfo, saveRgb, thumbnail } from '../ts/native/index.js';
+import { tempDir, writePngBomb, writeSolid } from './helpers/images.js';
+import { testModel } from './helpers/shared.js';
+
+const VISION = testModel('colour-hf', 'onnx', 'vision_model.onnx');
+const TEXT = testModel('colour-hf', 'onnx', 'text_model.onnx');
+
+/** The rejection of `p`, which must be a MemeryError with `code` (and `path`, when given). */
+async function failure(p: Promise<unknown>, code: string, path?: string): Promise<MemeryError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e, `expected a rejection with ${code}`).toBeInstanceOf(MemeryError);
+  const err = e as MemeryError;
+  expect(err.code, err.message).toBe(code);
+  if (path !== undefined) {
+    expect(err.path).toBe(path);
+    expect(err.message).toContain(path);
+  }
+  return err;
+}
+
+let dir: string;
+let good: string;
+let goodJpeg: string;
+let missing: string;
+let folder: string;
+let empty: string;
+let textJpg: string;
+let bomb: string;
+let encoder: ImageEncoder;
+
+beforeAll(async () => {
+  dir = tempDir('memery-errors-');
+  good = join(dir, 'good.png');
+  await writeSolid(good, [200, 30, 30], 120, 80);
+  goodJpeg = join(dir, 'good.jpg');
+  await writeSolid(goodJpeg, [30, 30, 200], 300, 500);
+  missing = join(dir, 'does-not-exist.png');
+  folder = join(dir, 'a-folder.jpg');
+  mkdirSync(folder);
+  empty = join(dir, 'empty.jpg');
+  writeFileSync(empty, '');
+  textJpg = join(dir, 'text.jpg');
+  writeFileSync(textJpg, 'Dear diary, today I renamed a text file to .jpg.\n'.repeat(20));
+  bomb = join(dir, 'bomb.png');
+  writePngBomb(bomb);
+  encoder = await ImageEncoder.load(VISION);
+});
+afterAll(() => {
+  encoder?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('bad image files', () => {
+  it('a missing file is E_NOT_FOUND naming the path', async () => {
+    const r = await encoder.encodeFiles([missing]);
+    expect(r.errors).toEqual([{ index: 0, path: missing, code: 'E_NOT_FOUND', message: expect.stringContaining(missing) }]);
+    expect(r.errors[0]!.message).toMatch(/No such file or directory/);
+    await failure(imageInfo(missing), 'E_NOT_FOUND', missing);
+    await failure(thumbnail(missing), 'E_NOT_FOUND', missing);
+  });
+
+  it('a directory, an empty file and a text file named .jpg are E_DECODE with a reason', async () => {
+    const r = await encoder.encodeFiles([folder, empty, textJpg]);
+    expect(Array.from(r.ok)).toEqual([0, 0, 0]);
+    expect(r.errors.map((e) => [e.index, e.path, e.code])).toEqual([
+      [0, folder, 'E_DECODE'],
+      [1, empty, 'E_DECODE'],
+      [2, textJpg, 'E_DECODE'],
+    ]);
+    expect(r.errors[0]!.message).toMatch(/is a directory/);
+    expect(r.errors[1]!.message).toMatch(/the file is empty/);
+    expect(r.errors[2]!.message).toMatch(/not a supported image format/);
+
+    for (const p of [folder, empty, textJpg]) {
+      await failure(imageInfo(p), 'E_DECODE', p);
+      await failure(thumbnail(p), 'E_DECODE', p);
+    }
+    const d = await decodeForModel([textJpg, good]);
+    expect(d.errors.map((e) => [e.index, e.code])).toEqual([[0, 'E_DECODE']]);
+  });
+
+  it('a decompression bomb is refused by the pixel limit, quickly and without decoding it', async () => {
+    // The header says 30000 x 30000 (2.7 GB of RGB); reading the header is fine.
+    const info = await imageInfo(bomb);
+    expect(info).toMatchObject({ width: 30000, height: 30000, format: 'png' });
+
+    const gc = globalThis.gc;
+    gc?.();
+    const rss0 = process.memoryUsage().rss;
+    const t0 = performance.now();
+    const r = await encoder.encodeFiles([bomb, good]);
+    const ms = performance.now() - t0;
+    const grew = (process.memoryUsage().rss - rss0) / 2 ** 20;
+    console.log(`bomb refused in ${ms.toFixed(0)} ms, RSS +${grew.toFixed(1)} MiB`);
+    expect(Array.from(r.ok)).toEqual([0, 1]);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatchObject({ index: 0, path: bomb, code: 'E_DECODE' });
+    expect(r.errors[0]!.message).toMatch(/30000 x 30000 pixels is over the limit of 268402689 pixels/);
+    expect(grew).toBeLessThan(100);
+
+    const t = await failure(thumbnail(bomb), 'E_DECODE', bomb);
+    expect(t.message).toMatch(/over the pixel limit/);
+    const d = await decodeForModel([bomb]);
+    expect(d.errors[0]).toMatchObject({ code: 'E_DECODE', message: expect.stringMatching(/over the limit/) });
+  });
+
+  it('the pixel limit is configurable', async () => {
+    // good.png is 120 x 80 = 9600 pixels.
+    const d = await decodeForModel([good], { maxPixels: 9599 });
+    expect(d.errors[0]).toMatchObject({ code: 'E_DECODE', message: expect.stringMatching(/120 x 80 pixels is over the limit of 9599/) });
+    const ok = await decodeForModel([good], { maxPixels: 9600 });
+    expect(ok.errors).toEqual([]);
+  });
+});
+
+describe('bad models', () => {
+  it('a missing model and a directory are E_MODEL naming the path', async () => {
+    const m = join(dir, 'nope.onnx');
+    const e1 = await failure(ImageEncoder.load(m), 'E_MODEL', m);
+    expect(e1.message).toMatch(/No such file or directory/);
+    await failure(TextEncoder.load(m), 'E_MODEL', m);
+    const e2 = await failure(ImageEncoder.load(dir), 'E_MODEL', dir);
+    expect(e2.message).toMatch(/is not a file/);
+  });
+
+  it('a file that is not ONNX and an empty file are E_MODEL', async () => {
+    const notOnnx = testModel('bad', 'not-onnx.onnx');
+    const e1 = await failure(ImageEncoder.load(notOnnx), 'E_MODEL', notOnnx);
+    expect(e1.message).toMatch(/Cannot load ONNX model/);
+    await failure(TextEncoder.load(notOnnx), 'E_MODEL', notOnnx);
+    const emptyModel = testModel('bad', 'empty.onnx');
+    const e2 = await failure(ImageEncoder.load(emptyModel), 'E_MODEL', emptyModel);
+    expect(e2.message).toMatch(/the file is empty/);
+  });
+
+  it('a vision model with the wrong input shape or rank is E_MODEL "Expected image input ... but received ..."', async () => {
+    const shape = testModel('bad', 'wrong-shape', 'onnx', 'vision_model.onnx');
+    const e1 = await failure(ImageEncoder.load(shape), 'E_MODEL', shape);
+    expect(e1.message).toMatch(/Expected image input 'pixel_values' of shape \[batch,3,224,224\] in .* but received \[\?,3,100,100\]/);
+    const rank = testModel('bad', 'wrong-rank', 'onnx', 'vision_model.onnx');
+    const e2 = await failure(ImageEncoder.load(rank), 'E_MODEL', rank);
+    expect(e2.message).toMatch(/Expected image input .* but received \[\?,150528\]/);
+    // The same model is fine when the spec says 100 x 100.
+    const small = await ImageEncoder.load(shape, {}, { size: 100 });
+    expect(small.info.size).toBe(100);
+    const r = await small.encodeFiles([good]);
+    expect(r.errors).toEqual([]);
+    small.close();
+  });
+
+  it('a text model where an image model is expected (and the reverse) is E_MODEL', async () => {
+    const e1 = await failure(ImageEncoder.load(TEXT), 'E_MODEL', TEXT);
+    expect(e1.message).toMatch(/Expected one float image input/);
+    const e2 = await failure(TextEncoder.load(VISION), 'E_MODEL', VISION);
+    expect(e2.message).toMatch(/Expected a text model with integer token ids/);
+  });
+
+  it('bad options are E_USAGE before reaching the addon', async () => {
+    const e = await failure(ImageEncoder.load(VISION, {}, { size: 2 }), 'E_USAGE');
+    expect(e.message).toMatch(/preprocessing spec: size/);
+    await failure(encoder.encodeFiles([good], { batchSize: 0 }), 'E_USAGE');
+    await failure(encoder.encodeTensor(new Float32Array(10)), 'E_USAGE');
+  });
+});
+
+describe('after all the failures', () => {
+  it('the process still encodes', async () => {
+    const r = await encoder.encodeFiles([good, goodJpeg]);
+    expect(r.errors).toEqual([]);
+    expect(Array.from(r.ok)).toEqual([1, 1]);
+    const fresh = await ImageEncoder.load(VISION);
+    const r2 = await fresh.encodeFiles([good]);
+    expect(Array.from(r2.embeddings)).toEqual(Array.from(r.embeddings.subarray(0, 8)));
+    fresh.close();
+  });
+});
+
+describe('thumbnail and imageInfo', () => {
+  it('thumbnail() is a JPEG inside the size box, keeping the aspect ratio', async () => {
+    const t = await thumbnail(goodJpeg, { size: 128 });
+    expect(t.format).toBe('jpeg');
+    expect(t.data[0]).toBe(0xff);
+    expect(t.data[1]).toBe(0xd8);
+    expect(t.data[t.data.length - 2]).toBe(0xff);
+    expect(t.data[t.data.length - 1]).toBe(0xd9);
+    // 300 x 500 -> fits 128 x 128
+    expect(t.height).toBe(128);
+    expect(t.width).toBeGreaterThanOrEqual(76);
+    expect(t.width).toBeLessThanOrEqual(77);
+    // ... and is itself a readable image of that size
+    const out = join(dir, 'thumb.jpg');
+    writeFileSync(out, t.data);
+    expect(await imageInfo(out)).toMatchObject({ width: t.width, height: t.height, format: 'jpeg' });
+
+    // Small images are not enlarged.
+    const small = await thumbnail(good, { size: 1000 });
+    expect([small.width, small.height]).toEqual([120, 80]);
+    const png = await thumbnail(good, { size: 64, format: 'png' });
+    expect(Array.from(png.data.subarray(0, 4))).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    expect([png.width, png.height]).toEqual([64, 43]);
+  });
+
+  it('saveRgb() wants exactly width*height*3 bytes in a Uint8Array', async () => {
+    const out = join(dir, 'saved.png');
+    await expect(saveRgb(new Float32Array(4 * 4 * 3) as unknown as Uint8Array, 4, 4, out)).rejects.toThrow(/Expected a Uint8Array of RGB pixels/);
+    await expect(saveRgb(new Uint8Array(4 * 4 * 3 - 1), 4, 4, out)).rejects.toMatchObject({ code: 'E_USAGE' });
+    await saveRgb(new Uint8Array(4 * 4 * 3).fill(9), 4, 4, out);
+    expect(await imageInfo(out)).toMatchObject({ width: 4, height: 4, bands: 3, format: 'png' });
+    await expect(saveRgb(new Uint8Array(12), 2, 2, join(dir, 'no-such-folder', 'x.png'))).rejects.toMatchObject({ code: 'E_IO' });
+  });
+
+  it('imageInfo() reads the header', async () => {
+    expect(await imageInfo(good)).toEqual({
+      width: 120,
+      height: 80,
+      bands: 3,
+      hasAlpha: false,
+      pages: 1,
+      orientation: 1,
+      format: 'png',
+    });
+    expect(await imageInfo(goodJpeg)).toMatchObject({ width: 300, height: 500, bands: 3, format: 'jpeg' });
+  });
+});
