@@ -12,26 +12,15 @@ import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { writeInfoPlist } from '../alfred-workflow/tools/info-plist.mjs';
 import { renderIcon } from '../alfred-workflow/tools/make-icon.mjs';
+import { crc32 } from './lib/crc32.mjs';
+
+export { crc32 };
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKFLOW = join(ROOT, 'alfred-workflow');
 export const OUTPUT = join(ROOT, 'dist', 'memery.alfredworkflow');
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
 
-export function crc32(buf) {
-  let c = 0xffffffff;
-  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /** DOS date and time of 2024-01-01 00:00 (fixed, so that builds are reproducible). */
 const DOS_TIME = 0;

@@ -1,15 +1,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemeryError } from '../errors.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { processAlive } from '../util/process.js';
 
 /**
  * An exclusive lock file holding the owner's pid. A lock left by a dead process (SIGKILL) is taken
@@ -41,7 +33,7 @@ export async function acquireLock(path: string, timeoutMs: number, what = 'the c
     } catch {
       continue; // released between our open and read
     }
-    if (!Number.isInteger(owner) || owner <= 0 || !alive(owner)) {
+    if (!Number.isInteger(owner) || owner <= 0 || !processAlive(owner)) {
       try {
         unlinkSync(path); // stale
       } catch {

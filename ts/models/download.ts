@@ -21,6 +21,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'nod
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { MemeryError, isMemeryError } from '../errors.js';
+import { processAlive } from '../util/process.js';
 import {
   ModelLayoutKindSchema,
   ModelVariantSchema,
@@ -247,15 +248,6 @@ function parseContentRange(h: string | null): { start?: number; end?: number; to
 
 /** Folders this process is downloading into right now (a lock with our own pid is stale otherwise). */
 const heldLocks = new Set<string>();
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The pid holding the download lock of `dir`, if a live process holds it. */
 async function lockHolder(dir: string): Promise<number | undefined> {

@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { MemeryError } from '../errors.js';
 import { ServerFileSchema, type ServerFile } from './api-schemas.js';
+import { processAlive } from '../util/process.js';
 
 export const SERVER_FILE = 'server.json';
 export const SOCKET_FILE = 'memery.sock';
@@ -20,15 +21,6 @@ function statSafe(path: string): Stats | undefined {
     return statSync(path);
   } catch {
     return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -124,7 +116,7 @@ export async function claimHome(home: string): Promise<Claim> {
       const age = Date.now() - (statSafe(file)?.mtimeMs ?? 0);
       if (age < 5_000) throw lockedError(home, undefined);
     }
-    if (info && info.pid !== process.pid && alive(info.pid)) {
+    if (info && info.pid !== process.pid && processAlive(info.pid)) {
       // A live pid: trust it while it starts up; afterwards it must answer (the pid may be reused).
       const young = Date.now() - info.startedAt < 30_000;
       if (young || (await socketAnswers(info.socket ?? sock)) || !info.socket) throw lockedError(home, info);

@@ -1,0 +1,1 @@
+export function crc32(buf: Uint8Array): number;
