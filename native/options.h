@@ -15,6 +15,7 @@ inline ModelOptions ReadModelOptions(const Napi::Object &o) {
   m.spinning = BoolOpt(o, "spinning", false);
   m.optimizedPath = StringOpt(o, "optimizedPath", "");
   m.optimization = StringOpt(o, "optimization", "all");
+  m.prepack = BoolOpt(o, "prepack", true);
   return m;
 }
 

@@ -77,6 +77,7 @@ OrtModel::OrtModel(const std::string &path, const ModelOptions &opts) : path_(pa
                                  : opts.optimization == "basic" ? GraphOptimizationLevel::ORT_ENABLE_BASIC
                                                                 : GraphOptimizationLevel::ORT_ENABLE_ALL);
     so.AddConfigEntry("session.intra_op.allow_spinning", opts.spinning ? "1" : "0");
+    if (!opts.prepack) so.AddConfigEntry("session.disable_prepacking", "1");
     if (!opts.optimizedPath.empty()) {
       so.SetOptimizedModelFilePath(opts.optimizedPath.c_str());
       const std::string &op = opts.optimizedPath;

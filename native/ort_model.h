@@ -22,6 +22,7 @@ struct ModelOptions {
   bool spinning = false;         // intra-op spin waits steal CPU from decoder threads
   std::string optimizedPath;     // cache the optimised graph here when non-empty
   std::string optimization = "all";  // all | basic | none (for a graph optimised earlier)
+  bool prepack = true;               // pre-pack weights at load (faster runs, slower load)
 };
 
 class OrtModel {

@@ -30,6 +30,12 @@ import {
 export interface OpenExtras {
   /** Called while a registry model downloads (first use). */
   onDownloadProgress?: (e: DownloadProgressEvent) => void;
+  /**
+   * This process answers a query or two and exits (the CLI): load the text model without
+   * pre-packing its weights, ~150 ms faster to load, ~14 ms slower per query. Keep it off for
+   * anything that stays up.
+   */
+  oneShot?: boolean;
 }
 
 /**
@@ -86,14 +92,21 @@ export class Memery {
   }
 
   #textEncoder(): Promise<TextEncoder> {
-    this.#text ??= this.model().then((m) => TextEncoder.load(m.textModel, { ...this.#sessionOptions(), contextLength: m.contextLength }));
+    this.#text ??= this.model().then((m) =>
+      TextEncoder.load(m.textModel, { ...this.#sessionOptions(), contextLength: m.contextLength, prepack: !this.#extras.oneShot }),
+    );
     this.#text.catch(() => (this.#text = undefined));
     return this.#text;
   }
 
   #imageEncoder(): Promise<ImageEncoder> {
     this.#image ??= this.model().then((m) =>
-      ImageEncoder.load(m.visionModel, this.#sessionOptions(), { size: m.preprocess.size, mean: m.preprocess.mean, std: m.preprocess.std }),
+      ImageEncoder.load(m.visionModel, this.#sessionOptions(), {
+        size: m.preprocess.size,
+        mean: m.preprocess.mean,
+        std: m.preprocess.std,
+        shrinkMargin: this.config.shrinkMargin,
+      }),
     );
     this.#image.catch(() => (this.#image = undefined));
     return this.#image;
@@ -162,8 +175,9 @@ export class Memery {
   }
 
   async #textVector(text: string): Promise<Float32Array> {
-    const ids = await this.tokenize(text);
-    return (await this.#textEncoder()).encode([ids]);
+    // The model loads on a native thread while the tokenizer parses on this one.
+    const [ids, encoder] = await Promise.all([this.tokenize(text), this.#textEncoder()]);
+    return encoder.encode([ids]);
   }
 
   /** Embeds a query: weighted positives minus weighted negatives, normalised. */
@@ -184,8 +198,9 @@ export class Memery {
     this.#check();
     const o = parseOptions(SearchOptionsSchema, options, 'search options');
     const m = await this.model();
-    const [vector, cache] = await Promise.all([this.embedQuery(query), this.#vectorCache()]);
-    const index = await cache.get();
+    // The FAISS file loads (native thread) while the query is embedded.
+    const cache = await this.#vectorCache();
+    const [vector, index] = await Promise.all([this.embedQuery(query), cache.get()]);
     if (!index) return [];
     const prefixes = o.folders?.map((f) => folderPrefix(resolve(f)));
     const inFolders = (p: string): boolean => !prefixes || prefixes.some((pre) => p.startsWith(pre));

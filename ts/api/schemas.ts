@@ -13,6 +13,7 @@ export const MemeryOptionsSchema = z
     threads: z.number().int().min(0).optional(),
     decodeThreads: z.number().int().min(0).optional(),
     batchSize: z.number().int().min(1).max(256).optional(),
+    shrinkMargin: z.number().min(1).max(16).optional(),
     indexType: IndexTypeSchema.optional(),
     lockTimeout: z.number().min(0).optional(),
   })

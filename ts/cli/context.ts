@@ -57,7 +57,7 @@ export async function resolveHome(g: GlobalOptions): Promise<string> {
  * Opens the library. A registry model that is not installed yet is downloaded on first use, with
  * a progress bar on stderr.
  */
-export async function openMemery(g: GlobalOptions): Promise<Memery> {
+export async function openMemery(g: GlobalOptions, extras: { oneShot?: boolean } = {}): Promise<Memery> {
   const [{ Memery }, { ProgressReporter, downloadProgress }] = await Promise.all([
     import('../api/memery.js'),
     import('../models/progress.js'),
@@ -70,7 +70,7 @@ export async function openMemery(g: GlobalOptions): Promise<Memery> {
     }
     onDownloadProgress(e);
   };
-  return Memery.open(memeryOptions(g), { onDownloadProgress: progress });
+  return Memery.open(memeryOptions(g), { onDownloadProgress: progress, oneShot: extras.oneShot });
 }
 
 /** Writes to stdout and resolves once the chunk is handed to the OS (before process.exit). */

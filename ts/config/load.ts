@@ -21,6 +21,7 @@ const ENV_KEYS: Array<[string, keyof ConfigInput, (v: string) => unknown]> = [
   ['MEMERY_PROVIDER', 'provider', (v) => v],
   ['MEMERY_THREADS', 'threads', (v) => Number(v)],
   ['MEMERY_BATCH_SIZE', 'batchSize', (v) => Number(v)],
+  ['MEMERY_SHRINK_MARGIN', 'shrinkMargin', (v) => Number(v)],
   ['MEMERY_INDEX_TYPE', 'indexType', (v) => v],
   ['MEMERY_PORT', 'port', (v) => Number(v)],
   ['MEMERY_HF_ENDPOINT', 'hfEndpoint', (v) => v],

@@ -17,11 +17,13 @@ export class TextEncoder {
     this.modelPath = modelPath;
   }
 
-  static async load(modelPath: string, options: SessionOptions & { contextLength?: number } = {}): Promise<TextEncoder> {
-    const o = parseOptions(SessionOptionsSchema, options, 'text encoder options');
-    const n = await native(() =>
-      loadBinding().TextEncoder.load(modelPath, { ...o, contextLength: options.contextLength ?? 77 }),
-    );
+  static async load(
+    modelPath: string,
+    options: SessionOptions & { contextLength?: number; prepack?: boolean } = {},
+  ): Promise<TextEncoder> {
+    const { contextLength = 77, prepack = true, ...session } = options;
+    const o = parseOptions(SessionOptionsSchema, session, 'text encoder options');
+    const n = await native(() => loadBinding().TextEncoder.load(modelPath, { ...o, contextLength, prepack }));
     return new TextEncoder(n, modelPath);
   }
 

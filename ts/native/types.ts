@@ -13,6 +13,7 @@ export interface NativeModelOptions {
   spinning?: boolean;
   optimizedPath?: string;
   optimization?: 'all' | 'basic' | 'none';
+  prepack?: boolean;
   contextLength?: number;
 }
 

@@ -100,7 +100,7 @@ export async function runSearch(folderArg: string, text: string | undefined, o: 
       link.close();
     }
   } else {
-    const m = await openMemery(g);
+    const m = await openMemery(g, { oneShot: true }); // one query, then exit: fastest model load
     try {
       if (doIndex) {
         try {
