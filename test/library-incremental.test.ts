@@ -90,3 +90,28 @@ describe('incremental, move-aware indexing', () => {
     expect(s).toMatchObject({ failed: 0, reembedded: 1 });
   });
 });
+
+describe('an hnsw catalog', () => {
+  it('drops deleted files without rebuilding the index, and never reuses their ids', async () => {
+    const home = tempDir();
+    const dir = tempDir('memery-hnsw-');
+    const files = await writeColourSet(dir);
+    const m = await Memery.open({ home, modelDir: COLOUR_HF, indexType: 'hnsw' });
+    await m.index(dir);
+    expect(basename((await m.search('red', { n: 1 }))[0]!.path)).toBe('red.png');
+    unlinkSync(files.red!);
+    expect((await m.index(dir)).removed).toBe(1);
+    const r = await m.search('red', { n: 8 });
+    expect(r.map((x) => x.path)).not.toContain(files.red);
+    expect(r.length).toBe(7);
+    const st = await m.status();
+    expect(st.index).toMatchObject({ type: 'hnsw', health: 'ok', vectors: 8 }); // 7 live + 1 tombstone
+    // New content gets a new id: the tombstone cannot come back as a wrong match.
+    await writeSolid(join(dir, 'new-red.png'), [250, 5, 5]);
+    await m.index(dir);
+    const again = await m.search('red', { n: 1 });
+    expect(basename(again[0]!.path)).toBe('new-red.png');
+    await m.close();
+    for (const d of [home, dir]) rmSync(d, { recursive: true, force: true });
+  });
+});

@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_hash ON files(hash);
 CREATE TABLE IF NOT EXISTS embeddings (
-  id INTEGER PRIMARY KEY,
+  -- AUTOINCREMENT: an id is never reused, so a vector left in an hnsw index after its embedding
+  -- was deleted can never be mistaken for a newer one.
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   hash TEXT NOT NULL,
   model_id TEXT NOT NULL,
   dim INTEGER NOT NULL,

@@ -8,8 +8,14 @@ interface IndexFileMeta {
   modelId: string;
   type: IndexType;
   generation: number;
+  /** Embeddings of the model in the catalog. */
   count: number;
+  /** Ids still in an hnsw index whose embeddings are gone (hnsw cannot remove; search skips them). */
+  tombstones?: number;
 }
+
+/** An hnsw index is rebuilt once removed-but-present vectors pass this share of it. */
+const MAX_TOMBSTONE_SHARE = 0.2;
 
 export type IndexHealth = 'ok' | 'rebuilt-missing' | 'rebuilt-stale' | 'rebuilt-damaged' | 'empty' | 'not-loaded';
 
@@ -21,6 +27,7 @@ export type IndexHealth = 'ok' | 'rebuilt-missing' | 'rebuilt-stale' | 'rebuilt-
 export class VectorCache {
   #index: VectorIndex | undefined;
   #generation = -1;
+  #tombstones = 0;
   health: IndexHealth = 'not-loaded';
   lastProblem: string | undefined;
 
@@ -47,15 +54,16 @@ export class VectorCache {
     }
     const loaded = await this.#tryLoad(generation, count);
     if (loaded) {
-      this.#index = loaded;
+      this.#index = loaded.index;
+      this.#tombstones = loaded.tombstones;
       this.#generation = generation;
       this.health = 'ok';
-      return loaded;
+      return loaded.index;
     }
     return this.rebuild();
   }
 
-  async #tryLoad(generation: number, count: number): Promise<VectorIndex | undefined> {
+  async #tryLoad(generation: number, count: number): Promise<{ index: VectorIndex; tombstones: number } | undefined> {
     let r: { index: VectorIndex; meta: string };
     try {
       r = await VectorIndex.load(this.file);
@@ -75,19 +83,20 @@ export class VectorCache {
     } catch {
       meta = undefined;
     }
+    const tombstones = meta?.tombstones ?? 0;
     if (
       !meta ||
       meta.modelId !== this.modelId ||
       meta.type !== this.type ||
       meta.generation !== generation ||
       meta.count !== count ||
-      r.index.size !== count
+      r.index.size !== count + tombstones
     ) {
       this.health = 'rebuilt-stale';
       this.lastProblem = `index file ${this.file} is out of date`;
       return undefined;
     }
-    return r.index;
+    return { index: r.index, tombstones };
   }
 
   /** Rebuilds from the catalog and saves. */
@@ -99,6 +108,7 @@ export class VectorCache {
       await index.add(chunk.ids, chunk.vectors);
     }
     this.#index = index;
+    this.#tombstones = 0;
     this.#generation = generation;
     if (index) await this.#save(index, generation);
     else this.health = 'empty';
@@ -107,7 +117,13 @@ export class VectorCache {
 
   async #save(index: VectorIndex, generation: number): Promise<void> {
     mkdirSync(join(this.home, 'index'), { recursive: true });
-    const meta: IndexFileMeta = { modelId: this.modelId, type: this.type, generation, count: index.size };
+    const meta: IndexFileMeta = {
+      modelId: this.modelId,
+      type: this.type,
+      generation,
+      count: index.size - this.#tombstones,
+      tombstones: this.#tombstones,
+    };
     await index.save(this.file, JSON.stringify(meta));
   }
 
@@ -123,23 +139,33 @@ export class VectorCache {
       if (before > 0) {
         const loaded = await this.#tryLoad(generationBefore, before).catch(() => undefined);
         if (loaded) {
-          this.#index = loaded;
+          this.#index = loaded.index;
+          this.#tombstones = loaded.tombstones;
           this.#generation = generationBefore;
         }
       }
     }
     const index = this.#index;
-    if (!index || (removed.length && this.type === 'hnsw')) {
-      this.#index = undefined;
-      return;
+    if (!index) return;
+    if (removed.length) {
+      if (this.type === 'hnsw') {
+        // hnsw cannot remove: leave the vectors as tombstones (search drops ids with no file)
+        // until they are a fifth of the index, then rebuild.
+        this.#tombstones += removed.length;
+        if (this.#tombstones > MAX_TOMBSTONE_SHARE * (index.size + added.length)) {
+          this.#index = undefined;
+          return;
+        }
+      } else {
+        await index.remove(removed);
+      }
     }
-    if (removed.length) await index.remove(removed);
     if (added.length) {
       const rows = this.catalog.embeddingsById(added, this.modelId);
       if (rows.ids.length) await index.add(rows.ids, rows.vectors);
     }
     const generation = this.catalog.generation();
-    if (index.size !== this.catalog.embeddingCount(this.modelId)) {
+    if (index.size - this.#tombstones !== this.catalog.embeddingCount(this.modelId)) {
       this.#index = undefined; // something else changed meanwhile: rebuild on next use
       return;
     }
