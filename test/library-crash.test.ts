@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync, readdirS
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { acquireLock } from '../ts/catalog/lock.js';
 import { Memery, isMemeryError } from '../ts/index.js';
 import { tempDir, writeColourSet } from './helpers/images.js';
 import { COLOUR_HF } from './helpers/memery.js';
@@ -122,19 +123,24 @@ describe('one indexer per catalog', () => {
     await writeColourSet(dir);
     const a = await Memery.open({ home, modelDir: COLOUR_HF });
     const b = await Memery.open({ home, modelDir: COLOUR_HF, lockTimeout: 0 });
-    const first = a.index(dir);
-    await new Promise((r) => setTimeout(r, 5));
-    const second = await b.index(dir).then(
-      () => 'ok',
-      (e: unknown) => e,
+    // Deterministic: while the lock is held, a second indexer with lockTimeout 0 is refused.
+    const release = await acquireLock(join(home, 'index.lock'), 0);
+    await expect(b.index(dir)).rejects.toSatisfy(
+      (e: unknown) => isMemeryError(e, 'E_LOCKED') && /pid \d+/.test((e as Error).message),
     );
-    const s = await first;
-    expect(s.new).toBe(8);
-    // Either b ran after a finished (then nothing was new) or it was refused.
-    if (second !== 'ok') {
-      expect(isMemeryError(second, 'E_LOCKED')).toBe(true);
-      expect((second as Error).message).toMatch(/pid \d+/);
+    release();
+    // Racing: whichever takes the lock first indexes everything; the other either ran after it (nothing
+    // new) or, with lockTimeout 0, was refused with E_LOCKED naming the holder.
+    const runs = await Promise.allSettled([a.index(dir), b.index(dir)]);
+    let encoded = 0;
+    for (const r of runs) {
+      if (r.status === 'fulfilled') encoded += r.value.new;
+      else {
+        expect(isMemeryError(r.reason, 'E_LOCKED')).toBe(true);
+        expect((r.reason as Error).message).toMatch(/pid \d+/);
+      }
     }
+    expect(encoded).toBe(8);
     const c = await Memery.open({ home, modelDir: COLOUR_HF, lockTimeout: 5 });
     expect((await c.index(dir)).unchanged).toBe(8);
     expect((await c.status()).integrity).toBe('ok');

@@ -33,14 +33,12 @@
  *    so other accounts on a shared machine can reach them (a limit of loopback TCP; the socket has
  *    none). Uploads go to `<home>/tmp` (0700) and are deleted after the search.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, unlinkSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, unlinkSync, chmodSync } from 'node:fs';
 import { mkdir, open, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { Memery } from '../api/memery.js';
 import type { MemeryOptions, SearchQuery, SearchQueryObject, SearchResult } from '../api/schemas.js';
@@ -61,7 +59,11 @@ import {
   type ServerInfo,
   type StatusResponse,
 } from './api-schemas.js';
+import { loadAssets, packageVersion } from './assets.js';
+import { HttpError, STATUS_OF } from './http-error.js';
 import { claimHome, SOCKET_FILE } from './instance.js';
+import { openBrowser } from './open-browser.js';
+import { ThumbCache } from './thumb-cache.js';
 import { JobQueue } from './jobs.js';
 import { allowedHosts, EXTENSION_OF, hostPort, isLoopbackHost, loadOrCreateToken, sniffImageType, tokenMatches } from './security.js';
 import { FolderWatcher } from './watch.js';
@@ -105,116 +107,6 @@ export interface RunningServer {
 
 /** Longest accepted Unix socket path (sun_path is 108 bytes on Linux, 104 on macOS). */
 const MAX_SOCKET_PATH = 103;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: { hint?: string; issues?: unknown[] } = {},
-  ) {
-    super(message);
-  }
-}
-
-const STATUS_OF: Partial<Record<string, number>> = {
-  E_NOT_FOUND: 404,
-  E_USAGE: 400,
-  E_CONFIG: 400,
-  E_DECODE: 422,
-  E_LOCKED: 409,
-  E_ABORTED: 499,
-  E_MODEL: 503,
-  E_OFFLINE: 503,
-  E_DOWNLOAD: 503,
-};
-
-function findUp(start: string, rel: string): string | undefined {
-  let dir = start;
-  for (;;) {
-    if (existsSync(join(dir, rel))) return join(dir, rel);
-    const up = dirname(dir);
-    if (up === dir) return undefined;
-    dir = up;
-  }
-}
-
-const here = dirname(fileURLToPath(import.meta.url));
-
-function packageVersion(): string {
-  const p = findUp(here, 'package.json');
-  try {
-    return p ? String((JSON.parse(readFileSync(p, 'utf8')) as { version?: string }).version ?? '0.0.0') : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
-interface Asset {
-  body: Buffer;
-  type: string;
-  etag: string;
-}
-
-/** The GUI's static files (gui/ at the package root), read once. */
-function loadAssets(): Map<string, Asset> {
-  const dir = findUp(here, join('gui', 'index.html'));
-  const out = new Map<string, Asset>();
-  if (!dir) return out;
-  const root = dirname(dir);
-  const files: Array<[string, string, string]> = [
-    ['/', 'index.html', 'text/html; charset=utf-8'],
-    ['/app.js', 'app.js', 'text/javascript; charset=utf-8'],
-    ['/app.css', 'app.css', 'text/css; charset=utf-8'],
-    ['/favicon.svg', 'favicon.svg', 'image/svg+xml'],
-  ];
-  for (const [route, file, type] of files) {
-    try {
-      const body = readFileSync(join(root, file));
-      out.set(route, { body, type, etag: `"${body.length.toString(36)}-${randomBytes(4).toString('hex')}"` });
-    } catch {
-      /* optional asset */
-    }
-  }
-  return out;
-}
-
-function openBrowser(url: string): void {
-  const [cmd, args] =
-    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
-  try {
-    const child = spawn(cmd, args as string[], { detached: true, stdio: 'ignore' });
-    child.on('error', () => {});
-    child.unref();
-  } catch {
-    /* no browser: the URL is printed anyway */
-  }
-}
-
-/** A small LRU of thumbnails keyed by file identity and size. */
-class ThumbCache {
-  readonly #map = new Map<string, Buffer>();
-  #bytes = 0;
-  constructor(readonly maxBytes: number) {}
-  get(key: string): Buffer | undefined {
-    const v = this.#map.get(key);
-    if (v) {
-      this.#map.delete(key);
-      this.#map.set(key, v);
-    }
-    return v;
-  }
-  set(key: string, v: Buffer): void {
-    if (v.length > this.maxBytes / 4) return;
-    this.#map.set(key, v);
-    this.#bytes += v.length;
-    for (const [k, old] of this.#map) {
-      if (this.#bytes <= this.maxBytes) break;
-      this.#map.delete(k);
-      this.#bytes -= old.length;
-    }
-  }
-}
 
 interface RequestContext {
   viaSocket: boolean;
