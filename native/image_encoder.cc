@@ -10,6 +10,7 @@
 #include "common.h"
 #include "options.h"
 #include "embeddings.h"
+#include "threads.h"
 
 namespace memery {
 
@@ -129,6 +130,7 @@ class EncodeFilesWorker : public PromiseWorker {
     std::atomic<bool> stop{false};
 
     auto decoder = [&] {
+      LowerThreadPriority();
       std::vector<uint8_t> rgb(static_cast<size_t>(m_->size) * m_->size * 3);
       for (;;) {
         size_t i = next.fetch_add(1);

@@ -11,6 +11,7 @@
 #include "common.h"
 #include "options.h"
 #include "preprocess.h"
+#include "threads.h"
 
 using vips::VError;
 using vips::VImage;
@@ -31,6 +32,7 @@ class DecodeWorker : public PromiseWorker {
     std::atomic<size_t> next{0};
     std::mutex mu;
     auto work = [&] {
+      LowerThreadPriority();
       std::vector<uint8_t> rgb(px);
       for (size_t i; (i = next.fetch_add(1)) < n;) {
         try {

@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <thread>
 
 #include "common.h"
+#include "threads.h"
 
 namespace memery {
 
@@ -40,6 +42,20 @@ bool CudaAvailable() {
 }
 
 namespace {
+OrtCustomThreadHandle CreateWorkerThread(void *, OrtThreadWorkerFn fn, void *param) {
+  auto *t = new std::thread([fn, param] {
+    LowerThreadPriority();
+    fn(param);
+  });
+  return reinterpret_cast<OrtCustomThreadHandle>(t);
+}
+
+void JoinWorkerThread(OrtCustomThreadHandle handle) {
+  auto *t = reinterpret_cast<std::thread *>(const_cast<OrtCustomHandleType *>(handle));
+  t->join();
+  delete t;
+}
+
 std::vector<TensorInfo> ReadInfos(Ort::Session &s, bool inputs) {
   Ort::AllocatorWithDefaultOptions alloc;
   size_t n = inputs ? s.GetInputCount() : s.GetOutputCount();
@@ -73,6 +89,8 @@ OrtModel::OrtModel(const std::string &path, const ModelOptions &opts) : path_(pa
     Ort::SessionOptions so;
     if (opts.threads > 0) so.SetIntraOpNumThreads(opts.threads);
     so.SetInterOpNumThreads(1);
+    so.SetCustomCreateThreadFn(CreateWorkerThread);
+    so.SetCustomJoinThreadFn(JoinWorkerThread);
     so.SetGraphOptimizationLevel(opts.optimization == "none"    ? GraphOptimizationLevel::ORT_DISABLE_ALL
                                  : opts.optimization == "basic" ? GraphOptimizationLevel::ORT_ENABLE_BASIC
                                                                 : GraphOptimizationLevel::ORT_ENABLE_ALL);
