@@ -1,5 +1,4 @@
 // Stand-alone image operations: decodeForModel (batch preprocess), thumbnail, imageInfo, saveRgb.
-#include <sys/stat.h>
 
 #include <vips/vips8>
 
@@ -85,25 +84,13 @@ class DecodeWorker : public PromiseWorker {
   std::vector<FileError> errors_;
 };
 
-void CheckReadable(const std::string &path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0)
-    throw Error(errno == ENOENT ? "E_NOT_FOUND" : "E_IO", "Cannot read " + path + ": " + std::strerror(errno), path);
-  if (!S_ISREG(st.st_mode)) throw Error("E_DECODE", "Expected an image file but " + path + " is not a regular file", path);
-  if (st.st_size == 0) throw Error("E_DECODE", "Cannot decode " + path + ": the file is empty", path);
-  if (!vips_foreign_find_load(path.c_str())) {
-    vips_error_clear();
-    throw Error("E_DECODE", "Cannot decode " + path + ": not a supported image format", path);
-  }
-}
-
 class ThumbnailWorker : public PromiseWorker {
  public:
   ThumbnailWorker(Napi::Env env, std::string path, int size, std::string format, int quality, double maxPixels)
       : PromiseWorker(env), path_(std::move(path)), size_(size), format_(std::move(format)), quality_(quality), maxPixels_(maxPixels) {}
   void Run() override {
     EnsureVips();
-    CheckReadable(path_);
+    FindImageLoader(path_);
     try {
       VImage head = VImage::new_from_file(path_.c_str(), VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
       if (static_cast<double>(head.width()) * head.height() > maxPixels_)
@@ -149,8 +136,7 @@ class InfoWorker : public PromiseWorker {
   InfoWorker(Napi::Env env, std::string path) : PromiseWorker(env), path_(std::move(path)) {}
   void Run() override {
     EnsureVips();
-    CheckReadable(path_);
-    loader_ = vips_foreign_find_load(path_.c_str());
+    loader_ = FindImageLoader(path_);
     try {
       VImage img = VImage::new_from_file(path_.c_str(), VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
       width_ = img.width();

@@ -56,23 +56,11 @@ std::string VipsMessage(const VError &e) {
   return nl == std::string::npos ? m : m.substr(0, nl);
 }
 
-void CheckFile(const std::string &path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    throw Error(errno == ENOENT ? "E_NOT_FOUND" : "E_IO",
-                std::string("Cannot read ") + path + ": " + std::strerror(errno), path);
-  }
-  if (S_ISDIR(st.st_mode)) throw Error("E_DECODE", "Expected an image file but " + path + " is a directory", path);
-  if (!S_ISREG(st.st_mode)) throw Error("E_DECODE", "Expected an image file but " + path + " is not a regular file", path);
-  if (st.st_size == 0) throw Error("E_DECODE", "Cannot decode " + path + ": the file is empty", path);
-}
-
-VImage Open(const std::string &path, const char *loader, int shrink) {
+VImage Open(const std::string &path, int shrink) {
   auto opts = VImage::option()
                   ->set("access", VIPS_ACCESS_SEQUENTIAL)
                   ->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
   if (shrink > 1) opts->set("shrink", shrink);
-  (void)loader;
   return VImage::new_from_file(path.c_str(), opts);
 }
 
@@ -116,17 +104,29 @@ VImage ToRgb8(VImage img) {
 
 }  // namespace
 
-ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out) {
-  EnsureVips();
-  CheckFile(path);
+const char *FindImageLoader(const std::string &path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    throw Error(errno == ENOENT ? "E_NOT_FOUND" : "E_IO",
+                std::string("Cannot read ") + path + ": " + std::strerror(errno), path);
+  }
+  if (S_ISDIR(st.st_mode)) throw Error("E_DECODE", "Expected an image file but " + path + " is a directory", path);
+  if (!S_ISREG(st.st_mode)) throw Error("E_DECODE", "Expected an image file but " + path + " is not a regular file", path);
+  if (st.st_size == 0) throw Error("E_DECODE", "Cannot decode " + path + ": the file is empty", path);
   const char *loader = vips_foreign_find_load(path.c_str());
   if (!loader) {
     vips_error_clear();
     throw Error("E_DECODE", "Cannot decode " + path + ": not a supported image format", path);
   }
+  return loader;
+}
+
+ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out) {
+  EnsureVips();
+  const char *loader = FindImageLoader(path);
   const int S = spec.size;
   try {
-    VImage img = Open(path, loader, 1);
+    VImage img = Open(path, 1);
     double w = img.width(), h = img.height();
     const ImageSize original{img.width(), img.height()};
     if (w * h > spec.maxPixels) {
@@ -139,7 +139,7 @@ ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t 
       double shortSide = std::min(w, h);
       int shrink = 1;
       while (shrink < 8 && shortSide / (shrink * 2) >= spec.shrinkMargin * S) shrink *= 2;
-      if (shrink > 1) img = Open(path, loader, shrink);
+      if (shrink > 1) img = Open(path, shrink);
     }
     if (spec.autorotate) img = img.autorot();
     img = ToRgb8(img);

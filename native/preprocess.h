@@ -26,6 +26,10 @@ struct ImageSize {
   int width = 0, height = 0;  // of the stored image (first page), before any resize
 };
 
+// Checks that `path` is a non-empty regular file that libvips has a loader for; returns the
+// loader's name. Throws memery::Error (E_NOT_FOUND, E_IO, E_DECODE) naming the path.
+const char *FindImageLoader(const std::string &path);
+
 // Decode `path` and write the size x size RGB crop (HWC, uint8) into `out`.
 // Throws memery::Error with E_NOT_FOUND / E_DECODE and the path.
 ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out);

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { Catalog, folderPrefix } from '../catalog/catalog.js';
-import { indexFolder, type IndexRunOptions } from '../catalog/indexer.js';
+import { assertFolder, indexFolder, type IndexRunOptions } from '../catalog/indexer.js';
 import { acquireLock } from '../catalog/lock.js';
 import { VectorCache } from '../catalog/vector-cache.js';
 import { defaultHome, loadConfig } from '../config/load.js';
@@ -133,9 +133,7 @@ export class Memery {
   async index(folder: string, opts: IndexRunOptions = {}): Promise<IndexSummary> {
     this.#check();
     const abs = resolve(folder);
-    const st = await stat(abs).catch(() => undefined);
-    if (!st) throw new MemeryError('E_NOT_FOUND', `Folder not found: ${abs}`, { path: abs, hint: 'Check the path.' });
-    if (!st.isDirectory()) throw new MemeryError('E_USAGE', `Expected a folder but ${abs} is not a directory`, { path: abs });
+    await assertFolder(abs); // before loading a model or waiting for the lock
     const model = await this.model();
     const release = await acquireLock(join(this.home, 'index.lock'), this.config.lockTimeout * 1000);
     try {
@@ -271,7 +269,7 @@ export class Memery {
         dir: layout?.dir ?? this.config.modelDir ?? null,
         layout: layout?.kind ?? null,
       },
-      folders: this.#catalog.folders().map((f) => ({ path: f.path, files: f.files, failed: f.failed, indexedAt: f.indexed_at })),
+      folders: this.folders(),
       counts: this.#catalog.counts(),
       index: { file, type: this.config.indexType, health, vectors },
       integrity: this.#catalog.integrityCheck(),

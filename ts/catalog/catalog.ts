@@ -284,10 +284,12 @@ export class Catalog {
   }
 
   failedFiles(folder?: string): Array<{ path: string; code: string; message: string }> {
-    const rows = this.db
-      .prepare("SELECT path, error_code AS code, error_message AS message FROM files WHERE status = 'error' ORDER BY path")
-      .all() as Array<{ path: string; code: string; message: string }>;
-    return folder ? rows.filter((r) => r.path.startsWith(folderPrefix(folder))) : rows;
+    const prefix = folder === undefined ? '' : folderPrefix(folder);
+    return this.db
+      .prepare(
+        "SELECT path, error_code AS code, error_message AS message FROM files WHERE status = 'error' AND substr(path, 1, ?) = ? ORDER BY path",
+      )
+      .all(prefix.length, prefix) as Array<{ path: string; code: string; message: string }>;
   }
 
   /** Removes a folder and its files (unless another indexed folder contains them). */

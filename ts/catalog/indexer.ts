@@ -31,6 +31,13 @@ interface Candidate {
   hash?: string;
 }
 
+/** Throws E_NOT_FOUND / E_USAGE unless `folder` is an existing directory. */
+export async function assertFolder(folder: string): Promise<void> {
+  const st = await stat(folder).catch(() => undefined);
+  if (!st) throw new MemeryError('E_NOT_FOUND', `Folder not found: ${folder}`, { path: folder, hint: 'Check the path.' });
+  if (!st.isDirectory()) throw new MemeryError('E_USAGE', `Expected a folder but ${folder} is not a directory`, { path: folder });
+}
+
 /**
  * Brings the catalog up to date with `folder`: unchanged files cost a stat; changed or new files
  * are hashed; known content (moves, copies) reuses its vector; only unknown content is encoded.
@@ -43,10 +50,9 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   const chunkSize = opts.chunkSize ?? Math.max(32, ctx.batchSize * 4);
   const progress = opts.onProgress ?? (() => {});
 
-  const st = await stat(folder).catch(() => undefined);
-  if (!st) throw new MemeryError('E_NOT_FOUND', `Folder not found: ${folder}`, { path: folder });
-  if (!st.isDirectory()) throw new MemeryError('E_USAGE', `Expected a folder but ${folder} is not a directory`, { path: folder });
-
+  // Again here, not only in the caller: walking a folder that is gone would find nothing and
+  // remove every file of it from the catalog.
+  await assertFolder(folder);
   catalog.ensureFolder(folder);
   const generationBefore = catalog.generation();
   progress({ phase: 'scan', done: 0, total: 0 });
@@ -72,7 +78,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
 
   // Hash what changed; reuse vectors of known content.
   let moved = 0;
-  const reuse: FileRecord[] = [];
+  const withoutEncoding: FileRecord[] = []; // known content and unreadable files
   const toEncode: Candidate[] = [];
   const pendingHashes = new Set<string>();
   const duplicates: Candidate[] = [];
@@ -82,7 +88,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
     try {
       c.hash = await contentHash(c.file.path);
     } catch (err) {
-      reuse.push(errorRecord(c.file, 'E_IO', `Cannot read ${c.file.path}: ${(err as Error).message}`));
+      withoutEncoding.push(errorRecord(c.file, 'E_IO', `Cannot read ${c.file.path}: ${(err as Error).message}`));
       continue;
     }
     hashed++;
@@ -95,7 +101,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
         if (left) vanishedHashes.set(c.hash, left - 1);
       }
       const dims = catalog.dimsForHash(c.hash);
-      reuse.push({ ...okRecord(c.file, c.hash), ...dims });
+      withoutEncoding.push({ ...okRecord(c.file, c.hash), ...dims });
     } else if (pendingHashes.has(c.hash)) {
       duplicates.push(c);
     } else {
@@ -103,7 +109,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
       toEncode.push(c);
     }
   }
-  if (reuse.length) catalog.commit([], reuse);
+  if (withoutEncoding.length) catalog.commit([], withoutEncoding);
 
   // Encode unknown content, committing each chunk.
   let created = 0;
@@ -164,12 +170,17 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
     removed = vanished.filter((r) => !r.hash || r.status !== 'ok').length + stillGone;
     catalog.markFolderIndexed(folder);
   }
-  const orphans = catalog.deleteOrphanEmbeddings().get(modelId) ?? [];
-  await ctx.cache.applyChanges(generationBefore, added.filter((id) => !orphans.includes(id)), orphans.filter((id) => !added.includes(id)));
+  const orphans = new Set(catalog.deleteOrphanEmbeddings().get(modelId) ?? []);
+  const addedSet = new Set(added);
+  await ctx.cache.applyChanges(
+    generationBefore,
+    added.filter((id) => !orphans.has(id)),
+    [...orphans].filter((id) => !addedSet.has(id)),
+  );
 
   if (aborted) throw new MemeryError('E_ABORTED', `Indexing ${folder} was stopped; finished work is kept`, { path: folder });
 
-  const errors: IndexFileError[] = catalog.failedFiles(folder).map((e) => ({ path: e.path, code: e.code, message: e.message }));
+  const errors: IndexFileError[] = catalog.failedFiles(folder);
   return {
     folder,
     found: files.length,
