@@ -10,6 +10,8 @@
 #include "common.h"
 #include "options.h"
 #include "embeddings.h"
+#include "read_file.h"
+#include "sha256.h"
 #include "threads.h"
 
 namespace memery {
@@ -107,8 +109,10 @@ class LoadWorker : public PromiseWorker {
 
 class EncodeFilesWorker : public PromiseWorker {
  public:
-  EncodeFilesWorker(Napi::Env env, std::shared_ptr<ImageModel> m, std::vector<std::string> paths, size_t batch, size_t threads)
-      : PromiseWorker(env), m_(std::move(m)), paths_(std::move(paths)), batch_(std::max<size_t>(1, batch)), threads_(threads) {}
+  EncodeFilesWorker(Napi::Env env, std::shared_ptr<ImageModel> m, std::vector<std::string> paths, size_t batch, size_t threads,
+                    uint64_t maxFileBytes)
+      : PromiseWorker(env), m_(std::move(m)), paths_(std::move(paths)), batch_(std::max<size_t>(1, batch)), threads_(threads),
+        maxFileBytes_(maxFileBytes) {}
 
   void Run() override {
     const size_t n = paths_.size();
@@ -117,6 +121,8 @@ class EncodeFilesWorker : public PromiseWorker {
     out_.assign(n * dim, 0.0f);
     ok_.assign(n, 0);
     sizes_.assign(n * 2, 0);
+    stats_.assign(n * 2, 0.0);
+    hashes_.assign(n, std::string());
     if (n == 0) return;
 
     struct Item { size_t index; std::vector<float> chw; };
@@ -137,7 +143,24 @@ class EncodeFilesWorker : public PromiseWorker {
         if (i >= n || stop.load()) break;
         Item item{i, {}};
         try {
-          ImageSize sz = LoadCrop(paths_[i], m_->spec, rgb.data());
+          // Read once (one open, fstat on that descriptor); hash and decode exactly those bytes.
+          // Each slot i of stats_/hashes_/sizes_ is written by the one thread that took i.
+          FileBytes file;
+          try {
+            ReadWholeFile(paths_[i], maxFileBytes_, file);
+          } catch (...) {
+            if (file.statted) {
+              stats_[i * 2] = file.size;
+              stats_[i * 2 + 1] = file.mtimeMs;
+            }
+            throw;
+          }
+          stats_[i * 2] = file.size;
+          stats_[i * 2 + 1] = file.mtimeMs;
+          uint8_t digest[32];
+          sha256::Hash(file.bytes(), file.length, digest);
+          hashes_[i] = sha256::Hex(digest, 16);
+          ImageSize sz = LoadCrop(file.bytes(), file.length, paths_[i], m_->spec, rgb.data());
           sizes_[i * 2] = static_cast<uint32_t>(sz.width);
           sizes_[i * 2 + 1] = static_cast<uint32_t>(sz.height);
           item.chw.resize(per);
@@ -220,6 +243,12 @@ class EncodeFilesWorker : public PromiseWorker {
     auto sizes = Napi::Uint32Array::New(env, sizes_.size());
     std::copy(sizes_.begin(), sizes_.end(), sizes.Data());
     r.Set("sizes", sizes);
+    auto hashes = Napi::Array::New(env, hashes_.size());
+    for (size_t i = 0; i < hashes_.size(); i++) hashes.Set(static_cast<uint32_t>(i), Napi::String::New(env, hashes_[i]));
+    r.Set("hashes", hashes);
+    auto stats = Napi::Float64Array::New(env, stats_.size());
+    std::copy(stats_.begin(), stats_.end(), stats.Data());
+    r.Set("stats", stats);
     r.Set("errors", FileErrorsToJs(env, errors_));
     return r;
   }
@@ -228,9 +257,12 @@ class EncodeFilesWorker : public PromiseWorker {
   std::shared_ptr<ImageModel> m_;
   std::vector<std::string> paths_;
   size_t batch_, threads_;
+  uint64_t maxFileBytes_;
   std::vector<float> out_;
   std::vector<uint8_t> ok_;
   std::vector<uint32_t> sizes_;
+  std::vector<double> stats_;        // [size, mtimeMs] per file, from the fstat of the descriptor read
+  std::vector<std::string> hashes_;  // SHA-256 of the bytes read, first 32 hex chars; "" where not read
   std::vector<FileError> errors_;
 };
 
@@ -298,7 +330,10 @@ Napi::Value ImageEncoder::EncodeFiles(const Napi::CallbackInfo &info) {
   Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   size_t batch = static_cast<size_t>(NumberOpt(o, "batchSize", 16));
   size_t threads = static_cast<size_t>(NumberOpt(o, "decodeThreads", 0));
-  auto *w = new EncodeFilesWorker(env, m, std::move(paths), batch, threads);
+  double maxFileBytes = NumberOpt(o, "maxFileBytes", static_cast<double>(kDefaultMaxFileBytes));
+  if (!(maxFileBytes >= 0) || maxFileBytes > 9007199254740991.0)
+    throw ToJsError(env, "E_USAGE", "Expected a number of bytes for maxFileBytes");
+  auto *w = new EncodeFilesWorker(env, m, std::move(paths), batch, threads, static_cast<uint64_t>(maxFileBytes));
   auto p = w->Promise();
   w->Queue();
   return p;

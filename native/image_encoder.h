@@ -1,5 +1,7 @@
 // ImageEncoder: an ORT session on a vision model. encodeFiles decodes on a pool of threads while
 // batched inference runs, and returns L2-normalised embeddings plus one error per failed file.
+// Each decoder thread reads a file once (open, fstat on that descriptor, size limit, whole read),
+// hashes those bytes (SHA-256, for the catalog's content hash) and decodes them from memory.
 #pragma once
 #include <napi.h>
 

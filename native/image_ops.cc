@@ -10,6 +10,8 @@
 #include "common.h"
 #include "options.h"
 #include "preprocess.h"
+#include "read_file.h"
+#include "sha256.h"
 #include "threads.h"
 
 using vips::VError;
@@ -17,6 +19,22 @@ using vips::VImage;
 
 namespace memery {
 namespace {
+
+// The reason in a libvips error: its first non-empty line (loaders repeat themselves), or a
+// generic one when libvips left none.
+std::string Reason(const VError &e) {
+  const std::string m = e.what();
+  size_t start = 0;
+  while (start < m.size()) {
+    size_t end = m.find('\n', start);
+    if (end == std::string::npos) end = m.size();
+    std::string line = m.substr(start, end - start);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+    if (!line.empty()) return line;
+    start = end + 1;
+  }
+  return "the image data is damaged or truncated";
+}
 
 class DecodeWorker : public PromiseWorker {
  public:
@@ -84,18 +102,33 @@ class DecodeWorker : public PromiseWorker {
   std::vector<FileError> errors_;
 };
 
+// A thumbnail of a file (read once: open, fstat, read) or of encoded image bytes passed from JS;
+// both decode from memory, the same way.
 class ThumbnailWorker : public PromiseWorker {
  public:
-  ThumbnailWorker(Napi::Env env, std::string path, int size, std::string format, int quality, double maxPixels)
-      : PromiseWorker(env), path_(std::move(path)), size_(size), format_(std::move(format)), quality_(quality), maxPixels_(maxPixels) {}
+  ThumbnailWorker(Napi::Env env, bool fromFile, std::string path, std::vector<uint8_t> bytes, int size, std::string format,
+                  int quality, double maxPixels, uint64_t maxFileBytes)
+      : PromiseWorker(env), fromFile_(fromFile), path_(std::move(path)), bytes_(std::move(bytes)), size_(size),
+        format_(std::move(format)), quality_(quality), maxPixels_(maxPixels), maxFileBytes_(maxFileBytes) {}
   void Run() override {
     EnsureVips();
-    FindImageLoader(path_);
+    FileBytes file;  // outlives every image below: libvips reads the bytes in place
+    const uint8_t *data = bytes_.data();
+    size_t len = bytes_.size();
+    if (fromFile_) {
+      ReadWholeFile(path_, maxFileBytes_, file);
+      data = file.bytes();
+      len = file.length;
+    }
+    const std::string what = fromFile_ ? path_ : std::string("the image buffer");
+    FindBufferLoader(data, len, what, path_);
+    vips_error_clear();  // so that the reason below is this image's, not an earlier one's
     try {
-      VImage head = VImage::new_from_file(path_.c_str(), VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
+      VImage head = VImage::new_from_buffer(data, len, "", VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
       if (static_cast<double>(head.width()) * head.height() > maxPixels_)
-        throw Error("E_DECODE", "Cannot decode " + path_ + ": " + std::to_string(head.width()) + " x " + std::to_string(head.height()) + " pixels is over the pixel limit", path_);
-      VImage t = VImage::thumbnail(path_.c_str(), size_, VImage::option()->set("height", size_)->set("size", VIPS_SIZE_DOWN)->set("fail_on", VIPS_FAIL_ON_ERROR));
+        throw Error("E_DECODE", "Cannot decode " + what + ": " + std::to_string(head.width()) + " x " + std::to_string(head.height()) + " pixels is over the pixel limit", path_);
+      VImage t = VImage::thumbnail_buffer(const_cast<uint8_t *>(data), len, size_,
+                                          VImage::option()->set("height", size_)->set("size", VIPS_SIZE_DOWN)->set("fail_on", VIPS_FAIL_ON_ERROR));
       if (t.has_alpha() && format_ == "jpeg") t = t.flatten(VImage::option()->set("background", std::vector<double>{255, 255, 255}));
       width_ = t.width();
       height_ = t.height();
@@ -108,7 +141,7 @@ class ThumbnailWorker : public PromiseWorker {
       g_free(buf);
     } catch (const VError &e) {
       vips_error_clear();
-      throw Error("E_DECODE", "Cannot make a thumbnail of " + path_ + ": " + e.what(), path_);
+      throw Error("E_DECODE", "Cannot make a thumbnail of " + what + ": " + Reason(e), path_);
     }
     VipsThreadDone();
   }
@@ -122,11 +155,14 @@ class ThumbnailWorker : public PromiseWorker {
   }
 
  private:
-  std::string path_;
+  bool fromFile_;
+  std::string path_;             // empty for bytes
+  std::vector<uint8_t> bytes_;   // the encoded image when !fromFile_
   int size_;
   std::string format_;
   int quality_;
   double maxPixels_;
+  uint64_t maxFileBytes_;
   std::vector<uint8_t> data_;
   int width_ = 0, height_ = 0;
 };
@@ -218,11 +254,25 @@ Napi::Value DecodeForModel(const Napi::CallbackInfo &info) {
 
 Napi::Value Thumbnail(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString()) throw Napi::TypeError::New(env, "Expected a path (string)");
+  const bool fromFile = info[0].IsString();
+  std::string path;
+  std::vector<uint8_t> bytes;
+  if (fromFile) {
+    path = info[0].As<Napi::String>().Utf8Value();
+  } else if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    // A copy: JS may change or free its buffer while the worker runs.
+    auto a = info[0].As<Napi::Uint8Array>();
+    bytes.assign(a.Data(), a.Data() + a.ElementLength());
+  } else {
+    throw Napi::TypeError::New(env, "Expected a path (string) or a Buffer for input");
+  }
   Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-  return Queue(new ThumbnailWorker(env, info[0].As<Napi::String>().Utf8Value(), static_cast<int>(NumberOpt(o, "size", 256)),
+  const double maxFileBytes = NumberOpt(o, "maxFileBytes", static_cast<double>(kDefaultMaxFileBytes));
+  if (!(maxFileBytes >= 0) || maxFileBytes > 9007199254740991.0)
+    throw ToJsError(env, "E_USAGE", "Expected a number of bytes for maxFileBytes");
+  return Queue(new ThumbnailWorker(env, fromFile, std::move(path), std::move(bytes), static_cast<int>(NumberOpt(o, "size", 256)),
                                    StringOpt(o, "format", "jpeg"), static_cast<int>(NumberOpt(o, "quality", 80)),
-                                   NumberOpt(o, "maxPixels", 268402689.0)));
+                                   NumberOpt(o, "maxPixels", 268402689.0), static_cast<uint64_t>(maxFileBytes)));
 }
 
 Napi::Value ImageInfo(const Napi::CallbackInfo &info) {
@@ -243,6 +293,27 @@ Napi::Value SaveRgb(const Napi::CallbackInfo &info) {
   return Queue(new SaveRgbWorker(env, std::move(data), w, h, info[3].As<Napi::String>().Utf8Value()));
 }
 
+// Internal (tests and measurements; not part of the TS API): full hex SHA-256 of a Uint8Array with
+// the implementation encodeFiles uses, or a given one ('portable' | 'sha-ni'). Synchronous.
+Napi::Value Sha256Hex(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(env, "Expected a Buffer or Uint8Array");
+  auto a = info[0].As<Napi::Uint8Array>();
+  sha256::Impl impl = sha256::Impl::Auto;
+  const std::string which = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "auto";
+  if (which == "portable") impl = sha256::Impl::Portable;
+  else if (which == "sha-ni") {
+    if (!sha256::HasShaNi()) throw ToJsError(env, "E_USAGE", "This CPU (or build) has no SHA-NI");
+    impl = sha256::Impl::ShaNi;
+  } else if (which != "auto") throw ToJsError(env, "E_USAGE", "Expected 'auto', 'portable' or 'sha-ni'");
+  uint8_t digest[32];
+  sha256::Hash(a.Data(), a.ElementLength(), digest, impl);
+  return Napi::String::New(env, sha256::Hex(digest));
+}
+
+Napi::Value Sha256Impl(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), sha256::AutoImplName()); }
+
 }  // namespace
 
 void InitImageOps(Napi::Env env, Napi::Object exports) {
@@ -250,6 +321,8 @@ void InitImageOps(Napi::Env env, Napi::Object exports) {
   exports.Set("thumbnail", Napi::Function::New(env, Thumbnail, "thumbnail"));
   exports.Set("imageInfo", Napi::Function::New(env, ImageInfo, "imageInfo"));
   exports.Set("saveRgb", Napi::Function::New(env, SaveRgb, "saveRgb"));
+  exports.Set("sha256Hex", Napi::Function::New(env, Sha256Hex, "sha256Hex"));
+  exports.Set("sha256Impl", Napi::Function::New(env, Sha256Impl, "sha256Impl"));
 }
 
 }  // namespace memery

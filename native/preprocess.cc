@@ -56,12 +56,13 @@ std::string VipsMessage(const VError &e) {
   return nl == std::string::npos ? m : m.substr(0, nl);
 }
 
-VImage Open(const std::string &path, int shrink) {
+// libvips does not copy `data`: it must outlive the image (and every image made from it).
+VImage Open(const uint8_t *data, size_t len, int shrink) {
   auto opts = VImage::option()
                   ->set("access", VIPS_ACCESS_SEQUENTIAL)
                   ->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
   if (shrink > 1) opts->set("shrink", shrink);
-  return VImage::new_from_file(path.c_str(), opts);
+  return VImage::new_from_buffer(data, len, "", opts);
 }
 
 // To 8-bit RGB the way the reference (PIL .convert("RGB")) does it: no ICC transform, alpha dropped
@@ -121,12 +122,28 @@ const char *FindImageLoader(const std::string &path) {
   return loader;
 }
 
-ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out) {
+const char *FindBufferLoader(const uint8_t *data, size_t len, const std::string &what, const std::string &path) {
+  if (len == 0) throw Error("E_DECODE", "Cannot decode " + what + (path.empty() ? ": the buffer is empty" : ": the file is empty"), path);
+  const char *loader = vips_foreign_find_load_buffer(data, len);
+  if (!loader) {
+    vips_error_clear();
+    throw Error("E_DECODE", "Cannot decode " + what + ": not a supported image format", path);
+  }
+  return loader;
+}
+
+ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out, uint64_t maxFileBytes) {
+  FileBytes file;
+  ReadWholeFile(path, maxFileBytes, file);
+  return LoadCrop(file.bytes(), file.length, path, spec, out);
+}
+
+ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, const PreprocessSpec &spec, uint8_t *out) {
   EnsureVips();
-  const char *loader = FindImageLoader(path);
+  const char *loader = FindBufferLoader(data, len, path, path);
   const int S = spec.size;
   try {
-    VImage img = Open(path, 1);
+    VImage img = Open(data, len, 1);
     double w = img.width(), h = img.height();
     const ImageSize original{img.width(), img.height()};
     if (w * h > spec.maxPixels) {
@@ -139,7 +156,7 @@ ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t 
       double shortSide = std::min(w, h);
       int shrink = 1;
       while (shrink < 8 && shortSide / (shrink * 2) >= spec.shrinkMargin * S) shrink *= 2;
-      if (shrink > 1) img = Open(path, shrink);
+      if (shrink > 1) img = Open(data, len, shrink);
     }
     if (spec.autorotate) img = img.autorot();
     img = ToRgb8(img);

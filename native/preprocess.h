@@ -2,8 +2,11 @@
 // the model size with Catmull-Rom (reduce when shrinking, affine when enlarging), centre crop, and
 // normalisation with the model's mean/std into CHW floats.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "read_file.h"
 
 namespace memery {
 
@@ -30,9 +33,18 @@ struct ImageSize {
 // loader's name. Throws memery::Error (E_NOT_FOUND, E_IO, E_DECODE) naming the path.
 const char *FindImageLoader(const std::string &path);
 
-// Decode `path` and write the size x size RGB crop (HWC, uint8) into `out`.
-// Throws memery::Error with E_NOT_FOUND / E_DECODE and the path.
-ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out);
+// The libvips loader for `len` bytes of an encoded image held in memory. Throws E_DECODE: "Cannot
+// decode <what>: ..." (empty, or no loader), with `path` as the error's path (may be empty).
+const char *FindBufferLoader(const uint8_t *data, size_t len, const std::string &what, const std::string &path);
+
+// Decode `len` bytes of an encoded image (read from `path`, which names it in errors) and write the
+// size x size RGB crop (HWC, uint8) into `out`. Throws memery::Error E_DECODE with the path.
+ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, const PreprocessSpec &spec, uint8_t *out);
+
+// Read `path` once (ReadWholeFile, refusing files over maxFileBytes) and decode it from memory.
+// Throws memery::Error with E_NOT_FOUND / E_IO / E_TOO_LARGE / E_DECODE and the path.
+ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t *out,
+                   uint64_t maxFileBytes = kDefaultMaxFileBytes);
 
 // HWC uint8 -> CHW float, (v/255 - mean) / std.
 void Normalize(const uint8_t *rgb, const PreprocessSpec &spec, float *chw);

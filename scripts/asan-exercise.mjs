@@ -1,7 +1,8 @@
 // Exercises every native entry point once or a few times, good and bad inputs, then exits cleanly:
 // run by scripts/test-asan.sh under AddressSanitizer with leak detection on, so that anything the
 // addon allocates and never frees is reported at exit. Plain JS on the raw binding (no build step).
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync, readFileSync, symlinkSync, truncateSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -48,6 +49,12 @@ try {
   const bad = [join(dir, 'missing.png'), join(dir, 'text.jpg'), join(dir, 'empty.png'), dir];
   writeFileSync(bad[1], 'not an image\n'.repeat(10));
   writeFileSync(bad[2], '');
+  const loop = join(dir, 'loop.jpg');
+  symlinkSync(join(dir, 'loop2.jpg'), loop);
+  symlinkSync(loop, join(dir, 'loop2.jpg'));
+  const huge = join(dir, 'huge.jpg');
+  writeFileSync(huge, readFileSync(paths[1]));
+  truncateSync(huge, 300 * 2 ** 20);
   let corpus = [];
   if (existsSync(join(shared, 'corpus'))) {
     for (const d of ['memes', 'photos']) corpus.push(...readdirSync(join(shared, 'corpus', d)).map((f) => join(shared, 'corpus', d, f)));
@@ -65,6 +72,15 @@ try {
     }
     const r = await enc.encodeFiles(corpus, { batchSize: 8 });
     check(r.errors.length <= 3, `corpus: ${r.errors.map((e) => e.message).join('; ')}`);
+    corpus.forEach((p, i) => {
+      const want = createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 32);
+      check(r.hashes[i] === want, `corpus hash of ${p}`);
+    });
+    // read-once paths: over the size limit (also a 300 MiB sparse file), a read error, a symlink loop
+    const small = await enc.encodeFiles([...paths.slice(0, 3), '/proc/self/mem', loop, huge], { maxFileBytes: 1000, decodeThreads: 2 });
+    check(small.errors.some((e) => e.code === 'E_TOO_LARGE') && small.errors.some((e) => e.code === 'E_IO'), 'size limit and read errors');
+    const big = await enc.encodeFiles([huge, paths[0]], {});
+    check(big.errors.length === 1 && big.errors[0].code === 'E_TOO_LARGE', 'sparse 300 MiB file refused');
     const t = await enc.encodeTensor(new Float32Array(2 * 3 * 224 * 224));
     check(t.length === 2 * enc.info().dim, 'encodeTensor');
     enc.close();
@@ -105,6 +121,29 @@ try {
     } catch (e) {
       check(e.code === 'E_DECODE', `imageInfo ${p}: ${e.message}`);
     }
+  }
+  // thumbnails from bytes in memory: good images, garbage, empty, truncated, a copy with an offset
+  for (const p of [...paths.slice(0, 4), ...corpus.slice(0, 6)]) {
+    const bytes = readFileSync(p);
+    const view = Buffer.concat([Buffer.alloc(5), bytes]).subarray(5);
+    for (const input of [bytes, view, bytes.subarray(0, bytes.length >> 1), bytes.subarray(0, 40)]) {
+      try {
+        const t = await b.thumbnail(input, { size: 64, format: 'webp' });
+        check(t.data.length > 0, 'thumbnail from bytes');
+      } catch (e) {
+        check(e.code === 'E_DECODE', `thumbnail from bytes of ${p}: ${e.message}`);
+      }
+    }
+  }
+  for (const input of [Buffer.alloc(0), randomBytes(3000), Buffer.from('not an image')]) {
+    await b.thumbnail(input, {}).then(() => check(false, 'thumbnail of garbage bytes'), (e) => check(e.code === 'E_DECODE', `garbage bytes: ${e.code}`));
+  }
+  await rejects(b.thumbnail(huge, {}), 'E_TOO_LARGE', 'thumbnail of a 300 MiB file');
+  await rejects(b.thumbnail(loop, {}), 'E_IO', 'thumbnail of a symlink loop');
+  for (const n of [0, 1, 55, 56, 63, 64, 65, 1000, 2 ** 20]) {
+    const data = randomBytes(n);
+    const want = createHash('sha256').update(data).digest('hex');
+    for (const impl of ['auto', 'portable', ...(b.sha256Impl() === 'sha-ni' ? ['sha-ni'] : [])]) check(b.sha256Hex(data, impl) === want, `sha256 ${impl} ${n}`);
   }
   for (const p of bad) {
     await b.thumbnail(p, {}).then(() => check(false, `thumbnail ${p}`), () => {});

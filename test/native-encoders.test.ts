@@ -1,16 +1,17 @@
 // End to end through the native encoders with the generated "colour CLIP" models, in both the
 // Hugging Face and the OpenCLIP layouts: images and colour words meet in one embedding space, so
 // every colour word must rank the image of its own colour first.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemeryError } from '../ts/errors.js';
 import { detectLayout, type ModelLayout } from '../ts/models/layout.js';
-import { ImageEncoder, TextEncoder, VectorIndex, bindingCandidates } from '../ts/native/index.js';
+import { ImageEncoder, TextEncoder, VectorIndex, bindingCandidates, loadBinding } from '../ts/native/index.js';
 import { ClipTokenizer } from '../ts/tokenizer/index.js';
-import { COLOURS, tempDir, writeColourSet } from './helpers/images.js';
-import { testModel } from './helpers/shared.js';
+import { COLOURS, tempDir, writeColourSet, writeSolid } from './helpers/images.js';
+import { HAS_SHARED, shared, testModel } from './helpers/shared.js';
 
 interface Manifest {
   models: Record<string, { embedDim: number; expectedEmbeddings: Record<string, number[]> }>;
@@ -296,5 +297,87 @@ describe('worker threads', () => {
     expect((await ix.search(r.embeddings, 1))[0]!.ids).toEqual([1]);
     expect((await enc.encodeFiles([file])).ok[0]).toBe(1);
     enc.close();
+  });
+});
+
+/** What catalog/hash.ts `contentHash` stores: SHA-256 of the file's bytes, hex, first 32 chars. */
+function contentHashOf(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 32);
+}
+
+describe('SHA-256 (native/sha256.cc)', () => {
+  const b = loadBinding();
+  const impls = (['auto', 'portable', 'sha-ni'] as const).filter((i) => i !== 'sha-ni' || b.sha256Impl() === 'sha-ni');
+
+  it('matches node:crypto at the block and padding edges and on 1 MiB of random bytes, in every implementation', () => {
+    for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 2 ** 20, 2 ** 20 + 17]) {
+      const data = randomBytes(n);
+      const want = createHash('sha256').update(data).digest('hex');
+      for (const impl of impls) expect(b.sha256Hex(data, impl), `${impl}, ${n} bytes`).toBe(want);
+    }
+    // A view that starts inside its ArrayBuffer.
+    const big = randomBytes(1000);
+    expect(b.sha256Hex(big.subarray(3, 900))).toBe(createHash('sha256').update(big.subarray(3, 900)).digest('hex'));
+    console.log(`sha256: encodeFiles uses ${b.sha256Impl()}; checked ${impls.join(', ')}`);
+  });
+
+  it.skipIf(process.platform !== 'linux' || process.arch !== 'x64')('uses SHA-NI exactly when the CPU has it', () => {
+    const hasShaNi = /\bsha_ni\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    expect(b.sha256Impl()).toBe(hasShaNi ? 'sha-ni' : 'portable');
+  });
+});
+
+describe('encodeFiles: content hashes and file stats from the one read', () => {
+  let enc: ImageEncoder;
+  beforeAll(async () => {
+    enc = await ImageEncoder.load(testModel('colour-hf', 'onnx', 'vision_model.onnx'));
+  });
+  afterAll(() => enc?.close());
+
+  it('hashes[i] is contentHash of the file and stats[i] its fs.stat size and mtimeMs', async () => {
+    const paths = WORDS.map((w) => images[w]!);
+    const r = await enc.encodeFiles(paths, { batchSize: 3, decodeThreads: 2 });
+    expect(r.errors).toEqual([]);
+    expect(r.hashes).toHaveLength(paths.length);
+    expect(r.stats).toBeInstanceOf(Float64Array);
+    expect(r.stats).toHaveLength(2 * paths.length);
+    paths.forEach((p, i) => {
+      expect(r.hashes[i]).toMatch(/^[0-9a-f]{32}$/);
+      expect(r.hashes[i], p).toBe(contentHashOf(p));
+      const st = statSync(p);
+      expect(r.stats[2 * i], p).toBe(st.size);
+      expect(r.stats[2 * i + 1], p).toBe(st.mtimeMs); // exact, sub-millisecond part included
+    });
+    expect(new Set(r.hashes).size).toBe(paths.length);
+  });
+
+  it.skipIf(!HAS_SHARED)('on the real corpus: every file that can be read has its contentHash, decodable or not', async () => {
+    const files = ['memes', 'photos'].flatMap((d) => readdirSync(shared('corpus', d)).sort().map((f) => shared('corpus', d, f)));
+    const r = await enc.encodeFiles(files, { batchSize: 8 });
+    expect(r.errors.length).toBeGreaterThan(0); // corrupted-file.jpeg, truncated.jpg, ...
+    files.forEach((p, i) => {
+      expect(r.hashes[i], p).toBe(contentHashOf(p));
+      expect(r.stats[2 * i]).toBe(statSync(p).size);
+      expect(r.stats[2 * i + 1]).toBe(statSync(p).mtimeMs);
+    });
+  });
+
+  it('a file replaced between two calls gets the new hash, stats and embedding', async () => {
+    const sub = join(dir, 'replaced');
+    mkdirSync(sub, { recursive: true });
+    const p = join(sub, 'photo.png');
+    await writeSolid(p, [250, 10, 10], 90, 60);
+    const first = await enc.encodeFiles([p]);
+    expect(first.hashes[0]).toBe(contentHashOf(p));
+    const next = join(sub, 'next.png');
+    await writeSolid(next, [10, 10, 250], 91, 60);
+    renameSync(next, p);
+    const second = await enc.encodeFiles([p]);
+    expect(second.errors).toEqual([]);
+    expect(second.hashes[0]).toBe(contentHashOf(p));
+    expect(second.hashes[0]).not.toBe(first.hashes[0]);
+    expect(second.stats[0]).toBe(statSync(p).size);
+    expect(Array.from(second.sizes)).toEqual([91, 60]);
+    expect(Array.from(second.embeddings)).not.toEqual(Array.from(first.embeddings));
   });
 });

@@ -1,12 +1,13 @@
 // Every way a file or a model can be bad reaches JS as a MemeryError with a stable code and the
 // path it concerns, and none of them takes the process down.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemeryError } from '../ts/errors.js';
 import { ImageEncoder, TextEncoder, decodeForModel, imageInfo, saveRgb, thumbnail } from '../ts/native/index.js';
 import { tempDir, writePngBomb, writeSolid } from './helpers/images.js';
-import { testModel } from './helpers/shared.js';
+import { HAS_SHARED, shared, testModel } from './helpers/shared.js';
 
 const VISION = testModel('colour-hf', 'onnx', 'vision_model.onnx');
 const TEXT = testModel('colour-hf', 'onnx', 'text_model.onnx');
@@ -229,5 +230,205 @@ describe('thumbnail and imageInfo', () => {
       format: 'png',
     });
     expect(await imageInfo(goodJpeg)).toMatchObject({ width: 300, height: 500, bands: 3, format: 'jpeg' });
+  });
+});
+
+describe('reading files: one open, a size limit, read errors apart from decode errors', () => {
+  it('a file over maxFileBytes is E_TOO_LARGE naming the path, its size and the limit; at the limit it is fine', async () => {
+    const size = statSync(goodJpeg).size;
+    expect(size).toBeGreaterThan(1000);
+    const r = await encoder.encodeFiles([goodJpeg, good], { maxFileBytes: 1000 });
+    expect(r.errors).toHaveLength(r.ok[1] ? 1 : 2);
+    expect(r.errors[0]).toMatchObject({ index: 0, path: goodJpeg, code: 'E_TOO_LARGE' });
+    expect(r.errors[0]!.message).toMatch(new RegExp(`^Expected an image of at most 1000 bytes but ${goodJpeg} is \\d+(\\.\\d)? KiB$`));
+    expect(r.ok[0]).toBe(0);
+    // refused before reading: no hash, but the fstat is reported
+    expect(r.hashes[0]).toBe('');
+    expect(r.stats[0]).toBe(size);
+    // exactly at the limit passes, one byte under fails
+    const at = await encoder.encodeFiles([goodJpeg], { maxFileBytes: size });
+    expect(at.errors).toEqual([]);
+    expect(at.ok[0]).toBe(1);
+    const under = await encoder.encodeFiles([goodJpeg], { maxFileBytes: size - 1 });
+    expect(under.errors[0]?.code).toBe('E_TOO_LARGE');
+
+    const t = await failure(thumbnail(goodJpeg, { maxFileBytes: 1000 }), 'E_TOO_LARGE', goodJpeg);
+    expect(t.message).toMatch(/at most 1000 bytes/);
+    expect((await thumbnail(goodJpeg, { maxFileBytes: size })).width).toBeGreaterThan(0);
+  });
+
+  it('a 300 MiB (sparse) file is refused by the default 256 MiB limit before anything is read', async () => {
+    const big = join(dir, 'huge.jpg');
+    writeFileSync(big, readFileSync(goodJpeg));
+    truncateSync(big, 300 * 2 ** 20);
+    const rss0 = process.memoryUsage().rss;
+    const peak0 = process.resourceUsage().maxRSS * 1024;
+    const t0 = performance.now();
+    const r = await encoder.encodeFiles([big, good]);
+    const ms = performance.now() - t0;
+    const peak1 = process.resourceUsage().maxRSS * 1024;
+    console.log(`300 MiB file refused in ${ms.toFixed(0)} ms; peak RSS ${(peak0 / 2 ** 20).toFixed(0)} -> ${(peak1 / 2 ** 20).toFixed(0)} MiB`);
+    expect(Array.from(r.ok)).toEqual([0, 1]);
+    expect(r.errors).toEqual([
+      { index: 0, path: big, code: 'E_TOO_LARGE', message: `Expected an image of at most 256 MiB but ${big} is 300 MiB` },
+    ]);
+    expect(r.hashes[0]).toBe('');
+    expect(r.hashes[1]).toMatch(/^[0-9a-f]{32}$/);
+    expect(r.stats[0]).toBe(300 * 2 ** 20);
+    // Reading it would have put 300 MiB into the peak RSS (unless the peak was already that high).
+    expect(peak1).toBeLessThanOrEqual(Math.max(peak0, rss0 + 100 * 2 ** 20));
+    expect(ms).toBeLessThan(5000);
+
+    await failure(thumbnail(big), 'E_TOO_LARGE', big);
+    const d = await decodeForModel([big]);
+    expect(d.errors[0]).toMatchObject({ code: 'E_TOO_LARGE', path: big });
+    rmSync(big);
+  });
+
+  it('read errors are E_IO with the reason, not E_DECODE; nothing is hashed', async () => {
+    // A symlink loop fails in open() (ELOOP) for any user, root included.
+    const loopA = join(dir, 'loop-a.jpg');
+    const loopB = join(dir, 'loop-b.jpg');
+    symlinkSync(loopB, loopA);
+    symlinkSync(loopA, loopB);
+    const paths = [loopA, good];
+    const expected: Array<[string, RegExp]> = [[loopA, /Too many levels of symbolic links/]];
+    // Permission denied, where chmod can deny (not as root).
+    const locked = join(dir, 'locked.png');
+    await writeSolid(locked, [1, 2, 3]);
+    chmodSync(locked, 0o000);
+    const root = process.getuid?.() === 0;
+    if (!root) {
+      paths.push(locked);
+      expected.push([locked, /Permission denied/]);
+    }
+    // A read() that fails after open and fstat succeeded: /proc/self/mem at offset 0 is EIO.
+    if (process.platform === 'linux') {
+      paths.push('/proc/self/mem');
+      expected.push(['/proc/self/mem', /Input\/output error/]);
+    }
+    const r = await encoder.encodeFiles(paths);
+    expect(r.ok[1]).toBe(1);
+    expect(r.errors.map((e) => [e.path, e.code])).toEqual(expected.map(([p]) => [p, 'E_IO']));
+    r.errors.forEach((e, k) => {
+      expect(e.message).toMatch(expected[k]![1]);
+      expect(e.message).toContain(`Cannot read ${e.path}: `);
+      expect(r.hashes[e.index]).toBe('');
+    });
+    await failure(thumbnail(loopA), 'E_IO', loopA);
+    const d = await decodeForModel([loopA]);
+    expect(d.errors[0]).toMatchObject({ code: 'E_IO', path: loopA });
+    if (root) console.log('running as root: the chmod 000 case is not checked (root reads it anyway)');
+    chmodSync(locked, 0o644);
+  });
+
+  it.skipIf(process.platform === 'win32')('a FIFO is refused as not a regular file, without waiting for a writer', async () => {
+    const fifo = join(dir, 'pipe.jpg');
+    try {
+      execFileSync('mkfifo', [fifo]);
+    } catch {
+      console.log('mkfifo unavailable: skipped');
+      return;
+    }
+    const r = await encoder.encodeFiles([fifo, good]);
+    expect(Array.from(r.ok)).toEqual([0, 1]);
+    expect(r.errors).toEqual([{ index: 0, path: fifo, code: 'E_DECODE', message: `Expected an image file but ${fifo} is not a regular file` }]);
+    expect(r.hashes[0]).toBe('');
+    expect([r.stats[0], r.stats[1]]).toEqual([0, 0]);
+    await failure(thumbnail(fifo), 'E_DECODE', fifo);
+  }, 10_000);
+
+  it('bytes that read fine but do not decode keep their hash and stats; a missing file has neither', async () => {
+    const r = await encoder.encodeFiles([textJpg, empty, missing, folder]);
+    expect(r.errors.map((e) => e.code)).toEqual(['E_DECODE', 'E_DECODE', 'E_NOT_FOUND', 'E_DECODE']);
+    const { createHash } = await import('node:crypto');
+    expect(r.hashes[0]).toBe(createHash('sha256').update(readFileSync(textJpg)).digest('hex').slice(0, 32));
+    expect(r.hashes[1]).toBe('e3b0c44298fc1c149afbf4c8996fb924'); // SHA-256 of no bytes
+    expect(r.hashes.slice(2)).toEqual(['', '']);
+    expect(r.stats[0]).toBe(statSync(textJpg).size);
+    expect(r.stats[1]).toBe(statSync(textJpg).mtimeMs);
+    expect([r.stats[2], r.stats[3]]).toEqual([0, statSync(empty).mtimeMs]);
+    expect(Array.from(r.stats.subarray(4))).toEqual([0, 0, 0, 0]);
+  });
+
+  it('maxFileBytes is validated before the addon', async () => {
+    for (const maxFileBytes of [0, -1, 1.5, Number.MAX_SAFE_INTEGER + 2]) {
+      const e = await failure(encoder.encodeFiles([good], { maxFileBytes }), 'E_USAGE');
+      expect(e.message).toMatch(/encodeFiles options: maxFileBytes/);
+    }
+    await failure(thumbnail(good, { maxFileBytes: 0 }), 'E_USAGE');
+  });
+});
+
+describe('thumbnail from bytes in memory', () => {
+  const FORMATS = ['jpeg', 'png', 'webp'] as const;
+
+  it('a Buffer of a jpeg, png, gif or webp gives the same thumbnail as the path, byte for byte', async () => {
+    const sources: string[] = [goodJpeg, good];
+    for (const ext of ['gif', 'webp']) {
+      const p = join(dir, `source.${ext}`);
+      await writeSolid(p, [40, 160, 90], 200, 150);
+      sources.push(p);
+    }
+    if (HAS_SHARED) sources.push(shared('corpus', 'photos', 'no_time_for_that_tiny.gif'), shared('corpus', 'photos', 'rocket.jpg'));
+    const formats = new Set<string>();
+    for (const src of sources) {
+      const bytes = readFileSync(src);
+      formats.add((await imageInfo(src)).format);
+      for (const format of FORMATS) {
+        const a = await thumbnail(src, { size: 96, format });
+        const b = await thumbnail(bytes, { size: 96, format });
+        expect(b.format).toBe(format);
+        expect([b.width, b.height], `${src} ${format}`).toEqual([a.width, a.height]);
+        expect(b.data.equals(a.data), `${src} ${format}`).toBe(true);
+      }
+      // A Uint8Array view that does not start at the beginning of its ArrayBuffer.
+      const padded = new Uint8Array(bytes.length + 7);
+      padded.set(bytes, 7);
+      const view = padded.subarray(7);
+      const c = await thumbnail(view, { size: 64 });
+      expect(c.data.equals((await thumbnail(src, { size: 64 })).data)).toBe(true);
+    }
+    // imageInfo names libvips' loaders: nsgif is its GIF loader
+    expect([...formats].sort()).toEqual(['jpeg', 'nsgif', 'png', 'webp']);
+  });
+
+  it('garbage, empty and truncated bytes are E_DECODE with the same reason as the file', async () => {
+    const garbage = readFileSync(textJpg);
+    const e1 = await failure(thumbnail(garbage), 'E_DECODE');
+    expect(e1.message).toBe('Cannot decode the image buffer: not a supported image format');
+    const f1 = await failure(thumbnail(textJpg), 'E_DECODE', textJpg);
+    expect(f1.message).toBe(`Cannot decode ${textJpg}: not a supported image format`);
+
+    const e2 = await failure(thumbnail(Buffer.alloc(0)), 'E_DECODE');
+    expect(e2.message).toMatch(/the buffer is empty/);
+
+    // A JPEG cut after its first 300 bytes: the loader is found, the data ends early.
+    const cut = join(dir, 'cut.jpg');
+    const head = readFileSync(goodJpeg).subarray(0, 300);
+    writeFileSync(cut, head);
+    const e3 = await failure(thumbnail(head), 'E_DECODE');
+    expect(e3.message).toBe('Cannot make a thumbnail of the image buffer: VipsJpeg: premature end of JPEG image');
+    const f3 = await failure(thumbnail(cut), 'E_DECODE', cut);
+    expect(f3.message).toBe(`Cannot make a thumbnail of ${cut}: VipsJpeg: premature end of JPEG image`);
+
+    const e4 = await failure(thumbnail(readFileSync(bomb)), 'E_DECODE');
+    expect(e4.message).toMatch(/30000 x 30000 pixels is over the pixel limit/);
+  });
+
+  it('anything else is refused in TypeScript with E_USAGE', async () => {
+    const cases: Array<[unknown, string]> = [
+      [42, 'number'],
+      [null, 'null'],
+      [undefined, 'undefined'],
+      [new Float32Array(4), 'Float32Array'],
+      [[1, 2], 'an array'],
+    ];
+    for (const [input, kind] of cases) {
+      const e = await failure(thumbnail(input as string), 'E_USAGE');
+      expect(e.message).toBe(`Expected a path (string) or a Buffer for input but received ${kind}`);
+    }
+    await failure(thumbnail(good, { format: 'gif' as 'png' }), 'E_USAGE');
+    await failure(thumbnail(good, { size: 0 }), 'E_USAGE');
   });
 });

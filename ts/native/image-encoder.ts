@@ -5,6 +5,9 @@ import { PreprocessSpecSchema, type PreprocessSpecInput } from './preprocess-spe
 import type { NativeImageEncoder } from './types.js';
 import { parseOptions } from './validate.js';
 
+/** 256 MiB: the default limit on the size of an image file. */
+export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
+
 export const ProviderSchema = z.enum(['cpu', 'cuda', 'auto']);
 export type Provider = z.infer<typeof ProviderSchema>;
 
@@ -23,6 +26,8 @@ export const EncodeFilesOptionsSchema = z.object({
   batchSize: z.number().int().min(1).max(1024).default(16),
   /** Decoder threads; 0 = one per core. */
   decodeThreads: z.number().int().min(0).max(256).default(0),
+  /** Files larger than this many bytes are refused (E_TOO_LARGE) before any of their bytes is read. */
+  maxFileBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_FILE_BYTES),
 });
 export type EncodeFilesOptions = z.input<typeof EncodeFilesOptionsSchema>;
 
@@ -41,6 +46,18 @@ export interface EncodeFilesResult {
   ok: Uint8Array;
   /** [width, height] of each stored image (first page), before resizing; 0 where it failed. */
   sizes: Uint32Array;
+  /**
+   * Per file: SHA-256 of the bytes that were read and decoded, lowercase hex, first 32 chars (as
+   * catalog/hash.ts `contentHash`); '' where the file could not be read (E_NOT_FOUND, E_IO,
+   * E_TOO_LARGE, not a regular file). A file that was read but failed to decode has its hash.
+   */
+  hashes: string[];
+  /**
+   * [size, mtimeMs] per file (length 2n), from the fstat of the descriptor that was read (mtimeMs
+   * as fs.Stats.mtimeMs). 0, 0 where the file could not be opened or is not a regular file; filled
+   * for a file refused as too large.
+   */
+  stats: Float64Array;
   errors: FileError[];
 }
 

@@ -1,4 +1,8 @@
+import { types } from 'node:util';
+import { z } from 'zod';
+import { MemeryError } from '../errors.js';
 import { loadBinding } from './binding.js';
+import { DEFAULT_MAX_FILE_BYTES } from './image-encoder.js';
 import { native } from './native-error.js';
 import { PreprocessSpecSchema, type PreprocessSpecInput } from './preprocess-spec.js';
 import type { FileError } from './image-encoder.js';
@@ -32,11 +36,37 @@ export interface Thumbnail {
   format: string;
 }
 
-export async function thumbnail(
-  path: string,
-  opts: { size?: number; format?: 'jpeg' | 'webp' | 'png'; quality?: number } = {},
-): Promise<Thumbnail> {
-  return native(() => loadBinding().thumbnail(path, opts));
+export const ThumbnailOptionsSchema = z.object({
+  /** Longest side of the thumbnail (images are only ever shrunk). */
+  size: z.number().int().min(1).max(16384).default(256),
+  format: z.enum(['jpeg', 'webp', 'png']).default('jpeg'),
+  quality: z.number().int().min(1).max(100).default(80),
+  /** Images with more pixels are refused (E_DECODE). */
+  maxPixels: z.number().int().positive().default(268402689),
+  /** For a path: files larger than this are refused (E_TOO_LARGE) before they are read. */
+  maxFileBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_FILE_BYTES),
+});
+export type ThumbnailOptions = z.input<typeof ThumbnailOptionsSchema>;
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (ArrayBuffer.isView(v)) return v.constructor.name;
+  return typeof v;
+}
+
+/**
+ * A thumbnail of an image file (`input` a path: opened and read once, then decoded from memory) or
+ * of encoded image bytes already in memory (`input` a Buffer or Uint8Array: jpeg, png, gif, webp,
+ * ...; e.g. bytes read from a verified file descriptor). Undecodable bytes are E_DECODE with a
+ * reason; for a path, also E_NOT_FOUND, E_IO and E_TOO_LARGE as in encodeFiles.
+ */
+export async function thumbnail(input: string | Uint8Array, opts: ThumbnailOptions = {}): Promise<Thumbnail> {
+  if (typeof input !== 'string' && !types.isUint8Array(input)) {
+    throw new MemeryError('E_USAGE', `Expected a path (string) or a Buffer for input but received ${kindOf(input)}`);
+  }
+  const o = parseOptions(ThumbnailOptionsSchema, opts, 'thumbnail options');
+  return native(() => loadBinding().thumbnail(input, o));
 }
 
 export interface ImageInfo {

@@ -1,10 +1,10 @@
-export { ImageEncoder, ProviderSchema, SessionOptionsSchema, EncodeFilesOptionsSchema } from './image-encoder.js';
+export { ImageEncoder, ProviderSchema, SessionOptionsSchema, EncodeFilesOptionsSchema, DEFAULT_MAX_FILE_BYTES } from './image-encoder.js';
 export type { Provider, SessionOptions, EncodeFilesOptions, EncodeFilesResult, FileError } from './image-encoder.js';
 export { TextEncoder } from './text-encoder.js';
 export { VectorIndex, IndexTypeSchema } from './vector-index.js';
 export type { IndexType, SearchHits } from './vector-index.js';
-export { decodeForModel, decodeCrops, thumbnail, imageInfo, saveRgb, nativeVersions } from './image-ops.js';
-export type { DecodedBatch, Thumbnail, ImageInfo } from './image-ops.js';
+export { decodeForModel, decodeCrops, thumbnail, imageInfo, saveRgb, nativeVersions, ThumbnailOptionsSchema } from './image-ops.js';
+export type { DecodedBatch, Thumbnail, ThumbnailOptions, ImageInfo } from './image-ops.js';
 export { PreprocessSpecSchema } from './preprocess-spec.js';
 export type { PreprocessSpec, PreprocessSpecInput } from './preprocess-spec.js';
 export { loadBinding, bindingCandidates } from './binding.js';

@@ -32,8 +32,16 @@ export interface NativePreprocessSpec {
 export interface NativeImageEncoder {
   encodeFiles(
     paths: string[],
-    opts: { batchSize?: number; decodeThreads?: number },
-  ): Promise<{ embeddings: Float32Array; dim: number; ok: Uint8Array; sizes: Uint32Array; errors: NativeFileError[] }>;
+    opts: { batchSize?: number; decodeThreads?: number; maxFileBytes?: number },
+  ): Promise<{
+    embeddings: Float32Array;
+    dim: number;
+    ok: Uint8Array;
+    sizes: Uint32Array;
+    hashes: string[];
+    stats: Float64Array;
+    errors: NativeFileError[];
+  }>;
   encodeTensor(pixels: Float32Array): Promise<Float32Array>;
   info(): { input: string; output: string; size: number; dim: number; provider: string };
   close(): void;
@@ -56,7 +64,35 @@ export interface NativeVectorIndex {
   setSearchParams(p: { efSearch?: number }): void;
 }
 
+export interface NativeOcrEngine {
+  read(
+    inputs: Array<string | Uint8Array>,
+    opts: {
+      limit?: number;
+      thresh?: number;
+      boxThresh?: number;
+      unclipRatio?: number;
+      maxCandidates?: number;
+      minConfidence?: number;
+      recBatchSize?: number;
+      decodeThreads?: number;
+      maxFileBytes?: number;
+      maxPixels?: number;
+      autorotate?: boolean;
+      profile?: boolean;
+    },
+  ): Promise<
+    Array<
+      | { ok: true; text: string; lines: Array<{ text: string; confidence: number; box: number[] }>; width: number; height: number }
+      | { ok: false; code: string; message: string; path?: string }
+    >
+  >;
+  info(): { detModel: string; recModel: string; dict: string; classes: number; provider: string };
+  close(): void;
+}
+
 export interface NativeBinding {
+  OcrEngine: { load(files: { detModel: string; recModel: string; dict: string }, opts: NativeModelOptions): Promise<NativeOcrEngine> };
   ImageEncoder: { load(path: string, opts: NativeModelOptions, spec: NativePreprocessSpec): Promise<NativeImageEncoder> };
   TextEncoder: { load(path: string, opts: NativeModelOptions): Promise<NativeTextEncoder> };
   VectorIndex: {
@@ -67,9 +103,10 @@ export interface NativeBinding {
     paths: string[],
     spec: NativePreprocessSpec,
   ): Promise<{ data: Float32Array | Uint8Array; size: number; errors: NativeFileError[] }>;
+  /** A path (read once: open, fstat, read) or the encoded image bytes; both decode from memory. */
   thumbnail(
-    path: string,
-    opts: { size?: number; format?: 'jpeg' | 'webp' | 'png'; quality?: number; maxPixels?: number },
+    input: string | Uint8Array,
+    opts: { size?: number; format?: 'jpeg' | 'webp' | 'png'; quality?: number; maxPixels?: number; maxFileBytes?: number },
   ): Promise<{ data: Buffer; width: number; height: number; format: string }>;
   imageInfo(path: string): Promise<{
     width: number;
@@ -81,5 +118,9 @@ export interface NativeBinding {
     format: string;
   }>;
   saveRgb(data: Uint8Array, width: number, height: number, path: string): Promise<void>;
+  /** Internal (tests, measurements): hex SHA-256 of the bytes, with encodeFiles' implementation or a given one. */
+  sha256Hex(data: Uint8Array, impl?: 'auto' | 'portable' | 'sha-ni'): string;
+  /** The implementation encodeFiles uses: 'sha-ni' or 'portable'. */
+  sha256Impl(): 'sha-ni' | 'portable';
   versions(): { onnxruntime: string; libvips: string; cuda: boolean };
 }
