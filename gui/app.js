@@ -1,8 +1,8 @@
-// memery web GUI: one page, no framework. Talks to the JSON API of the server that served it; the
-// per-install token comes in a <meta> tag (readable by same-origin scripts only) and is sent as
-// X-Memery-Token on state-changing calls.
+// memery web GUI: one page, no framework. Talks to the JSON API of the server that served it. The
+// page holds no secret: opening the `?token=` URL that `memery serve` prints set an HttpOnly,
+// SameSite=Strict cookie, which the browser sends with every same-origin request (fetch, <img>,
+// EventSource); this script never sees the token.
 const $ = (id) => document.getElementById(id);
-const token = document.querySelector('meta[name="memery-token"]').content;
 
 const el = {
   q: $('q'), neg: $('neg'), folder: $('folder'), n: $('n'), threshold: $('threshold'), thresholdOut: $('threshold-out'),
@@ -35,7 +35,12 @@ function toast(text, ms = 1800) {
 }
 
 async function api(path, init = {}) {
-  const res = await fetch(path, init);
+  const res = await fetch(path, { credentials: 'same-origin', ...init });
+  if (res.status === 401) {
+    // The cookie is no longer valid (the server was restarted, or another one took the port): the
+    // page itself now explains how to get in.
+    location.reload();
+  }
   if (!res.ok) {
     let message = `HTTP ${res.status}`;
     try {
@@ -89,7 +94,7 @@ async function search() {
       if (neg) p.set('negativeText', neg);
       res = await api(`/api/search-image?${p}`, {
         method: 'POST',
-        headers: { 'Content-Type': state.image.blob.type || 'application/octet-stream', 'X-Memery-Token': token },
+        headers: { 'Content-Type': state.image.blob.type || 'application/octet-stream' },
         body: state.image.blob,
         signal: controller.signal,
       });
@@ -310,7 +315,7 @@ async function indexFolder(folder) {
   try {
     const res = await api('/api/index', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Memery-Token': token },
+      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ folder }),
     });
     // The body is a server-sent event stream; progress is shown from /api/events, the result here.
@@ -331,7 +336,7 @@ async function forgetFolder(folder) {
   try {
     const r = await (await api('/api/forget', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Memery-Token': token },
+      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ folder }),
     })).json();
     toast(`Forgot ${r.folder} (${r.removed} images)`);

@@ -1,7 +1,9 @@
 /**
  * The web GUI in a real browser (Debian's chromium driven by playwright-core): search as you
  * type, search by a dropped or chosen image, the negative field, keyboard navigation and the
- * viewer, copying to the clipboard, and a grid of 200 results.
+ * viewer, copying to the clipboard, and a grid of 200 results. The page is opened the way the
+ * owner opens it, by the `?token=` URL that `memery serve` prints: it becomes an HttpOnly cookie
+ * that the page's scripts never see; without it the page is only a note on how to get in.
  */
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,9 +40,19 @@ describe.skipIf(!CHROMIUM)('web GUI in chromium', () => {
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text());
     });
+    expect(fx.server.url).toContain('?token=');
     await page.goto(fx.server.url);
     await page.waitForFunction(() => document.getElementById('stats')!.textContent!.includes('images'));
     expect(errors).toEqual([]);
+  });
+
+  it('trades the ?token= URL for an HttpOnly cookie: the token is in neither the address, the page nor document.cookie', async () => {
+    expect(page.url()).toBe(`http://127.0.0.1:${fx.port}/`);
+    const html = await page.content();
+    expect(html).not.toContain(fx.token);
+    expect(await page.evaluate(() => document.cookie)).toBe('');
+    const cookies = await browser!.context.cookies(page.url());
+    expect(cookies.find((c) => c.name === `memery_session_${fx.port}`)).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
   });
   afterAll(async () => {
     await browser?.close();
@@ -156,6 +168,25 @@ describe.skipIf(!CHROMIUM)('web GUI in chromium', () => {
     });
     console.log(`GUI: 200 results on screen ${elapsed} ms after typing (debounce included); a re-search + render of 200 cards took ${renderMs.toFixed(0)} ms`);
     expect(renderMs).toBeLessThan(2_000);
+  });
+
+  it('without the cookie shows only how to get in, and the printed URL lets the owner back in', async () => {
+    await browser!.context.clearCookies();
+    const other = await browser!.context.newPage();
+    try {
+      const res = await other.goto(`http://127.0.0.1:${fx.port}/`);
+      expect(res!.status()).toBe(401);
+      const text = await other.locator('body').innerText();
+      expect(text).toContain('memery serve --open');
+      expect(text).not.toContain(fx.token);
+      expect(text).not.toContain(fx.dir);
+      expect(await other.locator('#grid').count()).toBe(0);
+      await other.goto(fx.server.url);
+      await other.waitForFunction(() => document.getElementById('stats')?.textContent?.includes('images'));
+      expect(other.url()).toBe(`http://127.0.0.1:${fx.port}/`);
+    } finally {
+      await other.close();
+    }
   });
 });
 

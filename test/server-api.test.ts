@@ -53,9 +53,9 @@ describe('server API', () => {
   });
 
   describe.each([
-    ['TCP', () => ({ port: fx.port })],
+    ['TCP', () => ({ port: fx.port, token })],
     ['Unix socket', () => ({ socketPath })],
-  ])('over %s', (_label, via: () => Pick<RawOptions, 'port' | 'socketPath'>) => {
+  ])('over %s', (_label, via: () => Pick<RawOptions, 'port' | 'socketPath' | 'token'>) => {
     it('searches: "red" ranks red.png first, for every colour word', async () => {
       for (const colour of Object.keys(COLOURS)) {
         const r = await raw({ ...via(), path: '/api/search', body: { query: colour, n: 3 } });
@@ -183,8 +183,10 @@ describe('server API', () => {
 
   it('answers 200 concurrent searches correctly (TCP and socket)', async () => {
     const colours = Object.keys(COLOURS);
-    for (const via of [{ port: fx.port }, { socketPath }] as Array<Pick<RawOptions, 'port' | 'socketPath'>>) {
-      const agent = new Agent({ keepAlive: true });
+    for (const via of [{ port: fx.port, token }, { socketPath }] as Array<Pick<RawOptions, 'port' | 'socketPath' | 'token'>>) {
+      // Over TCP one address may hold at most 64 connections (maxConnectionsPerPeer), so the client
+      // keeps to 48, as a browser keeps to 6; the 200 requests are still all in flight at once.
+      const agent = new Agent({ keepAlive: true, ...(via.port ? { maxSockets: 48 } : {}) });
       const times: number[] = [];
       const t0 = performance.now();
       const replies = await Promise.all(
@@ -225,7 +227,8 @@ describe('server API', () => {
       expect(await findServer(join(fx.home, 'elsewhere'))).toBeUndefined();
       const st = await client.status();
       expect(st.server.viaSocket).toBe(true);
-      expect(await client.ping()).toMatchObject({ name: 'memery', home: fx.home, pid: process.pid, socket: socketPath, url: fx.server.url });
+      expect(await client.ping()).toMatchObject({ name: 'memery', home: fx.home, pid: process.pid, socket: socketPath, url: `http://127.0.0.1:${fx.port}/` });
+      expect(JSON.stringify(await client.ping())).not.toContain(token);
     });
 
     it('searches, indexes with progress, reads files and forgets', async () => {
@@ -266,6 +269,8 @@ describe('server API', () => {
       const noToken = new ServerClient({ url: fx.server.url });
       try {
         await expect(noToken.forget(fx.dir)).rejects.toMatchObject({ status: 401 });
+        await expect(noToken.search('red')).rejects.toMatchObject({ status: 401 });
+        await expect(noToken.ping()).rejects.toMatchObject({ status: 401 });
       } finally {
         noToken.close();
       }

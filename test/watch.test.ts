@@ -1,22 +1,28 @@
 /**
  * `watch`: with the server watching an indexed folder, adding, changing, moving and deleting files
  * shows up in search results within seconds, and a burst of files becomes one or two index runs.
+ * A change made while another process holds the index lock is indexed once the lock is released,
+ * and a folder indexed by another process while the server runs is watched too.
  */
-import { copyFileSync, mkdirSync, renameSync, unlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Memery } from '../ts/api/memery.js';
 import type { SearchResult } from '../ts/api/schemas.js';
+import { acquireLock } from '../ts/catalog/lock.js';
 import { findServer, type ServerClient } from '../ts/server/client.js';
 import { listenEvents, serverFixture, until, type ServerFixture } from './helpers/browser.js';
-import { writeSolid } from './helpers/images.js';
+import { tempDir, writeSolid } from './helpers/images.js';
+import { COLOUR_HF } from './helpers/memery.js';
 
 const DEADLINE = 10_000;
 
 let fx: ServerFixture;
 let client: ServerClient;
+const logs: string[] = [];
 
 beforeAll(async () => {
-  fx = await serverFixture({ index: false, watch: true, watchDebounceMs: 300 });
+  fx = await serverFixture({ index: false, watch: true, watchDebounceMs: 300, catalogPollMs: 300, log: (l) => logs.push(l) });
   client = (await findServer(fx.home))!;
   await client.index(fx.dir);
   // Indexed folders are watched once their first run is done.
@@ -78,7 +84,7 @@ describe('watch', () => {
   });
 
   it('batches a burst of files into few index runs', async () => {
-    const events = listenEvents(fx.port);
+    const events = listenEvents(fx.port, fx.token);
     try {
       await new Promise((r) => setTimeout(r, 200));
       const burst = join(fx.dir, 'burst');
@@ -92,6 +98,49 @@ describe('watch', () => {
       expect(runs.reduce((a, e) => a + e.data.new + e.data.moved, 0)).toBe(300);
     } finally {
       events.stop();
+    }
+  });
+});
+
+describe('watch, with other memery processes', () => {
+  it('indexes a change made while another process holds the index lock, once the lock is released', async () => {
+    const release = await acquireLock(join(fx.home, 'index.lock'), 5_000);
+    let released = false;
+    try {
+      await writeSolid(join(fx.dir, 'grey.png'), [128, 128, 128]);
+      // The watcher's run found the lock taken: it steps aside and will try again (it used to fail with E_LOCKED and drop the change).
+      await until(() => logs.some((l) => l.includes(`indexing ${fx.dir} waits for another memery process`)), DEADLINE, 'the watcher to meet the lock');
+      expect((await top('grey', 20)).some((r) => basename(r.path) === 'grey.png')).toBe(false);
+      expect(logs.some((l) => l.includes('failed'))).toBe(false);
+      release();
+      released = true;
+      await until(async () => basename((await top('grey', 1))[0]!.path) === 'grey.png', DEADLINE * 2, 'grey.png in results after the lock is released');
+    } finally {
+      if (!released) release();
+    }
+  });
+
+  it('watches a folder that another process indexed while the server runs', async () => {
+    const other = tempDir('memery-other-');
+    try {
+      await writeSolid(join(other, 'first.png'), [0, 128, 128]);
+      // Another Memery on the same home (as `memery index` in a terminal would be).
+      const m = await Memery.open({ home: fx.home, modelDir: COLOUR_HF });
+      try {
+        await m.index(other);
+      } finally {
+        await m.close();
+      }
+      await until(async () => (await client.status()).server.watch.folders.includes(other), DEADLINE, 'the new folder to be watched');
+      expect((await client.search('magenta', { n: 10, folders: [other] })).map((r) => basename(r.path))).toEqual(['first.png']);
+      await writeSolid(join(other, 'later.png'), [255, 0, 255]);
+      await until(
+        async () => (await client.search('magenta', { n: 10, folders: [other] }))[0]?.path === join(other, 'later.png'),
+        DEADLINE,
+        'later.png in results',
+      );
+    } finally {
+      rmSync(other, { recursive: true, force: true });
     }
   });
 });

@@ -32,6 +32,8 @@ export interface RawOptions {
   headers?: Record<string, string | number>;
   body?: string | Buffer | object;
   agent?: Agent;
+  /** Sent as X-Memery-Token (over TCP every request needs it). */
+  token?: string;
 }
 
 /** One HTTP request; a JSON `body` object is sent as application/json. Host defaults to 127.0.0.1:<port>. */
@@ -49,6 +51,7 @@ export function raw(o: RawOptions): Promise<RawReply> {
   }
   if (o.port !== undefined) headers.host = `127.0.0.1:${o.port}`;
   else headers.host = 'localhost';
+  if (o.token !== undefined) headers['x-memery-token'] = o.token;
   Object.assign(headers, o.headers ?? {});
   return new Promise((resolve, reject) => {
     const req = request(
@@ -89,10 +92,10 @@ export function parseSse(text: string): Array<{ event: string; data: any }> {
 }
 
 /** Collects the events of GET /api/events until stopped. */
-export function listenEvents(port: number): { events: Array<{ event: string; data: any }>; stop: () => void } {
+export function listenEvents(port: number, token: string): { events: Array<{ event: string; data: any }>; stop: () => void } {
   const events: Array<{ event: string; data: unknown }> = [];
   const feed = sseParser((event, data) => events.push({ event, data: JSON.parse(data) }));
-  const req = request({ host: '127.0.0.1', port, path: '/api/events', headers: { host: `127.0.0.1:${port}` } }, (res) => {
+  const req = request({ host: '127.0.0.1', port, path: '/api/events', headers: { host: `127.0.0.1:${port}`, 'x-memery-token': token } }, (res) => {
     res.setEncoding('utf8');
     res.on('data', (c: string) => feed(c));
     res.on('error', () => {});
@@ -126,6 +129,8 @@ export interface ServerFixture {
   dir: string;
   files: Record<string, string>;
   port: number;
+  /** The server's token (over TCP every request needs it). */
+  token: string;
   cleanup: () => Promise<void>;
 }
 
@@ -144,6 +149,7 @@ export async function serverFixture(opts: Partial<ServerOptions> & { index?: boo
     dir,
     files,
     port,
+    token: server.token,
     cleanup: async () => {
       await server.close();
       rmSync(home, { recursive: true, force: true });

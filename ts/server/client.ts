@@ -31,7 +31,7 @@ export interface ServerClientOptions {
   socketPath?: string;
   /** Base URL for TCP, e.g. http://127.0.0.1:7627/ */
   url?: string;
-  /** Token for state-changing calls over TCP. */
+  /** The server's token: over TCP every request needs it (sent as X-Memery-Token). */
   token?: string;
   /** Per-request timeout, ms (default none; index runs can be long). */
   timeoutMs?: number;

@@ -3,39 +3,59 @@
  * CLI, the launchers and the web GUI over HTTP, on 127.0.0.1 (default port 7627, config `port`,
  * MEMERY_PORT) and on the Unix socket `<home>/memery.sock` (mode 0600).
  *
- * Endpoints (JSON unless noted; schemas in ./api-schemas.ts):
- *   GET  /                      the web GUI (the page embeds the token); /app.js, /app.css, /favicon.svg
+ * Endpoints (JSON unless noted; schemas in ./api-schemas.ts). Over TCP every one of them, the page
+ * and its assets included, needs the token (see the safety rules); over the socket none does.
+ *   GET  /                      the web GUI; /app.js, /app.css, /favicon.svg
+ *   GET  /?token=<token>        303 to / with the token cookie (the URL `serve` prints and --open opens)
  *   GET  /api/ping              {name: 'memery', version, pid, home, url, socket} (cheap identity check)
  *   GET  /api/status            library status + server info
  *   POST /api/search            {query, n?, threshold?, folders?} -> {results, ms}
- *   POST /api/search-image      raw image body (<= 32 MiB) + query-string options -> {results, ms}   [token]
- *   POST /api/index             {folder} -> text/event-stream: progress..., done | error             [token]
- *   POST /api/forget            {folder} -> {folder, removed}                                        [token]
+ *   POST /api/search-image      raw image body (<= 32 MiB) + query-string options -> {results, ms}
+ *   POST /api/index             {folder} -> text/event-stream: progress..., done | error
+ *   POST /api/forget            {folder} -> {folder, removed}
  *   GET  /api/events            text/event-stream of every job: progress, done, error, forgotten, changed
  *   GET  /api/thumb/:id?size=   JPEG thumbnail of a catalog file (default 256 px)
  *   GET  /api/file/:id          the image itself (?download=1 for an attachment)
  *
  * Safety rules:
- *  - Files are named by catalog id only; there is no path parameter anywhere, routes are matched
- *    exactly, and a file is served only when it is an `ok` catalog file whose real path (symlinks
- *    resolved) lies inside the real path of a catalog folder and whose bytes are an image.
- *  - Over TCP the Host header must be a loopback name with the listening port (DNS rebinding), a
- *    POST's Origin (when sent) must be that same origin, JSON bodies must be application/json, and
- *    no CORS headers are ever sent. State-changing calls (index, forget, search-image) need the
- *    header `X-Memery-Token: <token>`: missing -> 401, wrong -> 403. The token lives in
- *    `<home>/server-token` (mode 0600) and is embedded in the GUI page, which only same-origin
- *    scripts can read. Image queries over TCP must be `id:<n>` (or an upload), never server paths.
+ *  - Over TCP (loopback included: on a shared machine every local account can connect to it)
+ *    every request needs the per-install token, as Jupyter does: the header
+ *    `X-Memery-Token: <token>` (the CLI's TCP fallback) or the cookie `memery_session_<port>`
+ *    (HttpOnly, SameSite=Strict, Path=/; the port keeps two servers apart), which the owner gets by
+ *    opening the `http://127.0.0.1:<port>/?token=<token>` URL that `memery serve` prints and
+ *    `--open` opens (a 303 to `/` sets it). The cookie holds a random key of this server run, not
+ *    the token: 127.0.0.1's cookies go to all its ports, so a page on another local port could see
+ *    it; it then reveals no token and dies with the server (the owner opens the URL again). No credentials -> 401; the page then is a short note
+ *    on how to get in that names no token, path, folder or count. A wrong header -> 403. The cookie
+ *    is ignored on requests a browser marks as coming from another site (Sec-Fetch-Site), so a page
+ *    on another local port cannot use it. The token lives in `<home>/server-token` (mode 0600);
+ *    the GUI page never contains it. Refused TCP requests get `Connection: close`, so a client
+ *    without the token cannot hold a connection open by trickling a body.
+ *  - Over TCP the Host header must also be a loopback name with the listening port (DNS
+ *    rebinding), a POST's Origin (when sent) must be that same origin, JSON bodies must be
+ *    application/json, and no CORS headers are ever sent. Image queries over TCP must be `id:<n>`
+ *    (or an upload), never server paths.
  *  - The Unix socket needs no token and no Host check: its mode (0600) admits only the owner, who
  *    can read the token file anyway. Image queries over the socket may name any local path.
- *  - A non-loopback host needs `allowRemote`; then every request needs the token (the header, or
- *    the cookie set by opening the printed `/?token=` URL), and the Host check is left to it.
- *  - Read-only calls over loopback TCP (the page, search, status, thumbnails, files) need no token,
- *    so other accounts on a shared machine can reach them (a limit of loopback TCP; the socket has
- *    none). Uploads go to `<home>/tmp` (0700) and are deleted after the search.
+ *  - A non-loopback host needs `allowRemote`; the token rules are the same, and the Host check is
+ *    left to the token.
+ *  - Files are named by catalog id only; there is no path parameter anywhere, and routes are
+ *    matched exactly. A file is opened once (by its catalog path, O_NONBLOCK) and then what was
+ *    opened is checked: a regular file whose real path (Linux: the kernel's name for the open
+ *    descriptor; elsewhere realpath, with the same device and inode as the descriptor) lies inside
+ *    the real path of a catalog folder, with image bytes. Only that descriptor is read, for the file
+ *    and for its thumbnail (made from the bytes), so a symlink swapped between the check and the
+ *    read cannot redirect either.
+ *  - Load: a request must arrive whole (headers and body) within `requestTimeoutMs` (30 s; headers
+ *    within 20 s), or its connection is closed, and an aborted body is logged as one line. Over
+ *    TCP one remote address may hold `maxConnectionsPerPeer` (64) connections; more are answered
+ *    503 and closed at once. (Every local account is 127.0.0.1, so one can still crowd the GUI's
+ *    TCP port; the socket, used by the CLI and launchers, is not shared.)
+ *  - Uploads go to `<home>/tmp` (0700) and are deleted after the search.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, unlinkSync, chmodSync } from 'node:fs';
-import { mkdir, open, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { constants as fsConstants, existsSync, mkdirSync, unlinkSync, chmodSync, statSync, type Stats } from 'node:fs';
+import { mkdir, open, readlink, realpath, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
@@ -43,7 +63,9 @@ import { z } from 'zod';
 import { Memery } from '../api/memery.js';
 import type { MemeryOptions, SearchQuery, SearchQueryObject, SearchResult } from '../api/schemas.js';
 import { defaultHome } from '../config/load.js';
+import { acquireLock } from '../catalog/lock.js';
 import { isMemeryError, MemeryError } from '../errors.js';
+import { thumbnail } from '../native/image-ops.js';
 import {
   DEFAULT_PORT,
   ForgetRequestSchema,
@@ -91,10 +113,18 @@ export interface ServerOptions {
   watchDebounceMs?: number;
   /** Log lines (watch errors, warnings). Default: stderr. */
   log?: (line: string) => void;
+  /** Longest time a request (headers and body) may take to arrive, ms (default 30 000). */
+  requestTimeoutMs?: number;
+  /** Longest time its headers may take, ms (default 20 000, at most requestTimeoutMs). */
+  headersTimeoutMs?: number;
+  /** Most TCP connections one remote address may hold open (default 64); more are refused at once. */
+  maxConnectionsPerPeer?: number;
+  /** With watch: how often the catalog is checked for folders indexed by other processes, ms (default 2 000). */
+  catalogPollMs?: number;
 }
 
 export interface RunningServer {
-  /** GUI URL (with `?token=` when listening beyond loopback). */
+  /** GUI URL, with `?token=`: opening it sets the token cookie (print it only to the owner). */
   url: string;
   port: number;
   host: string;
@@ -110,8 +140,37 @@ const MAX_SOCKET_PATH = 103;
 
 interface RequestContext {
   viaSocket: boolean;
-  /** Whether the request carried the right token (or came over the socket). */
-  tokenOk: boolean;
+}
+
+/** The client went away (or was cut off by the request timeout) before its body had arrived. */
+class ClientGone extends Error {}
+
+/** Bytes of an image read whole to make its thumbnail. */
+const MAX_THUMB_SOURCE_BYTES = 256 * 1024 * 1024;
+
+/** The page answered over TCP without the token: how to get in, and nothing else. */
+const SIGN_IN_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><title>memery: token needed</title></head>
+<body>
+<h1>memery needs its token</h1>
+<p>This memery server only answers its owner. To open the search page:</p>
+<ul>
+<li>run <code>memery serve --open</code> (when a server is already running it opens that one), or</li>
+<li>open the address <code>memery serve</code> printed when it started: it ends in <code>?token=</code>&hellip;, or</li>
+<li>read the token from the file <code>server-token</code> in memery's home folder (<code>MEMERY_HOME</code>) and open this page with <code>/?token=</code> and the token after it.</li>
+</ul>
+</body>
+</html>
+`;
+
+/** The path of what `fh` has open: on Linux the kernel's own name for it; elsewhere realpath of `path`. */
+async function openedPath(fh: FileHandle, path: string): Promise<string | undefined> {
+  if (process.platform === 'linux') {
+    const p = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => undefined);
+    if (p !== undefined) return isAbsolute(p) && !p.endsWith(' (deleted)') ? p : undefined;
+  }
+  return realpath(path).catch(() => undefined);
 }
 
 /** Starts the server; throws E_LOCKED when one already serves this home. */
@@ -157,7 +216,19 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     const uploadDir = join(home, 'tmp');
     const sseClients = new Set<ServerResponse>();
     let boundPort = port;
+    /** The GUI URL with the token (printed, opened) and without it (status, ping, server.json). */
     let url = '';
+    let baseUrl = '';
+    let cookieName = 'memery_session';
+    /**
+     * The cookie's value: a random session key of this server run, not the token itself. Browsers
+     * send 127.0.0.1's cookies to every port of it, so a page served by someone else on another
+     * local port that the owner opens could see it; it then neither reveals the token file nor
+     * outlives this server.
+     */
+    const session = randomBytes(32).toString('hex');
+    const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+    const maxPerPeer = opts.maxConnectionsPerPeer ?? 64;
     let socketPath: string | undefined;
     let hosts = new Set<string>();
     const watchOn = opts.watch ?? memery.config.watch;
@@ -195,30 +266,57 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       broadcast('error', e);
       if (e.source !== 'api') log(`indexing ${e.folder} failed: ${e.message}`);
     });
+    jobs.on('locked', (l) => {
+      if (l.attempt === 0) log(`indexing ${l.folder} waits for another memery process to finish (${l.message}); trying again until the index lock is free`);
+    });
     jobs.on('forgotten', (f) => broadcast('forgotten', f));
     jobs.on('changed', () => broadcast('changed', {}));
     jobs.on('done', (d) => void watcher?.add(d.folder));
     jobs.on('forgotten', (f) => void watcher?.remove(f.folder));
 
-    /** Path of catalog file `id` when it may be served: ok, inside a catalog folder (real paths), still there. */
-    async function servablePath(id: number): Promise<{ path: string; real: string; mtime: number; bytes: number }> {
+    /**
+     * Opens catalog file `id` once and checks what was opened: an `ok` catalog file, a regular file,
+     * whose real path lies inside the real path of a catalog folder (its own). The caller reads only
+     * from the returned handle (so a symlink swapped after the check changes nothing) and closes it.
+     */
+    async function openServable(id: number): Promise<{ fh: FileHandle; path: string; real: string; st: Stats }> {
       const f = memery.file(id);
       if (!f) throw new HttpError(404, 'E_NOT_FOUND', `No catalog file with id ${id}`);
-      const real = await realpath(f.path).catch(() => undefined);
-      if (!real) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is gone from disk`);
-      const inside = (folders: Array<{ path: string; real: string }>) =>
-        folders.some((d) => f.path.startsWith(d.path.endsWith(sep) ? d.path : d.path + sep) && real.startsWith(d.real.endsWith(sep) ? d.real : d.real + sep));
-      let ok = inside(folderCache?.folders ?? (await refreshFolders()));
-      if (!ok && folderCache && Date.now() - folderCache.at > 2_000) ok = inside(await refreshFolders());
-      if (!ok) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is not served: it resolves outside the indexed folders`);
-      return { path: f.path, real, mtime: f.mtime, bytes: f.bytes };
+      const gone = () => new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is gone from disk`);
+      // O_NONBLOCK: a FIFO put in the image's place must not hang the open.
+      const fh = await open(f.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (fsConstants.O_NOCTTY ?? 0)).catch(() => undefined);
+      if (!fh) throw gone();
+      try {
+        const st = await fh.stat();
+        if (!st.isFile()) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is not a regular file`);
+        const real = await openedPath(fh, f.path);
+        if (!real) throw gone();
+        // The name we check must be the file we opened (same device and inode).
+        const named = await stat(real).catch(() => undefined);
+        if (!named || named.dev !== st.dev || named.ino !== st.ino) {
+          throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} changed while it was being opened`);
+        }
+        const under = (p: string, dir: string) => p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+        const inside = (folders: Array<{ path: string; real: string }>) => folders.some((d) => under(f.path, d.path) && under(real, d.real));
+        let ok = inside(folderCache?.folders ?? (await refreshFolders()));
+        if (!ok && folderCache && Date.now() - folderCache.at > 2_000) ok = inside(await refreshFolders());
+        if (!ok) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is not served: it resolves outside the indexed folders`);
+        return { fh, path: f.path, real, st };
+      } catch (err) {
+        await fh.close();
+        throw err;
+      }
     }
 
     /** Maps `id:<n>` image references to catalog paths; other paths only over the socket. */
     async function resolveImageRef(value: string | undefined, ctx: RequestContext, field: string): Promise<string | undefined> {
       if (value === undefined) return undefined;
       const m = /^id:(\d+)$/.exec(value);
-      if (m) return (await servablePath(Number(m[1]))).path;
+      if (m) {
+        const o = await openServable(Number(m[1]));
+        await o.fh.close();
+        return o.path;
+      }
       if (!ctx.viaSocket) {
         throw new HttpError(400, 'E_USAGE', `Expected ${field} to be id:<n> (a catalog file id)`, {
           hint: 'Image paths are accepted over the Unix socket only; upload an image with POST /api/search-image.',
@@ -278,6 +376,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
     const readBody = (req: IncomingMessage, limit: number): Promise<Buffer> =>
       new Promise((resolveBody, reject) => {
+        const t0 = Date.now();
         const declared = Number(req.headers['content-length']);
         if (Number.isFinite(declared) && declared > limit) {
           reject(new HttpError(413, 'E_TOO_LARGE', `Expected a body of at most ${limit} bytes but received ${declared}`));
@@ -296,7 +395,17 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
           chunks.push(c);
         });
         req.on('end', () => resolveBody(Buffer.concat(chunks)));
-        req.on('error', reject);
+        const gone = () => {
+          const ms = Date.now() - t0;
+          const of = Number.isFinite(declared) ? ` of ${declared}` : '';
+          const timedOut = (req.socket as Socket & { errored?: { code?: string } | null }).errored?.code === 'ERR_HTTP_REQUEST_TIMEOUT' || ms >= requestTimeout;
+          const why = timedOut ? `it took longer than ${requestTimeout / 1000} s` : 'the client closed the connection';
+          reject(new ClientGone(`${req.method} ${(req.url ?? '/').split('?')[0]}: request body aborted after ${(ms / 1000).toFixed(1)} s, ${size}${of} bytes received (${why})`));
+        };
+        req.on('error', gone);
+        req.on('close', () => {
+          if (!req.complete) gone();
+        });
       });
 
     const readJson = async (req: IncomingMessage): Promise<unknown> => {
@@ -310,15 +419,6 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       }
     };
 
-    const requireToken = (ctx: RequestContext, req: IncomingMessage) => {
-      if (ctx.viaSocket) return;
-      const presented = req.headers[TOKEN_HEADER];
-      if (typeof presented !== 'string' || !presented) {
-        throw new HttpError(401, 'E_AUTH', `This endpoint needs the ${TOKEN_HEADER} header`, { hint: `The token is in ${join(home, 'server-token')}.` });
-      }
-      if (!tokenMatches(presented, token)) throw new HttpError(403, 'E_AUTH', `Wrong ${TOKEN_HEADER}`);
-    };
-
     const parseSearch = (params: URLSearchParams): Record<string, unknown> => {
       const out: Record<string, unknown> = {};
       for (const key of new Set(params.keys())) out[key] = key === 'folder' ? params.getAll(key) : params.get(key);
@@ -329,7 +429,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       name: 'memery',
       version,
       pid: process.pid,
-      url,
+      url: baseUrl,
       socket: socketPath ?? null,
       viaSocket: ctx.viaSocket,
       watch: { enabled: Boolean(watcher), folders: watcher?.folders() ?? [], pending: watcher?.pending() ?? [], indexing: jobs.current },
@@ -361,7 +461,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       if (asset) {
         only('GET');
         if (path === '/') {
-          const html = asset.body.toString('utf8').replaceAll('__MEMERY_TOKEN__', token);
+          const html = asset.body;
           res.writeHead(200, {
             'Content-Type': asset.type,
             'Cache-Control': 'no-store',
@@ -383,7 +483,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       switch (path) {
         case '/api/ping': {
           only('GET');
-          const body: PingResponse = { name: 'memery', version, pid: process.pid, home, url, socket: socketPath ?? null };
+          const body: PingResponse = { name: 'memery', version, pid: process.pid, home, url: baseUrl, socket: socketPath ?? null };
           sendJson(res, 200, body);
           return;
         }
@@ -403,7 +503,6 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         }
         case '/api/search-image': {
           only('POST');
-          requireToken(ctx, req);
           const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
           if (!type.startsWith('image/') && type !== 'application/octet-stream') {
             throw new HttpError(415, 'E_USAGE', `Expected an image body (image/* or application/octet-stream) but received ${type || 'none'}`);
@@ -415,21 +514,22 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
           await mkdir(uploadDir, { recursive: true, mode: 0o700 });
           const tmp = join(uploadDir, `upload-${process.pid}-${randomBytes(8).toString('hex')}${EXTENSION_OF[kind] ?? ''}`);
           await writeFile(tmp, data, { mode: 0o600 });
+          let answer: Awaited<ReturnType<typeof runSearch>>;
           try {
             const query: SearchQueryObject = { image: tmp };
             if (p.text) query.text = p.text;
             if (p.negativeText) query.negativeText = p.negativeText;
             const neg = await resolveImageRef(p.negativeImage, ctx, 'negativeImage');
             if (neg) query.negativeImage = neg;
-            sendJson(res, 200, await runSearch(query, { n: p.n, threshold: p.threshold, folders: p.folder }));
+            answer = await runSearch(query, { n: p.n, threshold: p.threshold, folders: p.folder });
           } finally {
-            await rm(tmp, { force: true });
+            await rm(tmp, { force: true }); // before answering: the upload is gone once the client has its results
           }
+          sendJson(res, 200, answer);
           return;
         }
         case '/api/index': {
           only('POST');
-          requireToken(ctx, req);
           const { folder } = IndexRequestSchema.parse(await readJson(req));
           const abs = resolve(folder);
           const st = await stat(abs).catch(() => undefined);
@@ -465,7 +565,6 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         }
         case '/api/forget': {
           only('POST');
-          requireToken(ctx, req);
           const { folder } = ForgetRequestSchema.parse(await readJson(req));
           const abs = resolve(folder);
           const removed = await jobs.forget(abs);
@@ -490,37 +589,38 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       if (segs.length === 4 && segs[1] === 'api' && (segs[2] === 'thumb' || segs[2] === 'file')) {
         only('GET');
         const id = IdParamSchema.parse(segs[3]);
-        if (segs[2] === 'thumb') {
-          const { size } = ThumbParamsSchema.parse(parseSearch(params));
-          const s = size ?? 256;
-          const f = await servablePath(id);
-          const etag = `"t${id}-${s}-${Math.round(f.mtime)}-${f.bytes}"`;
-          if (req.headers['if-none-match'] === etag) {
-            res.writeHead(304, { ETag: etag, 'Cache-Control': 'private, max-age=3600' }).end();
-            return;
-          }
-          let data = thumbs.get(etag);
-          if (!data) {
-            data = (await memery.thumbnail(id, s)).data;
-            thumbs.set(etag, data);
-          }
-          res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': data.length, 'Cache-Control': 'private, max-age=3600', ETag: etag });
-          res.end(data);
-          return;
-        }
-        const f = await servablePath(id);
-        const fh = await open(f.real, 'r');
+        const s = segs[2] === 'thumb' ? (ThumbParamsSchema.parse(parseSearch(params)).size ?? 256) : 0;
+        const o = await openServable(id);
+        const { st } = o;
         let handedOff = false;
         try {
-          const st = await fh.stat();
-          if (!st.isFile()) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is not a regular file`);
+          if (segs[2] === 'thumb') {
+            // Keyed by what was opened (device, inode, mtime, size), not by what the catalog says.
+            const etag = `"t${id}-${s}-${st.dev}-${st.ino}-${Math.round(st.mtimeMs)}-${st.size}"`;
+            if (req.headers['if-none-match'] === etag) {
+              res.writeHead(304, { ETag: etag, 'Cache-Control': 'private, max-age=3600' }).end();
+              return;
+            }
+            let data = thumbs.get(etag);
+            if (!data) {
+              if (st.size > MAX_THUMB_SOURCE_BYTES) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is too large for a thumbnail`);
+              const bytes = await o.fh.readFile();
+              if (!sniffImageType(bytes.subarray(0, 32))) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is no longer an image`);
+              // Made from the bytes read from the checked descriptor, never from a path opened again.
+              data = (await thumbnail(bytes, { size: s, format: 'jpeg' })).data;
+              thumbs.set(etag, data);
+            }
+            res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': data.length, 'Cache-Control': 'private, max-age=3600', ETag: etag });
+            res.end(data);
+            return;
+          }
           const head = Buffer.alloc(32);
-          await fh.read(head, 0, 32, 0);
+          await o.fh.read(head, 0, 32, 0);
           const type = sniffImageType(head);
           if (!type) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is no longer an image`);
-          const name = basename(f.path);
+          const name = basename(o.path);
           const disposition = params.get('download') === '1' ? 'attachment' : 'inline';
-          const etag = `"f${id}-${Math.round(st.mtimeMs)}-${st.size}"`;
+          const etag = `"f${id}-${st.dev}-${st.ino}-${Math.round(st.mtimeMs)}-${st.size}"`;
           if (req.headers['if-none-match'] === etag) {
             res.writeHead(304, { ETag: etag }).end();
             return;
@@ -533,13 +633,17 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
             'Content-Security-Policy': "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
             ETag: etag,
           });
-          const stream = fh.createReadStream({ start: 0, end: Math.max(0, st.size - 1), autoClose: true });
+          if (st.size === 0) {
+            res.end();
+            return;
+          }
+          const stream = o.fh.createReadStream({ start: 0, end: st.size - 1, autoClose: true });
           handedOff = true;
           stream.on('error', () => res.destroy());
           res.on('close', () => stream.destroy());
           stream.pipe(res);
         } finally {
-          if (!handedOff) await fh.close();
+          if (!handedOff) await o.fh.close();
         }
         return;
       }
@@ -548,41 +652,91 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
     // ---- access control ------------------------------------------------------------------------
 
+    /** Refuses a TCP request and closes its connection once answered (no body is waited for). */
+    const refuse = (res: ServerResponse, status: number, code: string, message: string, hint?: string) => {
+      res.setHeader('Connection', 'close');
+      sendJson(res, status, { error: { code, message, ...(hint ? { hint } : {}) } });
+    };
+
+    /** The value of cookie `name`, if sent. */
+    const cookieValue = (req: IncomingMessage, name: string): string | undefined => {
+      for (const part of String(req.headers.cookie ?? '').split(';')) {
+        const eq = part.indexOf('=');
+        if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+      }
+      return undefined;
+    };
+
     function admit(req: IncomingMessage, res: ServerResponse, viaSocket: boolean): RequestContext | undefined {
-      if (viaSocket) return { viaSocket, tokenOk: true };
-      const headerToken = req.headers[TOKEN_HEADER];
-      const tokenOk = typeof headerToken === 'string' && tokenMatches(headerToken, token);
+      if (viaSocket) return { viaSocket };
       const hostHeader = String(req.headers.host ?? '').toLowerCase();
-      if (loopback) {
-        if (!hosts.has(hostHeader)) {
-          sendJson(res, 403, {
-            error: { code: 'E_FORBIDDEN', message: `Expected Host ${[...hosts][0]} but received ${hostHeader || 'none'}`, hint: 'memery answers only to its loopback name (DNS rebinding protection).' },
-          });
-          return undefined;
-        }
-        const origin = req.headers.origin;
-        if (req.method !== 'GET' && req.method !== 'HEAD' && origin !== undefined && origin !== `http://${hostHeader}`) {
-          sendJson(res, 403, { error: { code: 'E_FORBIDDEN', message: `Cross-origin request from ${origin} refused` } });
-          return undefined;
-        }
-        return { viaSocket, tokenOk };
+      if (loopback && !hosts.has(hostHeader)) {
+        refuse(res, 403, 'E_FORBIDDEN', `Expected Host ${[...hosts][0]} but received ${hostHeader || 'none'}`, 'memery answers only to its loopback name (DNS rebinding protection).');
+        return undefined;
       }
-      // Remote mode: every request needs the token (header, or the cookie for the GUI's own requests).
-      const cookie = /(?:^|;\s*)memery_token=([0-9a-f]+)/.exec(String(req.headers.cookie ?? ''))?.[1];
+      const origin = req.headers.origin;
+      if (req.method !== 'GET' && req.method !== 'HEAD' && origin !== undefined && origin !== `http://${hostHeader}`) {
+        refuse(res, 403, 'E_FORBIDDEN', `Cross-origin request from ${origin} refused`);
+        return undefined;
+      }
       const raw = req.url ?? '/';
-      const qs = new URLSearchParams(raw.includes('?') ? raw.slice(raw.indexOf('?') + 1) : '');
-      if (req.method === 'GET' && raw.split('?')[0] === '/' && tokenMatches(qs.get('token') ?? undefined, token)) {
-        res.writeHead(303, { Location: '/', 'Set-Cookie': `memery_token=${token}; HttpOnly; SameSite=Strict; Path=/`, 'Cache-Control': 'no-store' }).end();
+      const q = raw.indexOf('?');
+      const path = q >= 0 ? raw.slice(0, q) : raw;
+      // The URL `serve` prints: trade the token for the cookie, and drop it from the address bar.
+      if (req.method === 'GET' && path === '/' && q >= 0) {
+        const presented = new URLSearchParams(raw.slice(q + 1)).get('token') ?? undefined;
+        if (tokenMatches(presented, token)) {
+          res.writeHead(303, {
+            Location: '/',
+            'Set-Cookie': `${cookieName}=${session}; HttpOnly; SameSite=Strict; Path=/`,
+            'Cache-Control': 'no-store',
+            'Content-Length': 0,
+          });
+          res.end();
+          return undefined;
+        }
+      }
+      const header = req.headers[TOKEN_HEADER];
+      if (typeof header === 'string' && header !== '') {
+        if (tokenMatches(header, token)) return { viaSocket };
+        refuse(res, 403, 'E_AUTH', `Wrong ${TOKEN_HEADER}`);
         return undefined;
       }
-      if (!tokenOk && !tokenMatches(cookie, token)) {
-        sendJson(res, 401, { error: { code: 'E_AUTH', message: 'This server accepts remote connections: every request needs the token', hint: 'Open the URL printed by `memery serve` (it carries ?token=), or send X-Memery-Token.' } });
+      // The cookie, unless the browser says the request comes from another site (another local port
+      // is the same "site" for SameSite, but not for Sec-Fetch-Site).
+      const fetchSite = req.headers['sec-fetch-site'];
+      const cookieOk = fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'none';
+      if (cookieOk && tokenMatches(cookieValue(req, cookieName), session)) return { viaSocket };
+      if (req.method === 'GET' && path === '/') {
+        const page = Buffer.from(SIGN_IN_PAGE);
+        res.writeHead(401, {
+          'Content-Type': 'text/html; charset=utf-8',
+          'Content-Length': page.length,
+          'Cache-Control': 'no-store',
+          'Content-Security-Policy': "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+          Connection: 'close',
+        });
+        res.end(page);
         return undefined;
       }
-      return { viaSocket, tokenOk };
+      refuse(
+        res,
+        401,
+        'E_AUTH',
+        `Every request over TCP needs the memery token (the ${TOKEN_HEADER} header, or the cookie set by opening the URL that \`memery serve\` prints)`,
+        "Run `memery serve --open`, or open the URL it prints (it ends in ?token=); the token is in the file server-token in memery's home folder.",
+      );
+      return undefined;
     }
 
+    /** TCP connections over the per-peer cap: answered 503 at once, nothing they send is handled. */
+    const refusedSockets = new WeakSet<Socket>();
+
     const handler = (viaSocket: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+      if (refusedSockets.has(req.socket)) {
+        req.socket.destroy();
+        return;
+      }
       baseHeaders(res);
       let ctx: RequestContext | undefined;
       try {
@@ -597,6 +751,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       }
       route(req, res, ctx).catch((err: unknown) => {
         req.resume();
+        if (err instanceof ClientGone) {
+          log(err.message);
+          res.destroy();
+          return;
+        }
         sendError(res, err);
       });
     };
@@ -610,7 +769,37 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         c.on('close', () => sockets.delete(c));
       });
 
-    const tcp = track(createServer({ requestTimeout: 0, headersTimeout: 30_000 }, handler(false)));
+    // A request must arrive whole within requestTimeout (Node answers 408 and closes otherwise).
+    const timeouts = {
+      requestTimeout,
+      headersTimeout: Math.min(opts.headersTimeoutMs ?? 20_000, requestTimeout),
+      connectionsCheckingInterval: Math.max(25, Math.min(5_000, Math.floor(Math.min(opts.headersTimeoutMs ?? 20_000, requestTimeout) / 4))),
+    };
+    const tcp = track(createServer(timeouts, handler(false)));
+    // At most maxPerPeer connections per remote address; more are answered 503 and closed at once.
+    const perPeer = new Map<string, number>();
+    const lastRefusalLog = new Map<string, number>();
+    tcp.on('connection', (c: Socket) => {
+      const peer = c.remoteAddress ?? 'unknown';
+      const open = perPeer.get(peer) ?? 0;
+      if (open >= maxPerPeer) {
+        const now = Date.now();
+        if (now - (lastRefusalLog.get(peer) ?? 0) > 60_000) {
+          lastRefusalLog.set(peer, now);
+          log(`refusing connections from ${peer}: it already holds ${open} (the most one address may hold)`);
+        }
+        c.on('error', () => {});
+        refusedSockets.add(c);
+        c.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n\r\nToo many connections\n', () => c.destroy());
+        return;
+      }
+      perPeer.set(peer, open + 1);
+      c.once('close', () => {
+        const left = (perPeer.get(peer) ?? 1) - 1;
+        if (left > 0) perPeer.set(peer, left);
+        else perPeer.delete(peer);
+      });
+    });
     await new Promise<void>((resolveListen, reject) => {
       tcp.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') {
@@ -629,7 +818,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     boundPort = (tcp.address() as AddressInfo).port;
     hosts = allowedHosts(host, boundPort);
     const guiHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-    url = `http://${hostPort(guiHost, boundPort)}/` + (loopback ? '' : `?token=${token}`);
+    cookieName = `memery_session_${boundPort}`;
+    baseUrl = `http://${hostPort(guiHost, boundPort)}/`;
+    url = `${baseUrl}?token=${token}`;
 
     if (opts.socket !== false) {
       const candidate = join(home, SOCKET_FILE);
@@ -641,7 +832,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         } catch {
           /* none */
         }
-        const unix = track(createServer({ requestTimeout: 0 }, handler(true)));
+        const unix = track(createServer(timeouts, handler(true)));
         const oldMask = process.umask(0o177);
         try {
           await new Promise<void>((resolveListen, reject) => {
@@ -674,7 +865,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       sseClients.clear();
       for (const s of sockets) s.destroy();
     });
-    claim.update({ url, socket: socketPath ?? null, startedAt: Date.now() });
+    claim.update({ url: baseUrl, socket: socketPath ?? null, startedAt: Date.now() });
     cleanups.push(() => rm(uploadDir, { recursive: true, force: true }).then(() => undefined));
 
     // Warm the text model so that the first query is fast (errors surface on the first search).
@@ -696,6 +887,59 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         // Catch up with changes made while no server watched; index config folders not yet indexed.
         jobs.requestIndex(f);
       }
+      // Folders indexed (or forgotten) by another process while this server runs: the catalog's
+      // files are checked every catalogPollMs, and its folder list is read again when they changed
+      // and nobody holds the index lock (so not on every poll of a long `memery index` run).
+      const configFolders = new Set(memery.config.folders.map((f) => resolve(f)));
+      const known = new Set(folders);
+      const catalogFile = join(home, 'catalog.db');
+      const signature = () =>
+        [catalogFile, `${catalogFile}-wal`]
+          .map((f) => {
+            try {
+              const st = statSync(f);
+              return `${st.mtimeMs}:${st.size}:${st.ino}`;
+            } catch {
+              return '-';
+            }
+          })
+          .join('|');
+      let seen = signature();
+      let syncing = false;
+      const sync = async () => {
+        if (syncing || jobs.current) return; // our own runs add their folders when done
+        const now = signature();
+        if (now === seen) return;
+        syncing = true;
+        try {
+          const release = await acquireLock(join(home, 'index.lock'), 0).catch(() => undefined);
+          if (!release) return; // another process is indexing: read the list once it has finished
+          release();
+          seen = now;
+          const inCatalog = new Set(memery.folders().map((f) => f.path));
+          for (const f of inCatalog) {
+            if (known.has(f) || !existsSync(f)) continue;
+            known.add(f);
+            log(`watching ${f}: indexed by another process`);
+            await watcher.add(f);
+            jobs.requestIndex(f); // what changed between that run and this watch
+          }
+          for (const f of [...known]) {
+            if (inCatalog.has(f) || configFolders.has(f)) continue;
+            known.delete(f);
+            await watcher.remove(f);
+          }
+        } catch (err) {
+          log(`checking the catalog for new folders: ${(err as Error).message}`);
+        } finally {
+          syncing = false;
+        }
+      };
+      jobs.on('done', (d) => known.add(d.folder));
+      jobs.on('forgotten', (f) => known.delete(f.folder));
+      const poll = setInterval(() => void sync(), opts.catalogPollMs ?? 2_000);
+      poll.unref();
+      cleanups.push(() => clearInterval(poll));
     }
 
     if (opts.open) openBrowser(url);

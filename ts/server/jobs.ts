@@ -1,8 +1,14 @@
 /**
  * The server's catalog writers, serialised: index runs (from the API, the watcher) and forgets run
  * one at a time, in order. Watcher runs of a folder that is already waiting are merged.
+ *
+ * A watcher run that finds the index lock held by another process (`memery index` in a terminal)
+ * does not wait in the queue, and is not dropped: it steps aside and the folder is tried again
+ * after a backoff (0.5 s, doubling, at most 5 s) until the lock is free, while other jobs run.
  */
 import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { acquireLock } from '../catalog/lock.js';
 import type { Memery } from '../api/memery.js';
 import type { IndexProgress, IndexSummary } from '../api/schemas.js';
 import { isMemeryError, MemeryError } from '../errors.js';
@@ -14,6 +20,8 @@ export interface JobEvents {
   done: [{ folder: string; source: JobSource; summary: IndexSummary }];
   error: [{ folder: string; source: JobSource; code: string; message: string }];
   forgotten: [{ folder: string; removed: number }];
+  /** A watcher run found the index locked by another process; it is tried again in `retryInMs`. */
+  locked: [{ folder: string; attempt: number; retryInMs: number; message: string }];
   /** After any job that changed (or may have changed) the catalog. */
   changed: [];
 }
@@ -31,10 +39,27 @@ export class JobQueue extends EventEmitter<JobEvents> {
   #running: { folder: string | undefined; abort: AbortController } | undefined;
   #current: Promise<void> | undefined;
   #closed = false;
+  /** Watcher runs waiting for another process's index lock: folder -> retry timer. */
+  readonly #retries = new Map<string, NodeJS.Timeout>();
+  readonly #retryBaseMs: number;
+  readonly #retryMaxMs: number;
 
-  constructor(memery: Memery) {
+  constructor(memery: Memery, opts: { retryBaseMs?: number; retryMaxMs?: number } = {}) {
     super();
     this.#memery = memery;
+    this.#retryBaseMs = opts.retryBaseMs ?? 500;
+    this.#retryMaxMs = opts.retryMaxMs ?? 5_000;
+  }
+
+  /** Whether another process (or another Memery of this one) holds the index lock now. */
+  async #lockedElsewhere(): Promise<MemeryError | undefined> {
+    try {
+      const release = await acquireLock(join(this.#memery.home, 'index.lock'), 0);
+      release();
+      return undefined;
+    } catch (err) {
+      return isMemeryError(err, 'E_LOCKED') ? err : undefined; // other trouble: let the run report it
+    }
   }
 
   /** The folder being indexed now. */
@@ -96,6 +121,11 @@ export class JobQueue extends EventEmitter<JobEvents> {
       folder,
       opts.source,
       async (signal) => {
+        if (opts.source === 'watch') {
+          // Don't hold up the queue for lockTimeout behind another process: step aside, retry later.
+          const locked = await this.#lockedElsewhere();
+          if (locked) throw locked;
+        }
         try {
           const summary = await this.#memery.index(folder, {
             signal,
@@ -108,7 +138,10 @@ export class JobQueue extends EventEmitter<JobEvents> {
           return summary;
         } catch (err) {
           const code = isMemeryError(err) ? err.code : (err as Error)?.name === 'AbortError' ? 'E_ABORTED' : 'E_INDEX';
-          this.emit('error', { folder, source: opts.source, code, message: (err as Error)?.message ?? String(err) });
+          // A watcher run locked out is retried (requestIndex), not reported as a failure.
+          if (!(opts.source === 'watch' && code === 'E_LOCKED')) {
+            this.emit('error', { folder, source: opts.source, code, message: (err as Error)?.message ?? String(err) });
+          }
           throw err;
         } finally {
           this.emit('changed');
@@ -123,9 +156,25 @@ export class JobQueue extends EventEmitter<JobEvents> {
    * of changes becomes one run). Errors are reported through the 'error' event.
    */
   requestIndex(folder: string): void {
+    // A run waiting for the lock covers this change too (it indexes whatever changed by then).
+    if (this.#retries.has(folder)) return;
+    this.#requestIndex(folder, 0);
+  }
+
+  #requestIndex(folder: string, attempt: number): void {
+    if (this.#closed) return;
     if (this.#waiting.some((w) => w.folder === folder && w.source === 'watch')) return;
-    this.index(folder, { source: 'watch' }).catch(() => {
-      /* reported as an 'error' event */
+    this.index(folder, { source: 'watch' }).catch((err: unknown) => {
+      // Other errors are reported as an 'error' event; E_LOCKED: try again once the lock is free.
+      if (!isMemeryError(err, 'E_LOCKED') || this.#closed || this.#retries.has(folder)) return;
+      const retryInMs = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.min(attempt, 20));
+      this.emit('locked', { folder, attempt, retryInMs, message: err.message });
+      const timer = setTimeout(() => {
+        this.#retries.delete(folder);
+        this.#requestIndex(folder, attempt + 1);
+      }, retryInMs);
+      timer.unref();
+      this.#retries.set(folder, timer);
     });
   }
 
@@ -144,6 +193,8 @@ export class JobQueue extends EventEmitter<JobEvents> {
   /** Cancels waiting jobs, aborts the running one and waits for it to stop. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const t of this.#retries.values()) clearTimeout(t);
+    this.#retries.clear();
     for (const w of this.#waiting.splice(0)) w.cancel(new MemeryError('E_ABORTED', 'The server is shutting down'));
     this.#running?.abort.abort(new MemeryError('E_ABORTED', 'The server is shutting down'));
     await this.#current;

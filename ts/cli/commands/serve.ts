@@ -1,7 +1,12 @@
 /**
  * `memery serve [--port N] [--host H] [--watch] [--open]`: runs the local HTTP server (ts/server)
  * until Ctrl-C. When a build has no server module, exits 1 with "server not available in this build".
+ * It prints the GUI's URL with `?token=` (opening it sets the token cookie); `--open` opens it, and
+ * when a server already runs for this home, `--open` opens that one's instead of failing.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isMemeryError } from '../../errors.js';
 import { memeryOptions, resolveHome, type GlobalOptions } from '../context.js';
 import { ExitError } from '../errors.js';
 
@@ -27,19 +32,49 @@ async function loadServer(): Promise<ServerModule> {
   }
 }
 
+/** Opens the GUI of the server already running for `home` (its URL plus the token); false when none answers. */
+async function openRunning(home: string): Promise<boolean> {
+  const { findServer } = await import('../../server/client.js');
+  const { readServerFile } = await import('../../server/instance.js');
+  const { TOKEN_FILE } = await import('../../server/security.js');
+  const { openBrowser } = await import('../../server/open-browser.js');
+  const client = await findServer(home);
+  if (!client) return false;
+  client.close();
+  const info = readServerFile(home);
+  let token: string;
+  try {
+    token = readFileSync(join(home, TOKEN_FILE), 'utf8').trim();
+  } catch {
+    return false;
+  }
+  if (!info?.url) return false;
+  const url = new URL('/', info.url);
+  url.searchParams.set('token', token);
+  process.stderr.write(`memery serve: a server (pid ${info.pid}) already runs for ${home}; opening ${url.href}\n`);
+  openBrowser(url.href);
+  return true;
+}
+
 export async function runServe(o: ServeCommandOptions, g: GlobalOptions): Promise<void> {
   const { startServer } = await loadServer();
   const home = await resolveHome(g);
   const { home: _h, ...memery } = memeryOptions(g);
-  const server = await startServer({
-    home,
-    memery,
-    ...(o.port !== undefined ? { port: o.port } : {}),
-    ...(o.host !== undefined ? { host: o.host } : {}),
-    ...(o.allowRemote ? { allowRemote: true } : {}),
-    ...(o.watch !== undefined ? { watch: o.watch } : {}),
-    ...(o.open ? { open: true } : {}),
-  });
+  let server: Awaited<ReturnType<ServerModule['startServer']>>;
+  try {
+    server = await startServer({
+      home,
+      memery,
+      ...(o.port !== undefined ? { port: o.port } : {}),
+      ...(o.host !== undefined ? { host: o.host } : {}),
+      ...(o.allowRemote ? { allowRemote: true } : {}),
+      ...(o.watch !== undefined ? { watch: o.watch } : {}),
+      ...(o.open ? { open: true } : {}),
+    });
+  } catch (err) {
+    if (o.open && isMemeryError(err, 'E_LOCKED') && (await openRunning(home))) return;
+    throw err;
+  }
   process.stderr.write(`memery serve: listening on ${server.url}${server.socketPath ? ` and ${server.socketPath}` : ''} (home ${server.home}); Ctrl-C to stop\n`);
   await new Promise<void>((resolveStop) => {
     const stop = (sig: NodeJS.Signals): void => {
