@@ -1,9 +1,10 @@
 import { join, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { Catalog, folderPrefix } from '../catalog/catalog.js';
+import { Catalog, catalogError, folderPrefix } from '../catalog/catalog.js';
 import { assertFolder, indexFolder, type IndexRunOptions } from '../catalog/indexer.js';
 import { acquireLock } from '../catalog/lock.js';
-import { VectorCache } from '../catalog/vector-cache.js';
+import { SCORE_EPSILON, VectorCache, vectorFault } from '../catalog/vector-cache.js';
+import { ensurePrivateHome } from '../config/home.js';
 import { defaultHome, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { MemeryError } from '../errors.js';
@@ -36,7 +37,16 @@ export interface OpenExtras {
    * anything that stays up.
    */
   oneShot?: boolean;
+  /**
+   * Something the user should know that did not stop the work: permissions of the home tightened,
+   * damaged vectors left out, the index file not saved. Default: process.emitWarning.
+   */
+  onWarning?: (message: string) => void;
 }
+
+const defaultWarning = (message: string): void => {
+  process.emitWarning(message, 'MemeryWarning');
+};
 
 /**
  * The memery library: one catalog (SQLite under `home`), one model, loaded lazily: a text search
@@ -65,9 +75,12 @@ export class Memery {
     const o = parseOptions(MemeryOptionsSchema, options, 'Memery.open options');
     const home = resolve(o.home ?? defaultHome());
     const { home: _h, ...overrides } = o;
+    const warn = extras.onWarning ?? defaultWarning;
+    // Private before anything is written into it (the catalog lists every indexed path).
+    for (const w of ensurePrivateHome(home)) warn(w);
     const config = loadConfig(home, overrides);
     const catalog = Catalog.open(join(home, 'catalog.db'));
-    return new Memery(home, config, catalog, extras);
+    return new Memery(home, config, catalog, { ...extras, onWarning: warn });
   }
 
   /** The model in use (downloaded on first use when it is a registry model). */
@@ -114,7 +127,9 @@ export class Memery {
 
   async #vectorCache(): Promise<VectorCache> {
     const m = await this.model();
-    if (!this.#cache || this.#cache.modelId !== m.id) this.#cache = new VectorCache(this.#catalog, this.home, m.id, this.config.indexType);
+    if (!this.#cache || this.#cache.modelId !== m.id) {
+      this.#cache = new VectorCache(this.#catalog, this.home, m.id, this.config.indexType, { onWarning: this.#extras.onWarning });
+    }
     return this.#cache;
   }
 
@@ -134,8 +149,11 @@ export class Memery {
     this.#check();
     const abs = resolve(folder);
     await assertFolder(abs); // before loading a model or waiting for the lock
+    this.#catalog.assertWritable(); // not on a full disk, not into a damaged file
     const model = await this.model();
-    const release = await acquireLock(join(this.home, 'index.lock'), this.config.lockTimeout * 1000);
+    const release = await acquireLock(join(this.home, 'index.lock'), this.config.lockTimeout * 1000).catch((err: unknown) => {
+      throw catalogError(err, this.#catalog.path, 'write');
+    });
     try {
       return await indexFolder(
         {
@@ -146,10 +164,13 @@ export class Memery {
           batchSize: this.config.batchSize,
           decodeThreads: this.config.decodeThreads,
           exclude: [this.home],
+          maxFileBytes: this.config.maxFileBytes,
         },
         abs,
         opts,
       );
+    } catch (err) {
+      throw catalogError(err, this.#catalog.path, 'write');
     } finally {
       release();
     }
@@ -162,7 +183,8 @@ export class Memery {
       const st = await stat(abs).catch(() => undefined);
       if (st && st.size === row.size && st.mtimeMs === row.mtime_ms) {
         const e = this.#catalog.embeddingByHash(row.hash, modelId);
-        if (e) return e.vector;
+        // A damaged stored vector is not used as a query: the file is encoded again below.
+        if (e && !vectorFault(new Uint8Array(e.vector.buffer), e.vector.length, e.vector.length)) return e.vector;
       }
     }
     const enc = await this.#imageEncoder();
@@ -198,13 +220,31 @@ export class Memery {
     const m = await this.model();
     // The FAISS file loads (native thread) while the query is embedded.
     const cache = await this.#vectorCache();
-    const [vector, index] = await Promise.all([this.embedQuery(query), cache.get()]);
+    const [vector, loaded] = await Promise.all([this.embedQuery(query), cache.get()]);
+    let index = loaded;
     if (!index) return [];
+    let rebuilt = false;
     const prefixes = o.folders?.map((f) => folderPrefix(resolve(f)));
     const inFolders = (p: string): boolean => !prefixes || prefixes.some((pre) => p.startsWith(pre));
     let k = Math.min(index.size, Math.max(o.n * 2, o.n + 16));
     for (;;) {
-      const [hits] = await index.search(vector, k);
+      let [hits] = await index.search(vector, k);
+      // The query and every indexed vector are unit length: a score beyond 1 means the index holds a
+      // damaged vector (e.g. a cache file written from it). Rebuild from SQLite (which checks every
+      // vector) and search again; never rank by an impossible score.
+      const impossible = (s: number): boolean => !(Math.abs(s) <= 1 + SCORE_EPSILON);
+      if (hits!.scores.some(impossible)) {
+        if (!rebuilt) {
+          rebuilt = true;
+          this.#extras.onWarning?.(`the index ${cache.file} gave an impossible score; rebuilding it from the catalog`);
+          index = await cache.rebuild();
+          if (!index) return [];
+          k = Math.min(index.size, k);
+          continue;
+        }
+        const keep = hits!.scores.map((s) => !impossible(s));
+        hits = { ids: hits!.ids.filter((_, i) => keep[i]), scores: hits!.scores.filter((_, i) => keep[i]) } as typeof hits;
+      }
       const scoreOf = new Map(hits!.ids.map((id, i) => [id, hits!.scores[i]!]));
       const rows = this.#catalog.filesForEmbeddings(hits!.ids, m.id);
       const results: SearchResult[] = rows
@@ -252,6 +292,7 @@ export class Memery {
     let vectors = 0;
     let health = 'no model';
     let file: string | null = null;
+    let problems: Array<{ paths: string[]; message: string }> = [];
     if (layout) {
       this.#layout ??= Promise.resolve(layout);
       const cache = await this.#vectorCache();
@@ -259,6 +300,7 @@ export class Memery {
       vectors = idx?.size ?? 0;
       health = cache.health;
       file = cache.file;
+      problems = cache.problems.map((p) => ({ paths: p.paths, message: p.message }));
     }
     return {
       home: this.home,
@@ -271,7 +313,7 @@ export class Memery {
       },
       folders: this.folders(),
       counts: this.#catalog.counts(),
-      index: { file, type: this.config.indexType, health, vectors },
+      index: { file, type: this.config.indexType, health, vectors, problems },
       integrity: this.#catalog.integrityCheck(),
     };
   }
@@ -289,9 +331,14 @@ export class Memery {
     if (!this.#catalog.hasFolder(abs)) {
       throw new MemeryError('E_NOT_FOUND', `Folder ${abs} is not in the catalog`, { path: abs, hint: 'See `memery status` for the indexed folders.' });
     }
-    const removed = this.#catalog.forgetFolder(abs);
-    this.#catalog.deleteOrphanEmbeddings();
-    return removed;
+    this.#catalog.assertWritable();
+    try {
+      const removed = this.#catalog.forgetFolder(abs);
+      this.#catalog.deleteOrphanEmbeddings();
+      return removed;
+    } catch (err) {
+      throw catalogError(err, this.#catalog.path, 'write');
+    }
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync, statfsSync } from 'node:fs';
 import { dirname, sep } from 'node:path';
 import Database from 'better-sqlite3';
 import { MemeryError } from '../errors.js';
@@ -60,19 +60,102 @@ export function blobVector(b: Buffer): Float32Array {
   return new Float32Array(copy.buffer);
 }
 
+/** Free bytes on the disk holding `dir` (undefined when it cannot be told). */
+export function freeBytes(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An I/O error with less than this free is taken for a full disk (SQLite reports some as SQLITE_IOERR_*). */
+const LOW_SPACE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A SQLite (or file-system) error met while `action`ing the catalog at `path`, as the MemeryError a
+ * user can act on: E_DISK_FULL (free space), E_CATALOG_DAMAGED (`memery doctor --repair`), E_IO,
+ * E_CATALOG. Other errors are returned unchanged. Never suggests throwing a healthy catalog away.
+ */
+export function catalogError(err: unknown, path: string, action: 'open' | 'read' | 'write' = 'write'): unknown {
+  if (err instanceof MemeryError) {
+    // E.g. the lock file could not be written: say that the disk is full, when it is.
+    const inner = err.code === 'E_IO' && err.cause !== undefined ? catalogError(err.cause, path, action) : undefined;
+    return inner instanceof MemeryError && inner.code === 'E_DISK_FULL' ? inner : err;
+  }
+  const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : '';
+  const message = err instanceof Error ? err.message : String(err);
+  const home = dirname(path);
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    return new MemeryError('E_CATALOG_DAMAGED', `The catalog ${path} is damaged (${message})`, {
+      path,
+      cause: err,
+      hint: 'Run `memery doctor --repair`: it keeps every readable row and sets the damaged file aside.',
+    });
+  }
+  const free = freeBytes(home);
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || (code.startsWith('SQLITE_IOERR') && free !== undefined && free < LOW_SPACE_BYTES)) {
+    return new MemeryError('E_DISK_FULL', `The disk holding ${home} is full (${free ?? 'unknown'} bytes free)`, {
+      path: home,
+      cause: err,
+      hint: 'Free some space on that disk and run the command again. The catalog is intact: work committed so far is kept.',
+    });
+  }
+  if (!code.startsWith('SQLITE_') && code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS' && code !== 'EIO') return err;
+  const what = `Cannot ${action} the catalog ${path}: ${message}`;
+  if (code.startsWith('SQLITE_IOERR') || code === 'EIO') {
+    return new MemeryError('E_IO', what, { path, cause: err, hint: 'A disk or file-system error. `memery doctor` checks the catalog.' });
+  }
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new MemeryError('E_CATALOG', what, { path, cause: err, hint: `Check that ${home} and the files in it are yours and writable (\`memery doctor\`).` });
+  }
+  return new MemeryError('E_CATALOG', what, { path, cause: err, hint: '`memery doctor` checks the catalog and says what to do.' });
+}
+
+/** Removes group and other permission bits from the catalog files SQLite created with the umask. */
+function privateFiles(path: string): void {
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      const m = statSync(f).mode;
+      if (m & 0o077) chmodSync(f, m & 0o700);
+    } catch {
+      /* not there */
+    }
+  }
+}
+
 /** The SQLite catalog (WAL): folders, files, embeddings keyed by (content hash, model id). */
 export class Catalog {
   readonly db: Database.Database;
   readonly path: string;
+  /** Set when the catalog could only be opened for reading (e.g. a full disk): why writes are refused. */
+  readonly writeError: MemeryError | undefined;
+  #checked = false;
 
-  private constructor(db: Database.Database, path: string) {
+  private constructor(db: Database.Database, path: string, writeError?: MemeryError) {
     this.db = db;
     this.path = path;
+    this.writeError = writeError;
   }
 
+  /**
+   * Opens (creating it, mode 0600) the catalog. When it cannot be opened normally because the disk
+   * is full or failing, it is opened for reading only — a search needs no space: SQLite cannot create
+   * its shared-memory file on a full disk, so the fallback uses exclusive locking mode, which keeps
+   * the WAL index in memory. Writes then fail with `writeError` (see assertWritable).
+   */
   static open(path: string): Catalog {
-    mkdirSync(dirname(path), { recursive: true });
-    let db: Database.Database;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Created here with mode 0600: SQLite gives the -wal and -shm files the database file's mode.
+    if (!existsSync(path)) {
+      try {
+        closeSync(openSync(path, 'a', 0o600));
+      } catch {
+        /* SQLite reports it below */
+      }
+    }
+    let db: Database.Database | undefined;
     try {
       db = new Database(path, { timeout: 10_000 });
       // 16 KiB pages hold 512-d vectors (2 KiB) without wasting half of each page; applies to new catalogs.
@@ -87,14 +170,68 @@ export class Catalog {
         throw new MemeryError('E_CATALOG', `Catalog ${path} was written by a newer memery (schema ${v})`, { path, hint: 'Upgrade memery.' });
       }
     } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        /* closing a half-open handle */
+      }
       if (err instanceof MemeryError) throw err;
+      const mapped = catalogError(err, path, 'open');
+      if (mapped instanceof MemeryError && (mapped.code === 'E_DISK_FULL' || mapped.code === 'E_IO')) {
+        const ro = Catalog.#openForReading(path, mapped);
+        if (ro) return ro;
+      }
+      if (mapped instanceof MemeryError) throw mapped;
       throw new MemeryError('E_CATALOG', `Cannot open the catalog ${path}: ${(err as Error).message}`, {
         path,
         cause: err,
-        hint: 'If the file is damaged, move it away; `memery index` rebuilds it (re-encoding images).',
+        hint: '`memery doctor` checks the catalog and says what to do.',
       });
     }
+    privateFiles(path);
     return new Catalog(db, path);
+  }
+
+  static #openForReading(path: string, why: MemeryError): Catalog | undefined {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { timeout: 10_000, fileMustExist: true });
+      db.pragma('locking_mode = EXCLUSIVE'); // before the first read: no -shm file needed
+      db.pragma('foreign_keys = ON');
+      db.prepare("SELECT value FROM meta WHERE key = 'schema'").get();
+      return new Catalog(db, path, why);
+    } catch {
+      try {
+        db?.close();
+      } catch {
+        /* ignore */
+      }
+      return undefined;
+    }
+  }
+
+  /**
+   * Before writing (index, forget): refuses a catalog opened for reading only, and one that fails
+   * `PRAGMA quick_check` (checked once per open) — writing more into a damaged file spreads the damage.
+   */
+  assertWritable(): void {
+    if (this.writeError) throw this.writeError;
+    if (this.#checked) return;
+    let result: string;
+    try {
+      result = (this.db.pragma('quick_check') as Array<{ quick_check: string }>).map((r) => r.quick_check).join('; ');
+    } catch (err) {
+      const mapped = catalogError(err, this.path, 'read');
+      if (mapped instanceof MemeryError && mapped.code !== 'E_CATALOG_DAMAGED') throw mapped;
+      result = (err as Error).message;
+    }
+    if (result !== 'ok') {
+      throw new MemeryError('E_CATALOG_DAMAGED', `The catalog ${this.path} is damaged (quick_check: ${result.slice(0, 300)}); refusing to write to it`, {
+        path: this.path,
+        hint: 'Run `memery doctor` to see what is wrong and `memery doctor --repair` to recover the readable rows into a new catalog (the damaged file is kept beside it).',
+      });
+    }
+    this.#checked = true;
   }
 
   close(): void {
@@ -148,6 +285,11 @@ export class Catalog {
       .prepare('SELECT * FROM files WHERE substr(path, 1, ?) = ?')
       .all(prefix.length, prefix) as FileRow[];
     return new Map(rows.map((r) => [r.path, r]));
+  }
+
+  /** Sizes of files with known content: a new file of another size cannot be a copy of one. */
+  knownSizes(): Set<number> {
+    return new Set(this.db.prepare("SELECT DISTINCT size FROM files WHERE status = 'ok' AND hash IS NOT NULL").pluck().all() as number[]);
   }
 
   hasEmbedding(hash: string, modelId: string): boolean {
@@ -231,6 +373,67 @@ export class Catalog {
       yield { ids: rows.map((r) => r.id), vectors, dim };
       after = rows[rows.length - 1]!.id;
     }
+  }
+
+  /** Raw rows of a model's embeddings, in chunks (the vector cache checks each one before use). */
+  *iterateEmbeddingRows(modelId: string, chunk = 4096): Generator<Array<{ id: number; dim: number; vector: Buffer }>> {
+    let after = -1;
+    const stmt = this.db.prepare('SELECT id, dim, vector FROM embeddings WHERE model_id = ? AND id > ? ORDER BY id LIMIT ?');
+    for (;;) {
+      const rows = stmt.all(modelId, after, chunk) as Array<{ id: number; dim: number; vector: Buffer }>;
+      if (!rows.length) return;
+      yield rows;
+      after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  embeddingRowsById(ids: number[], modelId: string): Array<{ id: number; dim: number; vector: Buffer }> {
+    return this.db
+      .prepare('SELECT id, dim, vector FROM embeddings WHERE id IN (SELECT value FROM json_each(?)) AND model_id = ? ORDER BY id')
+      .all(JSON.stringify(ids), modelId) as Array<{ id: number; dim: number; vector: Buffer }>;
+  }
+
+  /** The embedding width most of a model's vectors have (undefined when it has none). */
+  commonDim(modelId: string): number | undefined {
+    return this.db
+      .prepare('SELECT dim FROM embeddings WHERE model_id = ? GROUP BY dim ORDER BY COUNT(*) DESC, dim LIMIT 1')
+      .pluck()
+      .get(modelId) as number | undefined;
+  }
+
+  /** Content hash and file paths (any status) of embeddings. */
+  embeddingOwners(ids: number[]): Array<{ id: number; hash: string; paths: string[] }> {
+    const rows = this.db
+      .prepare(
+        `SELECT e.id, e.hash, f.path FROM embeddings e LEFT JOIN files f ON f.hash = e.hash
+         WHERE e.id IN (SELECT value FROM json_each(?)) ORDER BY e.id, f.path`,
+      )
+      .all(JSON.stringify(ids)) as Array<{ id: number; hash: string; path: string | null }>;
+    const out = new Map<number, { id: number; hash: string; paths: string[] }>();
+    for (const r of rows) {
+      const o = out.get(r.id) ?? { id: r.id, hash: r.hash, paths: [] };
+      if (r.path !== null) o.paths.push(r.path);
+      out.set(r.id, o);
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * Deletes embeddings (damaged ones: their files are re-encoded by the next index run, which treats
+   * content without a vector as new). Returns the generation before and after.
+   */
+  deleteEmbeddings(ids: number[]): { before: number; after: number } {
+    let before = 0;
+    let after = 0;
+    this.db.transaction(() => {
+      before = this.generation();
+      const del = this.db.prepare('DELETE FROM embeddings WHERE id = ?');
+      let n = 0;
+      for (const id of ids) n += del.run(id).changes;
+      if (n) this.bumpGeneration();
+      after = this.generation();
+    })();
+    return { before, after };
   }
 
   embeddingsById(ids: number[], modelId: string): { ids: number[]; vectors: Float32Array } {

@@ -70,7 +70,10 @@ export async function openMemery(g: GlobalOptions, extras: { oneShot?: boolean }
     }
     onDownloadProgress(e);
   };
-  return Memery.open(memeryOptions(g), { onDownloadProgress: progress, oneShot: extras.oneShot });
+  const onWarning = (message: string): void => {
+    process.stderr.write(`memery: warning: ${message}\n`);
+  };
+  return Memery.open(memeryOptions(g), { onDownloadProgress: progress, oneShot: extras.oneShot, onWarning });
 }
 
 /** Writes to stdout and resolves once the chunk is handed to the OS (before process.exit). */

@@ -392,7 +392,7 @@ export async function downloadModel(entryInput: ModelEntry, options: DownloadOpt
   const onProgress = options.onProgress;
 
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
     throw new MemeryError('E_IO', `Expected to create the model folder ${dir} but could not`, { path: dir, cause: e });
   }
@@ -504,7 +504,7 @@ async function downloadFile(ctx: Ctx, file: ModelFile, index: number): Promise<F
   const partPath = finalPath + PART_SUFFIX;
   const url = fileUrl(ctx.endpoint, ctx.entry.repo, ctx.entry.revision, file.path);
   try {
-    await mkdir(dirname(finalPath), { recursive: true });
+    await mkdir(dirname(finalPath), { recursive: true, mode: 0o700 });
   } catch (e) {
     throw new MemeryError('E_IO', `Expected to create ${dirname(finalPath)} but could not`, { path: dirname(finalPath), cause: e });
   }
