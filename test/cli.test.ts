@@ -53,6 +53,19 @@ describe.skipIf(!CLI_BUILT)(`memery CLI${built}`, () => {
         expect(r.stderr, name).toBe('');
       });
       expect(runs[2]!.stdout).toMatch(/--format <format>/);
+      // search --help says how to search for "--help" and what to use for names with newlines.
+      expect(runs[2]!.stdout).toMatch(/memery search ~\/Pictures -- --help/);
+      expect(runs[2]!.stdout).toMatch(/newline[\s\S]*use -0 or --json/);
+    });
+
+    it('a query after -- is searched as text, even when it reads like an option', async () => {
+      const home = temp();
+      const dir = temp('memery-cli-dash-');
+      await writeColourSet(dir);
+      const r = ok(await runCli(['--model-dir', COLOUR_MODEL, 'search', dir, '--json', '--', '--help'], { home }));
+      const out = JSON.parse(r.stdout) as { query: unknown; results: unknown[] };
+      expect(JSON.stringify(out.query)).toContain('--help');
+      expect(out.results.length).toBeGreaterThan(0);
     });
 
     it('tokenize prints one JSON array of unpadded ids per text', async () => {

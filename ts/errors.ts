@@ -16,11 +16,15 @@ export type ErrorCode =
   | 'E_NOT_FOUND'
   | 'E_USAGE'
   | 'E_CATALOG'
+  | 'E_CATALOG_DAMAGED'
+  | 'E_DISK_FULL'
   | 'E_LOCKED'
   | 'E_ABORTED'
   | 'E_IO'
   | 'E_NATIVE'
-  | 'E_NOMEM';
+  | 'E_NOMEM'
+  | 'E_TOO_LARGE'
+  | 'E_FILENAME';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'E_DECODE',
@@ -33,11 +37,15 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'E_NOT_FOUND',
   'E_USAGE',
   'E_CATALOG',
+  'E_CATALOG_DAMAGED',
+  'E_DISK_FULL',
   'E_LOCKED',
   'E_ABORTED',
   'E_IO',
   'E_NATIVE',
   'E_NOMEM',
+  'E_TOO_LARGE',
+  'E_FILENAME',
 ];
 
 export interface MemeryErrorOptions {

@@ -37,10 +37,18 @@ export const IndexSummarySchema = z.object({
   moved: z.number().int(),
   /** Files gone from the folder, removed from the catalog. */
   removed: z.number().int(),
-  /** Files that cannot be decoded (listed in errors; retried only when they change). */
+  /**
+   * Files that failed (listed in errors): undecodable ones are retried when they change, ones that
+   * could not be read (E_IO) on every run.
+   */
   failed: z.number().int(),
   seconds: z.number(),
   errors: z.array(FileErrorSchema),
+  /**
+   * What the walk could not look at (an unreadable folder, a name that is not UTF-8). Catalog
+   * entries under an unreadable folder are kept as they were, never counted as removed.
+   */
+  skipped: z.array(FileErrorSchema),
 });
 export type IndexSummary = z.infer<typeof IndexSummarySchema>;
 
@@ -106,7 +114,14 @@ export const StatusSchema = z.object({
     z.object({ path: z.string(), files: z.number().int(), failed: z.number().int(), indexedAt: z.number().nullable() }),
   ),
   counts: z.object({ files: z.number().int(), failed: z.number().int(), embeddings: z.number().int(), folders: z.number().int() }),
-  index: z.object({ file: z.string().nullable(), type: IndexTypeSchema, health: z.string(), vectors: z.number().int() }),
+  index: z.object({
+    file: z.string().nullable(),
+    type: IndexTypeSchema,
+    health: z.string(),
+    vectors: z.number().int(),
+    /** Damaged vectors found (left out of the index, deleted so the next index run re-encodes the files). */
+    problems: z.array(z.object({ paths: z.array(z.string()), message: z.string() })).optional(),
+  }),
   integrity: z.string(),
 });
 export type Status = z.infer<typeof StatusSchema>;

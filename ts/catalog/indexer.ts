@@ -1,11 +1,14 @@
 import { stat } from 'node:fs/promises';
-import { MemeryError } from '../errors.js';
+import { isMemeryError, MemeryError } from '../errors.js';
 import type { IndexFileError, IndexProgress, IndexSummary } from '../api/schemas.js';
 import type { ImageEncoder } from '../native/image-encoder.js';
-import type { Catalog, EmbeddingRecord, FileRecord, FileRow } from './catalog.js';
-import { contentHash } from './hash.js';
+import { folderPrefix, type Catalog, type EmbeddingRecord, type FileRecord, type FileRow } from './catalog.js';
+import { contentHash, MAX_FILE_BYTES, tooLarge } from './hash.js';
 import type { VectorCache } from './vector-cache.js';
 import { walkImages, type WalkedFile } from './walk.js';
+
+/** Failures that say nothing about the content (permissions, a flaky disk): retried on every run. */
+const RETRY_EVERY_RUN = new Set(['E_IO', 'E_NOT_FOUND', 'E_NOMEM', 'E_NATIVE']);
 
 export interface IndexContext {
   catalog: Catalog;
@@ -16,6 +19,8 @@ export interface IndexContext {
   decodeThreads: number;
   /** Folders not to walk (memery's home). */
   exclude?: string[];
+  /** Files larger than this are refused before they are read. */
+  maxFileBytes?: number;
 }
 
 export interface IndexRunOptions {
@@ -56,39 +61,60 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   catalog.ensureFolder(folder);
   const generationBefore = catalog.generation();
   progress({ phase: 'scan', done: 0, total: 0 });
-  const files = await walkImages(folder, { signal, exclude: ctx.exclude });
+  const maxFileBytes = ctx.maxFileBytes ?? MAX_FILE_BYTES;
+  const { files, problems } = await walkImages(folder, { signal, exclude: ctx.exclude });
   const known = catalog.filesUnder(folder);
   const seen = new Set<string>();
   const candidates: Candidate[] = [];
+  const withoutEncoding: FileRecord[] = []; // known content and unreadable files
   let unchanged = 0;
   for (const f of files) {
     seen.add(f.path);
     const row = known.get(f.path);
     if (row && row.size === f.size && row.mtime_ms === f.mtimeMs) {
-      if (row.status === 'error' || (row.hash && catalog.hasEmbedding(row.hash, modelId))) {
+      const retry = row.status === 'error' && RETRY_EVERY_RUN.has(row.error_code ?? '');
+      if ((row.status === 'error' && !retry) || (row.hash && catalog.hasEmbedding(row.hash, modelId))) {
         unchanged++;
         continue;
       }
     }
+    if (f.size > maxFileBytes) {
+      // Refused before a byte is read.
+      const e = tooLarge(f.path, f.size, maxFileBytes);
+      withoutEncoding.push(errorRecord(f, e.code, e.message));
+      continue;
+    }
     candidates.push({ file: f, prior: row });
   }
-  const vanished = [...known.values()].filter((r) => !seen.has(r.path));
+  // What the walk could not look at is unknown, not gone: keep its entries as they are.
+  for (const p of problems) seen.add(p.path);
+  const unknownFolders = problems.filter((p) => p.folder).map((p) => folderPrefix(p.path));
+  const vanished = [...known.values()].filter((r) => !seen.has(r.path) && !unknownFolders.some((d) => r.path.startsWith(d)));
   const vanishedHashes = new Map<string, number>();
   for (const r of vanished) if (r.hash && r.status === 'ok') vanishedHashes.set(r.hash, (vanishedHashes.get(r.hash) ?? 0) + 1);
 
-  // Hash what changed; reuse vectors of known content.
+  // Hash what may be known content, and reuse its vector. A file whose size no known file and no
+  // other candidate has cannot be a copy: it is hashed by the encoder from the very bytes it
+  // decodes (one read, and the hash always belongs to the pixels that were embedded).
   let moved = 0;
-  const withoutEncoding: FileRecord[] = []; // known content and unreadable files
   const toEncode: Candidate[] = [];
   const pendingHashes = new Set<string>();
   const duplicates: Candidate[] = [];
+  const knownSizes = catalog.knownSizes();
+  const candidateSizes = new Map<number, number>();
+  for (const c of candidates) candidateSizes.set(c.file.size, (candidateSizes.get(c.file.size) ?? 0) + 1);
   let hashed = 0;
   for (const c of candidates) {
     signal?.throwIfAborted();
+    if (!knownSizes.has(c.file.size) && candidateSizes.get(c.file.size) === 1) {
+      toEncode.push(c);
+      continue;
+    }
     try {
-      c.hash = await contentHash(c.file.path);
+      c.hash = await contentHash(c.file.path, maxFileBytes);
     } catch (err) {
-      withoutEncoding.push(errorRecord(c.file, 'E_IO', `Cannot read ${c.file.path}: ${(err as Error).message}`));
+      const code = isMemeryError(err) ? err.code : 'E_IO';
+      withoutEncoding.push(errorRecord(c.file, code, isMemeryError(err) ? err.message : `Cannot read ${c.file.path}: ${(err as Error).message}`));
       continue;
     }
     hashed++;
@@ -120,34 +146,49 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   if (toEncode.length) {
     const encoder = await ctx.encoder();
     progress({ phase: 'encode', done: 0, total: toEncode.length });
-    for (let i = 0; i < toEncode.length; i += chunkSize) {
-      if (signal?.aborted) break;
-      const chunk = toEncode.slice(i, i + chunkSize);
-      const r = await encoder.encodeFiles(
-        chunk.map((c) => c.file.path),
-        { batchSize: ctx.batchSize, decodeThreads: ctx.decodeThreads },
+    // Two chunks in flight: the next chunk's decoders work while this one's last batches are
+    // inferred and committed, so the pipeline never drains at a chunk boundary.
+    const encodeChunk = (start: number) => {
+      const p = encoder.encodeFiles(
+        toEncode.slice(start, start + chunkSize).map((c) => c.file.path),
+        { batchSize: ctx.batchSize, decodeThreads: ctx.decodeThreads, maxFileBytes },
       );
+      p.catch(() => {}); // awaited in order below; a run that stops early must not leave it unhandled
+      return p;
+    };
+    const inFlight = [encodeChunk(0)];
+    if (chunkSize < toEncode.length) inFlight.push(encodeChunk(chunkSize));
+    for (let i = 0; i < toEncode.length; i += chunkSize) {
+      const r = await inFlight.shift()!;
+      const following = i + 2 * chunkSize;
+      if (following < toEncode.length && !signal?.aborted) inFlight.push(encodeChunk(following));
+      const chunk = toEncode.slice(i, i + chunkSize);
       const embeddings: EmbeddingRecord[] = [];
       const records: FileRecord[] = [];
       const errs = new Map(r.errors.map((e) => [e.index, e]));
       chunk.forEach((c, k) => {
+        // The size and time of the bytes the encoder read (the file may have changed since the walk).
+        const read: WalkedFile = r.stats[k * 2]! > 0 || r.hashes[k] ? { path: c.file.path, size: r.stats[k * 2]!, mtimeMs: r.stats[k * 2 + 1]! } : c.file;
         const e = errs.get(k);
         if (e || !r.ok[k]) {
-          records.push(errorRecord(c.file, e?.code ?? 'E_DECODE', e?.message ?? `Cannot decode ${c.file.path}`));
+          records.push(errorRecord(read, e?.code ?? 'E_DECODE', e?.message ?? `Cannot decode ${c.file.path}`));
           return;
         }
+        // The vector belongs to the bytes that were decoded: their hash, not the one taken before.
+        const hash = r.hashes[k]!;
         const vector = r.embeddings.slice(k * r.dim, (k + 1) * r.dim);
-        embeddings.push({ hash: c.hash!, modelId, vector });
+        embeddings.push({ hash, modelId, vector });
         const width = r.sizes[k * 2]!;
         const height = r.sizes[k * 2 + 1]!;
-        dimsByHash.set(c.hash!, { width, height });
-        records.push({ ...okRecord(c.file, c.hash!), width, height });
+        dimsByHash.set(hash, { width, height });
+        records.push({ ...okRecord(read, hash), width, height });
         if (c.prior) reembedded++;
         else created++;
       });
       added.push(...catalog.commit(embeddings, records));
       encodedDone += chunk.length;
       progress({ phase: 'encode', done: encodedDone, total: toEncode.length });
+      if (!inFlight.length) break; // stopped: what was committed is kept
     }
   }
   // Files whose content equals another file encoded in this run.
@@ -181,6 +222,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   if (aborted) throw new MemeryError('E_ABORTED', `Indexing ${folder} was stopped; finished work is kept`, { path: folder });
 
   const errors: IndexFileError[] = catalog.failedFiles(folder);
+  const skipped: IndexFileError[] = problems.map((p) => ({ path: p.path, code: p.code, message: p.message }));
   return {
     folder,
     found: files.length,
@@ -192,6 +234,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
     failed: errors.length,
     seconds: Math.round((performance.now() - started) / 10) / 100,
     errors,
+    skipped,
   };
 }
 

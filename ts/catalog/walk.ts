@@ -1,3 +1,4 @@
+import type { OpenDirOptions } from 'node:fs';
 import { opendir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 
@@ -16,16 +17,59 @@ export interface WalkedFile {
   mtimeMs: number;
 }
 
+/** Something the walk could not look at. Its catalog entries are unknown, never "deleted". */
+export interface WalkProblem {
+  path: string;
+  code: 'E_IO' | 'E_FILENAME';
+  message: string;
+  /** A folder whose contents could not be listed (entries under it must be kept as they are). */
+  folder: boolean;
+}
+
+export interface WalkResult {
+  files: WalkedFile[];
+  problems: WalkProblem[];
+}
+
+/** A name as bytes -> text, or undefined when the bytes are not valid UTF-8 (the path could not be opened). */
+function utf8Name(raw: Buffer): string | undefined {
+  const s = raw.toString('utf8');
+  return Buffer.from(s, 'utf8').equals(raw) ? s : undefined;
+}
+
+/** The name with bytes that are not UTF-8 shown as \xNN, for messages. */
+export function printableName(raw: Buffer): string {
+  let out = '';
+  for (let i = 0; i < raw.length; ) {
+    const b = raw[i]!;
+    const len = b < 0x80 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
+    const seq = len ? raw.subarray(i, i + len) : undefined;
+    if (seq && seq.length === len && utf8Name(Buffer.from(seq)) !== undefined) {
+      out += seq.toString('utf8');
+      i += len;
+    } else {
+      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      i++;
+    }
+  }
+  return out;
+}
+
+function reason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}` : String(err);
+}
+
 /**
  * Every image file under `root` (absolute paths, sorted). Hidden files and folders are skipped;
  * symlinks are followed, but each real folder is visited once, so loops cannot hang the walk.
- * Unreadable folders are skipped and reported through `onError`; `exclude` folders are not entered.
+ * What cannot be looked at is returned in `problems`, never dropped silently: an unreadable folder
+ * (its files are unknown, not gone), a file that cannot be stat'ed, a name that is not UTF-8.
+ * `exclude` folders are not entered.
  */
-export async function walkImages(
-  root: string,
-  opts: { signal?: AbortSignal; onError?: (path: string, err: Error) => void; exclude?: string[] } = {},
-): Promise<WalkedFile[]> {
-  const out: WalkedFile[] = [];
+export async function walkImages(root: string, opts: { signal?: AbortSignal; exclude?: string[] } = {}): Promise<WalkResult> {
+  const files: WalkedFile[] = [];
+  const problems: WalkProblem[] = [];
   // Folders never walked (memery's own home: thumbnails and models are not the user's images).
   const seen = new Set<string>(await Promise.all((opts.exclude ?? []).map((p) => realpath(p).catch(() => p))));
   const stack = [root];
@@ -33,46 +77,63 @@ export async function walkImages(
     opts.signal?.throwIfAborted();
     const dir = stack.pop()!;
     let real: string;
-    try {
-      real = await realpath(dir);
-    } catch (err) {
-      opts.onError?.(dir, err as Error);
-      continue;
-    }
-    if (seen.has(real)) continue;
-    seen.add(real);
     let handle;
     try {
-      handle = await opendir(dir);
+      real = await realpath(dir);
+      if (seen.has(real)) continue;
+      seen.add(real);
+      // Names as bytes, so a name that is not UTF-8 is seen (and reported) rather than mangled.
+      handle = await opendir(dir, { encoding: 'buffer' } as unknown as OpenDirOptions);
     } catch (err) {
-      opts.onError?.(dir, err as Error);
+      problems.push({ path: dir, code: 'E_IO', message: `Cannot read folder ${dir} (${reason(err)}); its files are kept as they were`, folder: true });
       continue;
     }
-    for await (const ent of handle) {
-      if (ent.name.startsWith('.')) continue;
-      const p = join(dir, ent.name);
-      let isDir = ent.isDirectory();
-      let isFile = ent.isFile();
-      if (ent.isSymbolicLink()) {
-        try {
-          const st = await stat(p);
-          isDir = st.isDirectory();
-          isFile = st.isFile();
-        } catch {
-          continue; // dangling link
+    try {
+      for await (const ent of handle) {
+        const raw = ent.name as unknown as Buffer;
+        if (raw[0] === 0x2e) continue; // hidden
+        const name = utf8Name(raw);
+        const isDir0 = ent.isDirectory();
+        if (name === undefined) {
+          const shown = join(dir, printableName(raw));
+          if (isDir0 || isImagePath(shown)) {
+            problems.push({
+              path: shown,
+              code: 'E_FILENAME',
+              message: `Cannot index ${shown}: its name is not valid UTF-8 (rename it to index it)`,
+              folder: isDir0,
+            });
+          }
+          continue;
+        }
+        const p = join(dir, name);
+        let isDir = isDir0;
+        let isFile = ent.isFile();
+        if (ent.isSymbolicLink()) {
+          try {
+            const st = await stat(p);
+            isDir = st.isDirectory();
+            isFile = st.isFile();
+          } catch {
+            continue; // dangling link
+          }
+        }
+        if (isDir) stack.push(p);
+        else if (isFile && isImagePath(p)) {
+          try {
+            const st = await stat(p);
+            files.push({ path: p, size: st.size, mtimeMs: st.mtimeMs });
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted while walking
+            problems.push({ path: p, code: 'E_IO', message: `Cannot read ${p} (${reason(err)}); kept as it was`, folder: false });
+          }
         }
       }
-      if (isDir) stack.push(p);
-      else if (isFile && isImagePath(p)) {
-        try {
-          const st = await stat(p);
-          out.push({ path: p, size: st.size, mtimeMs: st.mtimeMs });
-        } catch (err) {
-          opts.onError?.(p, err as Error);
-        }
-      }
+    } catch (err) {
+      // Listing failed part-way (EIO): what was listed is real, the rest is unknown.
+      problems.push({ path: dir, code: 'E_IO', message: `Cannot read folder ${dir} (${reason(err)}); its files are kept as they were`, folder: true });
     }
   }
-  out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return out;
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { files, problems };
 }

@@ -104,7 +104,11 @@ export function buildProgram(): Command {
         ['memery search ~/Pictures dog -0 | xargs -0 ls -l', 'NUL-separated paths'],
         ['memery search ~/Pictures "{query}" --format alfred', 'an Alfred Script Filter'],
         ['memery recall ~/Pictures "birthday cake" -n 20', 'the original command name'],
-      ]),
+        ['memery search ~/Pictures -- --help', 'a query that starts with "-" goes after --'],
+      ]) +
+        '\nA query word that starts with "-" (such as --help or -n) is read as an option unless it follows --.\n' +
+        'Paths are printed one a line, so a file name containing a newline spans two lines: use -0 or --json\n' +
+        'when names may contain newlines.\n',
     )
     .action(async (folder: string, query: string[], opts: Record<string, unknown>, cmd: Command) => {
       const { runSearch } = await import('./commands/search.js');
@@ -179,6 +183,23 @@ export function buildProgram(): Command {
     .action(async (folder: string, opts: unknown, cmd: Command) => {
       const { runForget } = await import('./commands/forget.js');
       await runForget(folder, opts, globalsOf(cmd));
+    });
+
+  program
+    .command('doctor')
+    .description('check the catalog, its vectors, the index files and the permissions of the home; --repair fixes what it can')
+    .option('--repair', 'fix what can be fixed (recover a damaged catalog, delete damaged vectors, rebuild index files, tighten permissions)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      examples([
+        ['memery doctor', 'check; exit 1 when something is wrong'],
+        ['memery doctor --repair', 'fix it (a damaged catalog is kept as catalog.db.damaged-<time>)'],
+      ]),
+    )
+    .action(async (opts: { repair?: boolean; json?: boolean }, cmd: Command) => {
+      const { runDoctor } = await import('./commands/doctor.js');
+      await runDoctor(opts, globalsOf(cmd));
     });
 
   program

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_MODEL_NAME } from '../models/registry.js';
 import { IndexTypeSchema } from '../native/vector-index.js';
 import { ProviderSchema } from '../native/image-encoder.js';
+import { MAX_FILE_BYTES } from '../catalog/hash.js';
 
 /** config.json in MEMERY_HOME; every key optional. Unknown keys are errors (typos get caught). */
 export const ConfigSchema = z
@@ -34,6 +35,8 @@ export const ConfigSchema = z
     hfEndpoint: z.string().url().optional(),
     /** How long an index run waits for another process's lock, in seconds. */
     lockTimeout: z.number().min(0).max(3600).default(10),
+    /** Image files larger than this (bytes) are refused before they are read (E_TOO_LARGE). */
+    maxFileBytes: z.number().int().min(1024).default(MAX_FILE_BYTES),
   })
   .strict();
 

@@ -21,7 +21,7 @@ export async function runIndex(folders: string[], opts: IndexCommandOptions, g: 
       } finally {
         view.done();
       }
-      for (const e of summary.errors) process.stderr.write(`${failureLine(e)}\n`);
+      for (const e of [...summary.skipped, ...summary.errors]) process.stderr.write(`${failureLine(e)}\n`);
       process.stderr.write(`${summaryLine(summary)}\n`);
       summaries.push(summary);
     }

@@ -4,12 +4,12 @@
  * FOLDER (quietly), then ranks FOLDER's images against the query. A running server answers when
  * there is one; otherwise the model is loaded here.
  */
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { MemeryError } from '../../errors.js';
+import { assertFolder } from '../../catalog/indexer.js';
 import type { IndexSummary, SearchQueryObject, SearchResult } from '../../api/schemas.js';
 import { openMemery, resolveHome, useColor, withInterrupt, writeOut, type GlobalOptions } from '../context.js';
 import { UsageError } from '../errors.js';
+import { isMemeryError } from '../../errors.js';
 import { formatResults, type OutputFormat } from '../format/index.js';
 import { didWork, failureLine } from '../format/summary.js';
 import { IndexProgressView } from '../progress.js';
@@ -56,16 +56,10 @@ export function buildQuery(text: string | undefined, o: SearchCommandOptions): S
   return q;
 }
 
-async function checkFolder(folder: string): Promise<void> {
-  const st = await stat(folder).catch(() => undefined);
-  if (!st) throw new MemeryError('E_NOT_FOUND', `Folder not found: ${folder}`, { path: folder, hint: 'Check the path.' });
-  if (!st.isDirectory()) throw new MemeryError('E_USAGE', `Expected a folder but ${folder} is not a directory`, { path: folder });
-}
-
 function reportIndex(summary: IndexSummary): void {
   // Failures are listed by every run; say them only when this run looked at files again.
   if (!didWork(summary)) return;
-  for (const e of summary.errors) process.stderr.write(`${failureLine(e)}\n`);
+  for (const e of [...summary.skipped, ...summary.errors]) process.stderr.write(`${failureLine(e)}\n`);
 }
 
 export async function runSearch(folderArg: string, text: string | undefined, o: SearchCommandOptions, g: GlobalOptions): Promise<void> {
@@ -73,7 +67,7 @@ export async function runSearch(folderArg: string, text: string | undefined, o: 
   const query = buildQuery(text, o);
   const n = o.limit ?? DEFAULT_LIMIT;
   const folder = resolve(folderArg);
-  await checkFolder(folder);
+  await assertFolder(folder);
   const searchOptions = { folders: [folder], n, ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) };
   const doIndex = o.index !== false;
 
@@ -105,6 +99,11 @@ export async function runSearch(folderArg: string, text: string | undefined, o: 
       if (doIndex) {
         try {
           reportIndex(await withInterrupt((signal) => m.index(folder, { signal, onProgress: view.update }), () => view.done()));
+        } catch (err) {
+          // A full disk stops indexing, not searching: the catalog is read as it is.
+          if (!isMemeryError(err, 'E_DISK_FULL')) throw err;
+          view.done();
+          process.stderr.write(`memery: warning: ${err.message}; searching the catalog as it is, without indexing\n`);
         } finally {
           view.done();
         }

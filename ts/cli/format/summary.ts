@@ -11,6 +11,7 @@ export function summaryLine(s: IndexSummary): string {
     `${s.removed} removed`,
     `${s.failed} failed`,
   ];
+  if (s.skipped.length) parts.push(`${s.skipped.length} not readable (kept)`);
   return `${s.folder}: ${parts.join(', ')} (${s.seconds.toFixed(1)} s)`;
 }
 
