@@ -13,14 +13,14 @@ import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { inflateRawSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parsePlist, type PlistValue } from 'plist';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AlfredScriptFilterSchema, type AlfredScriptFilter } from '../ts/cli/format/alfred-schema.js';
 import { Memery } from '../ts/index.js';
 import { startServer, type RunningServer } from '../ts/server/index.js';
 import { CLI, CLI_BUILT } from './helpers/cli.js';
 import { tempDir, writeColourSet } from './helpers/images.js';
 import { COLOUR_HF } from './helpers/memery.js';
-import { parsePlist, type PlistValue } from './helpers/plist.js';
 import { ROOT } from './helpers/shared.js';
 
 const WF = join(ROOT, 'alfred-workflow');
@@ -127,16 +127,23 @@ async function freePort(): Promise<number> {
 describe('info.plist', () => {
   const plist = plistOf(join(WF, 'info.plist'));
 
-  it('the plist parser reads what Alfred writes and rejects what it would not', () => {
+  it('the plist parser reads what Alfred writes and rejects malformed XML', () => {
     expect(
       parsePlist(
         '<?xml version="1.0"?><!DOCTYPE plist><plist version="1.0"><dict><key>a</key><string> x &amp; &lt;y&gt; </string>' +
           '<key>b</key><array><integer>-3</integer><real>1.5</real><true/><false/><string/></array><key>c</key><data>aGk=</data><key>d</key><dict/></dict></plist>',
       ),
-    ).toEqual({ a: ' x & <y> ', b: [-3, 1.5, true, false, ''], c: Buffer.from('hi'), d: {} });
-    expect(() => parsePlist('<plist><dict><key>a</key></dict></plist>')).toThrow(/no value/);
-    expect(() => parsePlist('<plist><dict><key>a</key><string>x</dict></plist>')).toThrow();
-    expect(() => parsePlist('<plist><dict><key>a</key><string>1</string><key>a</key><true/></dict></plist>')).toThrow(/duplicate/);
+    ).toEqual({ a: ' x & <y> ', b: [-3, 1.5, true, false, ''], c: new Uint8Array(Buffer.from('hi')), d: {} });
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => {}); // xmldom logs before it throws
+    expect(() => parsePlist('<plist><dict><key>a</key><string>x</dict></plist>')).toThrow(/mismatch/);
+    quiet.mockRestore();
+    expect(() => parsePlist('<plist><dict><key>a</key><key>b</key></dict></plist>')).toThrow(/alternate/);
+    expect(() => parsePlist('<plist><dict><key>a</key><bogus/></dict></plist>')).toThrow(/bogus/);
+  });
+
+  it('holds exactly the data of workflow() in tools/info-plist.mjs (nothing dropped or mistyped in the XML)', async () => {
+    const gen = (await import('../alfred-workflow/tools/info-plist.mjs')) as { workflow: (v: string) => unknown; packageVersion: () => string };
+    expect(plist).toStrictEqual(gen.workflow(gen.packageVersion()));
   });
 
   it('parses, with the workflow metadata Alfred needs', () => {

@@ -49,6 +49,40 @@ describe('htmlUnescape (Python html.unescape semantics)', () => {
   ])('%j', (input, expected) => {
     expect(htmlUnescape(input)).toBe(expected);
   });
+
+  // Where `entities` (WHATWG rules) and Python could part ways; expected values are CPython 3.11's
+  // html.unescape output for each input.
+  it.each([
+    // C0 controls (not TAB/LF/FF/CR) and DEL by number: dropped by Python, kept by WHATWG.
+    ['&#1;&#x8;&#11;&#14;&#x1F;&#127;', ''],
+    ['&#9;&#10;&#12;&#13;&#32;', '\t\n\f\r '],
+    // 0x80..0x9F: the cp1252 remapping, and the five cp1252 holes kept as C1 controls.
+    ['&#x81;&#x8D;&#x8F;&#x90;&#x9D;', '\u0081\u008d\u008f\u0090\u009d'],
+    ['&#x80;&#x82;&#x9E;&#x9F', '\u20ac\u201a\u017e\u0178'],
+    // Noncharacters: dropped by Python; their neighbours are kept.
+    ['&#xFDD0;&#xFDEF;&#xFFFE;&#xFFFF;&#x1FFFE;&#x10FFFF;', ''],
+    ['&#xFDCF;&#xFDF0;&#xFFFD;&#x1FFFD;', '\ufdcf\ufdf0\ufffd\u{1fffd}'],
+    // Surrogates, values past U+10FFFF, overlong digit strings.
+    ['&#xD83D;&#xDE00;&#55296;', '\ufffd\ufffd\ufffd'],
+    [`&#x110000;&#4294967296;&#x${'f'.repeat(40)};`, '\ufffd\ufffd\ufffd'],
+    [`&#${'0'.repeat(40)}65;&#x${'0'.repeat(40)}42`, 'AB'],
+    ['&#65a &#x41g; &#x;&#X', 'Aa Ag; &#x;&#X'],
+    // One pass: what a reference produces is not decoded again; Python's pattern stops a name at '#'.
+    ['&amp#38; &amp;#38;', '&#38; &#38;'],
+    // Non-legacy names without ';' stay as they are (entities 7 decoded some of these wrongly).
+    ['&Gdot y &eta= &YUcy1 &bepsix; &kjcyb', '&Gdot y &eta= &YUcy1 &bepsix; &kjcyb'],
+    // Legacy names without ';' by longest prefix, and the 32-character limit of Python's pattern.
+    ['&notin &noti; &amp\u{1f600}; &\u{1f600};', '\u00acin \u00aci; &\u{1f600}; &\u{1f600};'],
+    ['&CounterClockwiseContourIntegral;', '\u2233'],
+    [`&amp${'b'.repeat(40)};`, `&${'b'.repeat(40)};`],
+    [`&${'a'.repeat(40)}&lt;`, `&${'a'.repeat(40)}<`],
+    ['&fjlig;&ThickSpace;&nbsp&nbsp;&copy;2024', 'fj\u205f\u200a\u00a0\u00a0\u00a92024'],
+    ['&AMP; &Amp; &aMp; &LT &GTx; &QUOT', '& &Amp; &aMp; < >x; "'],
+    ['&hellip &mdash; &frac12x &sup2;x &supe', '&hellip \u2014 \u00bdx \u00b2x &supe'],
+    ['a & b &; &&amp; tail&', 'a & b &; && tail&'],
+  ])('%j (edge case)', (input, expected) => {
+    expect(htmlUnescape(input)).toBe(expected);
+  });
 });
 
 describe('cleanText', () => {

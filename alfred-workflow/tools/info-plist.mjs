@@ -10,6 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'plist';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const WORKFLOW_DIR = join(HERE, '..');
@@ -299,44 +300,14 @@ export function workflow(version) {
   };
 }
 
-// --- XML plist serialisation ----------------------------------------------------------------------
+// --- XML plist serialisation (the plist package) --------------------------------------------------
 
-const escapeXml = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-function serialise(value, indent) {
-  const pad = '\t'.repeat(indent);
-  if (typeof value === 'string') return `${pad}<string>${escapeXml(value)}</string>`;
-  if (typeof value === 'boolean') return `${pad}<${value}/>`;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`Cannot write ${value} to a plist`);
-    return Number.isInteger(value) ? `${pad}<integer>${value}</integer>` : `${pad}<real>${value}</real>`;
-  }
-  if (Array.isArray(value)) {
-    if (value.length === 0) return `${pad}<array/>`;
-    return [`${pad}<array>`, ...value.map((v) => serialise(v, indent + 1)), `${pad}</array>`].join('\n');
-  }
-  if (value && typeof value === 'object') {
-    const keys = Object.keys(value).sort();
-    if (keys.length === 0) return `${pad}<dict/>`;
-    const lines = [`${pad}<dict>`];
-    for (const k of keys) {
-      lines.push(`${pad}\t<key>${escapeXml(k)}</key>`, serialise(value[k], indent + 1));
-    }
-    lines.push(`${pad}</dict>`);
-    return lines.join('\n');
-  }
-  throw new Error(`Cannot write ${typeof value} to a plist`);
-}
+/** `value` with every dict's keys sorted, as Alfred writes them (plist.build keeps insertion order). */
+const sortKeys = (v) =>
+  Array.isArray(v) ? v.map(sortKeys) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])])) : v;
 
 export function toPlistXml(value) {
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
-    '<plist version="1.0">',
-    serialise(value, 0),
-    '</plist>',
-    '',
-  ].join('\n');
+  return `${build(sortKeys(value), { indent: '\t' })}\n`;
 }
 
 export function packageVersion() {

@@ -1,9 +1,9 @@
 // Draws assets/icon.png (512x512): a photo under a magnifying glass on a violet-to-orange tile.
-// Plain Node (zlib for the PNG), 4x4 supersampling for smooth edges. Run: node scripts/make-icon.mjs
+// pngjs writes the PNG; 4x4 supersampling for smooth edges. Run: node scripts/make-icon.mjs
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { deflateSync } from "node:zlib";
+import { PNG } from "pngjs";
 
 const SIZE = 512;
 const SS = 4;
@@ -114,38 +114,14 @@ for (let py = 0; py < SIZE; py++) {
   }
 }
 
-const CRC = new Uint32Array(256).map((_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
+// 8-bit RGBA, rows unfiltered, zlib's default strategy: the smallest file for this flat artwork
+// (pngjs's defaults, adaptive filters and Z_RLE, make it larger).
+const png = PNG.sync.write(Object.assign(new PNG({ width: SIZE, height: SIZE }), { data: rgba }), {
+  colorType: 6,
+  filterType: 0,
+  deflateLevel: 9,
+  deflateStrategy: 0,
 });
-function crc32(buf) {
-  let c = 0xffffffff;
-  for (const byte of buf) c = CRC[(c ^ byte) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type, data) {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
-const ihdr = Buffer.alloc(13);
-ihdr.writeUInt32BE(SIZE, 0);
-ihdr.writeUInt32BE(SIZE, 4);
-ihdr[8] = 8; // bit depth
-ihdr[9] = 6; // RGBA
-const raw = Buffer.alloc(SIZE * (SIZE * 4 + 1));
-for (let y = 0; y < SIZE; y++) rgba.copy(raw, y * (SIZE * 4 + 1) + 1, y * SIZE * 4, (y + 1) * SIZE * 4);
-const png = Buffer.concat([
-  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-  chunk("IHDR", ihdr),
-  chunk("IDAT", deflateSync(raw, { level: 9 })),
-  chunk("IEND", Buffer.alloc(0)),
-]);
 const out = join(dirname(fileURLToPath(import.meta.url)), "..", "assets", "icon.png");
 writeFileSync(out, png);
 console.log(`wrote ${out} (${png.length} bytes)`);

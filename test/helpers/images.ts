@@ -1,8 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
-import { crc32 } from '../../scripts/lib/crc32.mjs';
+import { crc32, deflateSync } from 'node:zlib';
 import { saveRgb } from '../../ts/native/index.js';
 
 export const COLOURS: Record<string, [number, number, number]> = {

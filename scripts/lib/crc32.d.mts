@@ -1,1 +1,0 @@
-export function crc32(buf: Uint8Array): number;
