@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "image_encoder.h"
+#include "ocr_engine.h"
 #include "ort_model.h"
 #include "preprocess.h"
 #include "text_encoder.h"
@@ -28,6 +29,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   memery::ImageEncoder::Init(env, exports);
   memery::TextEncoder::Init(env, exports);
   memery::VectorIndex::Init(env, exports);
+  memery::OcrEngine::Init(env, exports);
   memery::InitImageOps(env, exports);
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
   return exports;

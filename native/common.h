@@ -29,7 +29,7 @@ inline Napi::Error ToJsError(Napi::Env env, const std::string &code, const std::
 // own (a process-wide static FunctionReference, overwritten by the last Init, crashed node as
 // soon as the addon was used from a worker thread and from the main thread).
 struct AddonData {
-  Napi::FunctionReference imageEncoder, textEncoder, vectorIndex;
+  Napi::FunctionReference imageEncoder, textEncoder, vectorIndex, ocrEngine;
 };
 inline AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 

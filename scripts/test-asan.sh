@@ -46,7 +46,7 @@ LD_PRELOAD=$LIBASAN ASAN_OPTIONS=$COMMON:detect_leaks=0 node -e "
 FILES=("$@")
 if [[ ${#FILES[@]} -eq 0 ]]; then
   FILES=(test/native-encoders.test.ts test/native-errors.test.ts test/native-memory.test.ts
-    test/native-event-loop.test.ts test/vector-index.test.ts)
+    test/native-event-loop.test.ts test/vector-index.test.ts test/native-ocr.test.ts)
 fi
 
 LOG_DIR=${MEMERY_ASAN_LOG_DIR:-build/asan/logs}

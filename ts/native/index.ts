@@ -8,3 +8,5 @@ export type { DecodedBatch, Thumbnail, ThumbnailOptions, ImageInfo } from './ima
 export { PreprocessSpecSchema } from './preprocess-spec.js';
 export type { PreprocessSpec, PreprocessSpecInput } from './preprocess-spec.js';
 export { loadBinding, bindingCandidates } from './binding.js';
+export { OcrEngine, defaultOcrModelFiles, OcrLoadOptionsSchema, OcrReadOptionsSchema } from './ocr.js';
+export type { OcrModelFiles, OcrLoadOptions, OcrReadOptions, OcrLine, OcrText, OcrFailure, OcrResult, OcrTimings } from './ocr.js';

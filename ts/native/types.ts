@@ -75,6 +75,7 @@ export interface NativeOcrEngine {
       maxCandidates?: number;
       minConfidence?: number;
       recBatchSize?: number;
+      recMinWidth?: number;
       decodeThreads?: number;
       maxFileBytes?: number;
       maxPixels?: number;

@@ -1,0 +1,412 @@
+#include "ocr_engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <system_error>
+#include <thread>
+
+#include "common.h"
+#include "ocr_detect.h"
+#include "ocr_image.h"
+#include "options.h"
+#include "preprocess.h"
+#include "read_file.h"
+#include "threads.h"
+
+namespace memery {
+
+namespace {
+
+struct ReadParams {
+  ocr::DecodeParams decode;
+  ocr::DetParams det;
+  ocr::RecParams rec;
+  size_t decodeThreads = 0;
+  uint64_t maxFileBytes = kDefaultMaxFileBytes;
+  bool profile = false;
+};
+
+struct Input {
+  bool fromFile = true;
+  std::string path;            // for a file
+  std::vector<uint8_t> bytes;  // for a buffer (a copy: JS may change its buffer meanwhile)
+};
+
+struct ImageResult {
+  bool ok = false;
+  int width = 0, height = 0;
+  std::vector<ocr::Line> lines;
+  std::string code, message, path;
+  double msDecode = 0, msDetect = 0, msRecognize = 0;
+};
+
+using Clock = std::chrono::steady_clock;
+double Ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+void CheckModels(OcrModels &m) {
+  const auto &di = m.det->inputs(), &dout = m.det->outputs();
+  const std::string &dp = m.det->path();
+  if (di.size() != 1 || di[0].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || di[0].shape.size() != 4 ||
+      (di[0].shape[1] != 3 && di[0].shape[1] >= 0))
+    throw Error("E_MODEL", "Expected one float input [n,3,H,W] in the text detector " + dp + " but received " +
+                               (di.empty() ? std::string("none") : di[0].name + ShapeString(di[0].shape)), dp);
+  if (dout.empty() || dout[0].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || dout[0].shape.size() != 4)
+    throw Error("E_MODEL", "Expected a float output [n,1,H,W] in the text detector " + dp + " but received " +
+                               (dout.empty() ? std::string("none") : dout[0].name + ShapeString(dout[0].shape)), dp);
+  const auto &ri = m.rec->inputs(), &rout = m.rec->outputs();
+  const std::string &rp = m.rec->path();
+  if (ri.size() != 1 || ri[0].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || ri[0].shape.size() != 4 ||
+      (ri[0].shape[1] != 3 && ri[0].shape[1] >= 0) || (ri[0].shape[2] != 48 && ri[0].shape[2] >= 0))
+    throw Error("E_MODEL", "Expected one float input [n,3,48,W] in the text recogniser " + rp + " but received " +
+                               (ri.empty() ? std::string("none") : ri[0].name + ShapeString(ri[0].shape)), rp);
+  if (rout.empty() || rout[0].type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || rout[0].shape.size() != 3)
+    throw Error("E_MODEL", "Expected a float output [n,T,classes] in the text recogniser " + rp + " but received " +
+                               (rout.empty() ? std::string("none") : rout[0].name + ShapeString(rout[0].shape)), rp);
+  const int64_t classes = rout[0].shape[2];
+  const size_t expected = m.alphabet.symbols.size();
+  if (classes >= 0 && static_cast<size_t>(classes) != expected)
+    throw Error("E_MODEL", "Expected the dictionary " + m.dictPath + " to match the recogniser's " + std::to_string(classes) +
+                               " classes (blank + one per line + space) but it gives " + std::to_string(expected), m.dictPath);
+}
+
+class LoadWorker : public PromiseWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string det, std::string rec, std::string dict, ModelOptions mo)
+      : PromiseWorker(env), det_(std::move(det)), rec_(std::move(rec)), dict_(std::move(dict)), mo_(std::move(mo)) {}
+  void Run() override {
+    auto m = std::make_shared<OcrModels>();
+    m->dictPath = dict_;
+    m->alphabet = ocr::ReadAlphabet(dict_);
+    m->det = std::make_unique<OrtModel>(det_, mo_);
+    m->rec = std::make_unique<OrtModel>(rec_, mo_);
+    CheckModels(*m);
+    models_ = m;
+  }
+  Napi::Value Result(Napi::Env env) override {
+    return Data(env).ocrEngine.New({Napi::External<std::shared_ptr<OcrModels>>::New(env, &models_)});
+  }
+
+ private:
+  std::string det_, rec_, dict_;
+  ModelOptions mo_;
+  std::shared_ptr<OcrModels> models_;
+};
+
+class ReadWorker : public PromiseWorker {
+ public:
+  ReadWorker(Napi::Env env, std::shared_ptr<OcrModels> m, std::vector<Input> inputs, ReadParams p)
+      : PromiseWorker(env), m_(std::move(m)), inputs_(std::move(inputs)), p_(p) {}
+
+  void Run() override {
+    results_.resize(inputs_.size());
+    if (inputs_.empty()) return;
+    // The pipeline runs on a thread of its own at a lower priority (so do the decoders and ONNX
+    // Runtime's pool), leaving the libuv pool thread that runs this worker as it was.
+    std::exception_ptr failure;
+    std::thread t([&] {
+      LowerThreadPriority();
+      try {
+        Pipeline();
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    });
+    t.join();
+    if (failure) std::rethrow_exception(failure);
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array arr = Napi::Array::New(env, results_.size());
+    for (size_t i = 0; i < results_.size(); i++) {
+      const ImageResult &r = results_[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("ok", r.ok);
+      if (r.ok) {
+        std::string text;
+        Napi::Array lines = Napi::Array::New(env, r.lines.size());
+        for (size_t k = 0; k < r.lines.size(); k++) {
+          const ocr::Line &l = r.lines[k];
+          if (k) text += '\n';
+          text += l.text;
+          Napi::Object lo = Napi::Object::New(env);
+          lo.Set("text", l.text);
+          lo.Set("confidence", Napi::Number::New(env, l.confidence));
+          Napi::Array box = Napi::Array::New(env, 8);
+          for (uint32_t c = 0; c < 4; c++) {
+            box.Set(2 * c, Napi::Number::New(env, l.box[c].x));
+            box.Set(2 * c + 1, Napi::Number::New(env, l.box[c].y));
+          }
+          lo.Set("box", box);
+          lines.Set(static_cast<uint32_t>(k), lo);
+        }
+        o.Set("text", text);
+        o.Set("lines", lines);
+        o.Set("width", r.width);
+        o.Set("height", r.height);
+      } else {
+        o.Set("code", r.code);
+        o.Set("message", r.message);
+        if (!r.path.empty()) o.Set("path", r.path);
+      }
+      if (p_.profile) {
+        Napi::Object t = Napi::Object::New(env);
+        t.Set("decode", r.msDecode);
+        t.Set("detect", r.msDetect);
+        t.Set("recognize", r.msRecognize);
+        o.Set("timings", t);
+      }
+      arr.Set(static_cast<uint32_t>(i), o);
+    }
+    return arr;
+  }
+
+ private:
+  struct Item {
+    size_t index;
+    ocr::OcrImage image;
+  };
+
+  void Fail(size_t i, const std::string &code, const std::string &message) {
+    ImageResult &r = results_[i];
+    r.ok = false;
+    r.code = code;
+    r.message = message;
+    r.path = inputs_[i].fromFile ? inputs_[i].path : std::string();
+  }
+
+  // Detection and recognition of one decoded image (on the pipeline thread).
+  void Process(Item &item) {
+    ImageResult &r = results_[item.index];
+    const ocr::OcrImage &img = item.image;
+    OrtModel &det = *m_->det;
+    auto t0 = Clock::now();
+    std::vector<int64_t> shape = {1, 3, img.detH, img.detW};
+    Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    Ort::Value in = Ort::Value::CreateTensor<float>(mem, const_cast<float *>(img.det.data()), img.det.size(), shape.data(), 4);
+    const char *inName = det.inputs()[0].name.c_str();
+    const char *outName = det.outputs()[0].name.c_str();
+    std::vector<Ort::Value> res;
+    try {
+      std::lock_guard<std::mutex> lock(det.runMutex());
+      res = det.session().Run(Ort::RunOptions{nullptr}, &inName, &in, 1, &outName, 1);
+    } catch (const Ort::Exception &e) {
+      throw Error("E_MODEL", std::string("Text detection failed in ") + det.path() + ": " + e.what(), det.path());
+    }
+    const auto os = res[0].GetTensorTypeAndShapeInfo().GetShape();
+    if (os.size() != 4 || os[0] != 1 || os[1] != 1 || os[2] != img.detH || os[3] != img.detW)
+      throw Error("E_MODEL", "Expected detector output [1,1," + std::to_string(img.detH) + "," + std::to_string(img.detW) +
+                                 "] but received " + ShapeString(os), det.path());
+    std::vector<ocr::Quad> boxes = ocr::DbBoxes(res[0].GetTensorData<float>(), img.detW, img.detH, img.width, img.height, p_.det);
+    res.clear();
+    auto t1 = Clock::now();
+    r.lines = ocr::Recognize(*m_->rec, m_->alphabet, img.rgb.data(), img.width, img.height, boxes, p_.rec);
+    auto t2 = Clock::now();
+    r.ok = true;
+    r.width = img.width;
+    r.height = img.height;
+    r.msDetect = Ms(t0, t1);
+    r.msRecognize = Ms(t1, t2);
+  }
+
+  void Pipeline() {
+    const size_t n = inputs_.size();
+    std::deque<Item> ready;
+    std::mutex mu;
+    std::condition_variable cvReady, cvSpace;
+    std::atomic<size_t> next{0};
+    std::atomic<bool> stop{false};
+    const size_t hw = std::max<unsigned>(1, std::thread::hardware_concurrency());
+    const size_t active = std::min(p_.decodeThreads == 0 ? hw : p_.decodeThreads, n);
+    size_t running = active;
+    const size_t maxQueue = 2;  // decoded images waiting (each holds its whole RGB image)
+
+    auto decoder = [&] {
+      LowerThreadPriority();
+      for (;;) {
+        const size_t i = next.fetch_add(1);
+        if (i >= n || stop.load()) break;
+        Item item{i, {}};
+        auto t0 = Clock::now();
+        try {
+          const Input &in = inputs_[i];
+          FileBytes file;  // outlives the decode: libvips reads the bytes in place
+          const uint8_t *data = in.bytes.data();
+          size_t len = in.bytes.size();
+          if (in.fromFile) {
+            ReadWholeFile(in.path, p_.maxFileBytes, file);
+            data = file.bytes();
+            len = file.length;
+          }
+          const std::string what = in.fromFile ? in.path : "the image buffer at index " + std::to_string(i);
+          ocr::DecodeForOcr(data, len, what, in.fromFile ? in.path : std::string(), p_.decode, item.image);
+        } catch (const Error &e) {
+          Fail(i, e.code, e.what());
+          continue;
+        } catch (const std::bad_alloc &) {
+          Fail(i, "E_NOMEM", "Out of memory while decoding " + (inputs_[i].fromFile ? inputs_[i].path : std::string("an image buffer")));
+          continue;
+        } catch (const std::exception &e) {
+          Fail(i, "E_DECODE", std::string("Cannot decode ") + (inputs_[i].fromFile ? inputs_[i].path : std::string("the image buffer")) + ": " + e.what());
+          continue;
+        }
+        results_[i].msDecode = Ms(t0, Clock::now());
+        std::unique_lock<std::mutex> lock(mu);
+        cvSpace.wait(lock, [&] { return ready.size() < maxQueue || stop.load(); });
+        if (stop.load()) break;
+        ready.push_back(std::move(item));
+        cvReady.notify_one();
+      }
+      VipsThreadDone();
+      std::lock_guard<std::mutex> lock(mu);
+      running--;
+      cvReady.notify_one();
+    };
+
+    std::vector<std::thread> pool;
+    try {
+      for (size_t t = 0; t < active; t++) pool.emplace_back(decoder);
+    } catch (const std::system_error &) {
+      std::lock_guard<std::mutex> lock(mu);
+      running -= active - pool.size();
+      if (pool.empty()) throw Error("E_NATIVE", "Cannot start decoder threads");
+    }
+    auto finish = [&] {
+      stop = true;
+      cvSpace.notify_all();
+      for (auto &t : pool) t.join();
+    };
+    try {
+      for (;;) {
+        Item item;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cvReady.wait(lock, [&] { return !ready.empty() || running == 0; });
+          if (ready.empty()) break;
+          item = std::move(ready.front());
+          ready.pop_front();
+          cvSpace.notify_one();
+        }
+        try {
+          Process(item);
+        } catch (const Error &e) {
+          Fail(item.index, e.code, e.what());
+        } catch (const std::bad_alloc &) {
+          Fail(item.index, "E_NOMEM", "Out of memory while reading the text of " +
+                                          (inputs_[item.index].fromFile ? inputs_[item.index].path : std::string("an image buffer")));
+        }
+      }
+    } catch (...) {
+      finish();
+      throw;
+    }
+    finish();
+  }
+
+  std::shared_ptr<OcrModels> m_;
+  std::vector<Input> inputs_;
+  ReadParams p_;
+  std::vector<ImageResult> results_;
+};
+
+}  // namespace
+
+Napi::Object OcrEngine::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DefineClass(env, "OcrEngine",
+                                 {StaticMethod<&OcrEngine::Load>("load"), InstanceMethod<&OcrEngine::Read>("read"),
+                                  InstanceMethod<&OcrEngine::Info>("info"), InstanceMethod<&OcrEngine::Close>("close")});
+  Data(env).ocrEngine = Napi::Persistent(f);
+  exports.Set("OcrEngine", f);
+  return exports;
+}
+
+OcrEngine::OcrEngine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<OcrEngine>(info) {
+  if (info.Length() < 1 || !info[0].IsExternal())
+    throw Napi::TypeError::New(info.Env(), "Use OcrEngine.load(options) to create an OCR engine");
+  models_ = *info[0].As<Napi::External<std::shared_ptr<OcrModels>>>().Data();
+}
+
+std::shared_ptr<OcrModels> OcrEngine::Models(Napi::Env env) {
+  if (!models_) throw ToJsError(env, "E_MODEL", "The OCR engine is closed");
+  return models_;
+}
+
+// load({ detModel, recModel, dict }, sessionOptions)
+Napi::Value OcrEngine::Load(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Expected an object with detModel, recModel and dict");
+  Napi::Object files = info[0].As<Napi::Object>();
+  for (const char *k : {"detModel", "recModel", "dict"})
+    if (!files.Get(k).IsString()) throw Napi::TypeError::New(env, std::string("Expected a path (string) for ") + k);
+  Napi::Object mo = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  auto *w = new LoadWorker(env, files.Get("detModel").As<Napi::String>().Utf8Value(), files.Get("recModel").As<Napi::String>().Utf8Value(),
+                           files.Get("dict").As<Napi::String>().Utf8Value(), ReadModelOptions(mo));
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value OcrEngine::Read(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto m = Models(env);
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "Expected an array of paths or Buffers for inputs");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<Input> inputs(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (v.IsString()) {
+      inputs[i].path = v.As<Napi::String>().Utf8Value();
+    } else if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+      auto a = v.As<Napi::Uint8Array>();
+      inputs[i].fromFile = false;
+      inputs[i].bytes.assign(a.Data(), a.Data() + a.ElementLength());
+    } else {
+      throw Napi::TypeError::New(env, "Expected a path (string) or a Buffer at inputs[" + std::to_string(i) + "]");
+    }
+  }
+  Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  ReadParams p;
+  p.decode.limit = static_cast<int>(NumberOpt(o, "limit", 960));
+  p.decode.maxPixels = NumberOpt(o, "maxPixels", p.decode.maxPixels);
+  p.decode.autorotate = BoolOpt(o, "autorotate", true);
+  p.det.thresh = static_cast<float>(NumberOpt(o, "thresh", 0.3));
+  p.det.boxThresh = static_cast<float>(NumberOpt(o, "boxThresh", 0.6));
+  p.det.unclipRatio = static_cast<float>(NumberOpt(o, "unclipRatio", 1.5));
+  p.det.maxCandidates = static_cast<int>(NumberOpt(o, "maxCandidates", 1000));
+  p.rec.batch = static_cast<int>(NumberOpt(o, "recBatchSize", 6));
+  p.rec.dropScore = static_cast<float>(NumberOpt(o, "minConfidence", 0.5));
+  p.rec.minWidth = static_cast<int>(NumberOpt(o, "recMinWidth", 0));
+  p.decodeThreads = static_cast<size_t>(NumberOpt(o, "decodeThreads", 0));
+  p.profile = BoolOpt(o, "profile", false);
+  const double maxFileBytes = NumberOpt(o, "maxFileBytes", static_cast<double>(kDefaultMaxFileBytes));
+  if (!(maxFileBytes >= 0) || maxFileBytes > 9007199254740991.0)
+    throw ToJsError(env, "E_USAGE", "Expected a number of bytes for maxFileBytes");
+  p.maxFileBytes = static_cast<uint64_t>(maxFileBytes);
+  if (p.decode.limit < 32) throw ToJsError(env, "E_USAGE", "Expected a limit of at least 32 pixels");
+  auto *w = new ReadWorker(env, m, std::move(inputs), p);
+  auto pr = w->Promise();
+  w->Queue();
+  return pr;
+}
+
+Napi::Value OcrEngine::Info(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto m = Models(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("detModel", m->det->path());
+  o.Set("recModel", m->rec->path());
+  o.Set("dict", m->dictPath);
+  o.Set("classes", Napi::Number::New(env, static_cast<double>(m->alphabet.symbols.size())));
+  o.Set("provider", m->det->provider());
+  return o;
+}
+
+Napi::Value OcrEngine::Close(const Napi::CallbackInfo &info) {
+  models_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace memery

@@ -1,0 +1,183 @@
+#include "ocr_recognize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include "common.h"
+
+namespace memery {
+namespace ocr {
+
+Alphabet ReadAlphabet(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("E_MODEL", "Cannot read the OCR dictionary " + path, path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string s = ss.str();
+  Alphabet a;
+  a.symbols.push_back("");  // blank
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t end = s.find('\n', start);
+    if (end == std::string::npos) end = s.size();
+    std::string line = s.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    a.symbols.push_back(line);
+    start = end + 1;
+  }
+  if (a.symbols.size() < 2) throw Error("E_MODEL", "Expected one symbol per line in the OCR dictionary " + path + " but it is empty", path);
+  a.symbols.push_back(" ");  // use_space_char
+  return a;
+}
+
+namespace {
+
+struct Crop {
+  size_t box;
+  double h[9];        // upright crop pixel (u, v) -> source pixel
+  double cw = 0, ch = 0;  // crop size before the quarter turn
+  bool rotated = false;
+  double ratio = 0;   // width / height as fed to the model
+};
+
+// get_rotate_crop_image's geometry: crop size from the quad's sides, homography from the crop
+// rectangle to the quad.
+bool MakeCrop(const Quad &q, size_t index, Crop &c) {
+  c.box = index;
+  c.cw = static_cast<int>(std::max(Distance(q[0], q[1]), Distance(q[2], q[3])));
+  c.ch = static_cast<int>(std::max(Distance(q[0], q[3]), Distance(q[1], q[2])));
+  if (c.cw < 1 || c.ch < 1) return false;
+  const Quad rect = {Pt{0, 0}, Pt{c.cw, 0}, Pt{c.cw, c.ch}, Pt{0, c.ch}};
+  if (!PerspectiveTransform(rect, q, c.h)) return false;
+  c.rotated = c.ch / c.cw >= 1.5;
+  c.ratio = c.rotated ? c.ch / c.cw : c.cw / c.ch;
+  return true;
+}
+
+inline void SampleBilinear(const uint8_t *rgb, int w, int h, double x, double y, float acc[3]) {
+  x = std::clamp(x, 0.0, static_cast<double>(w - 1));
+  y = std::clamp(y, 0.0, static_cast<double>(h - 1));
+  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
+  const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
+  const float fx = static_cast<float>(x - x0), fy = static_cast<float>(y - y0);
+  const uint8_t *p00 = rgb + (static_cast<size_t>(y0) * w + x0) * 3, *p01 = rgb + (static_cast<size_t>(y0) * w + x1) * 3;
+  const uint8_t *p10 = rgb + (static_cast<size_t>(y1) * w + x0) * 3, *p11 = rgb + (static_cast<size_t>(y1) * w + x1) * 3;
+  for (int c = 0; c < 3; c++) {
+    const float top = p00[c] + (p01[c] - p00[c]) * fx, bot = p10[c] + (p11[c] - p10[c]) * fx;
+    acc[c] += top + (bot - top) * fy;
+  }
+}
+
+// Writes the crop resized to outW x H into the B, G, R planes at `dst` (row stride `stride`,
+// plane stride `plane`), normalised to [-1, 1]. One resampling pass: each output pixel is mapped
+// back through the resize and the perspective warp, with k x k samples when shrinking.
+void RenderCrop(const uint8_t *rgb, int w, int h, const Crop &c, int outW, int H, float *dst, size_t stride, size_t plane) {
+  const double rw = c.rotated ? c.ch : c.cw, rh = c.rotated ? c.cw : c.ch;  // the upright image's size
+  const double sx = rw / outW, sy = rh / H;
+  const int kx = std::clamp(static_cast<int>(std::ceil(sx - 0.25)), 1, 4), ky = std::clamp(static_cast<int>(std::ceil(sy - 0.25)), 1, 4);
+  const float norm = 1.0f / (kx * ky * 127.5f);
+  for (int y = 0; y < H; y++) {
+    for (int x = 0; x < outW; x++) {
+      float acc[3] = {0, 0, 0};
+      for (int j = 0; j < ky; j++) {
+        const double v = (y + (j + 0.5) / ky) * sy - 0.5;
+        for (int i = 0; i < kx; i++) {
+          const double u = (x + (i + 0.5) / kx) * sx - 0.5;
+          // np.rot90 (counter-clockwise): upright (u, v) is crop column cw - 1 - v, row u
+          const double cu = c.rotated ? c.cw - 1 - v : u, cv = c.rotated ? u : v;
+          const Pt s = Apply(c.h, cu, cv);
+          SampleBilinear(rgb, w, h, s.x, s.y, acc);
+        }
+      }
+      const size_t o = static_cast<size_t>(y) * stride + x;
+      dst[o] = acc[2] * norm - 1.0f;              // B
+      dst[plane + o] = acc[1] * norm - 1.0f;      // G
+      dst[2 * plane + o] = acc[0] * norm - 1.0f;  // R
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<Line> Recognize(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb, int width, int height,
+                            const std::vector<Quad> &boxes, const RecParams &p) {
+  std::vector<Crop> crops;
+  crops.reserve(boxes.size());
+  for (size_t i = 0; i < boxes.size(); i++) {
+    Crop c;
+    if (MakeCrop(boxes[i], i, c)) crops.push_back(c);
+  }
+  std::stable_sort(crops.begin(), crops.end(), [](const Crop &a, const Crop &b) { return a.ratio < b.ratio; });
+
+  std::vector<Line> found(boxes.size());
+  std::vector<char> kept(boxes.size(), 0);
+  const int H = p.height;
+  const size_t batch = static_cast<size_t>(std::max(1, p.batch));
+  Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  const char *inName = rec.inputs()[0].name.c_str();
+  const char *outName = rec.outputs()[0].name.c_str();
+  std::vector<float> input;
+  for (size_t start = 0, n = 0; start < crops.size(); start += n) {
+    // A batch holds up to `batch` crops whose widths are within maxPad of the narrowest: padding
+    // a short line to a long one's width costs more than the batch saves (measured on CPU).
+    n = 1;
+    while (n < batch && start + n < crops.size() && crops[start + n].ratio <= crops[start].ratio * p.maxPad) n++;
+    double maxRatio = static_cast<double>(p.minWidth) / H;
+    for (size_t k = 0; k < n; k++) maxRatio = std::max(maxRatio, std::min(crops[start + k].ratio, p.maxRatio));
+    const int W = static_cast<int>(H * maxRatio);
+    const size_t plane = static_cast<size_t>(H) * W;
+    input.assign(n * 3 * plane, 0.0f);  // padding: 0 after normalisation, as PaddleOCR pads
+    for (size_t k = 0; k < n; k++) {
+      const Crop &c = crops[start + k];
+      const int rw = std::min(W, std::max(1, static_cast<int>(std::ceil(H * std::min(c.ratio, p.maxRatio)))));
+      RenderCrop(rgb, width, height, c, rw, H, input.data() + k * 3 * plane, W, plane);
+    }
+    std::vector<int64_t> shape = {static_cast<int64_t>(n), 3, H, W};
+    Ort::Value in = Ort::Value::CreateTensor<float>(mem, input.data(), input.size(), shape.data(), shape.size());
+    std::vector<Ort::Value> res;
+    try {
+      std::lock_guard<std::mutex> lock(rec.runMutex());
+      res = rec.session().Run(Ort::RunOptions{nullptr}, &inName, &in, 1, &outName, 1);
+    } catch (const Ort::Exception &e) {
+      throw Error("E_MODEL", std::string("Text recognition failed in ") + rec.path() + ": " + e.what(), rec.path());
+    }
+    const auto os = res[0].GetTensorTypeAndShapeInfo().GetShape();
+    if (os.size() != 3 || os[0] != static_cast<int64_t>(n) || os[2] != static_cast<int64_t>(alphabet.symbols.size()))
+      throw Error("E_MODEL", "Expected recogniser output [" + std::to_string(n) + ",T," + std::to_string(alphabet.symbols.size()) +
+                                 "] but received " + ShapeString(os), rec.path());
+    const float *o = res[0].GetTensorData<float>();
+    const size_t T = static_cast<size_t>(os[1]), C = static_cast<size_t>(os[2]);
+    for (size_t k = 0; k < n; k++) {
+      Line line;
+      double sum = 0;
+      size_t count = 0, prev = 0;
+      for (size_t t = 0; t < T; t++) {
+        const float *row = o + (k * T + t) * C;
+        const size_t best = static_cast<size_t>(std::max_element(row, row + C) - row);
+        if (best != 0 && !(t > 0 && best == prev)) {
+          line.text += alphabet.symbols[best];
+          sum += row[best];
+          count++;
+        }
+        prev = best;
+      }
+      line.confidence = count ? static_cast<float>(sum / count) : 0.0f;
+      const size_t b = crops[start + k].box;
+      line.box = boxes[b];
+      if (count && line.confidence >= p.dropScore) {
+        found[b] = std::move(line);
+        kept[b] = 1;
+      }
+    }
+  }
+  std::vector<Line> out;
+  for (size_t i = 0; i < boxes.size(); i++)
+    if (kept[i]) out.push_back(std::move(found[i]));
+  return out;
+}
+
+}  // namespace ocr
+}  // namespace memery

@@ -1,0 +1,45 @@
+// Text-line recognition after PaddleOCR (TextRecognizer + CTCLabelDecode): each detected box is
+// cut from the decoded image by a perspective warp to an upright rectangle (turned 90 degrees when
+// it is 1.5 times taller than wide), resized to height 48 keeping its aspect ratio, normalised to
+// (x/255 - 0.5)/0.5 in BGR order, batched by width ratio (padded to the batch's widest; PaddleOCR
+// also pads to at least 320 px, which minWidth restores), and decoded greedily: argmax per step,
+// repeats collapsed, blanks (0) dropped.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "ocr_geometry.h"
+#include "ort_model.h"
+
+namespace memery {
+namespace ocr {
+
+struct RecParams {
+  int batch = 6;            // crops per recogniser run (sorted by width ratio first)
+  float dropScore = 0.5f;   // lines with a lower mean character probability are dropped
+  int height = 48;          // model input height
+  int minWidth = 0;         // model input width floor (PaddleOCR pads to 320: rec_image_shape [3, 48, 320])
+  double maxPad = 1.25;     // crops batched together differ in width by at most this factor
+  double maxRatio = 64.0;   // widest crop (width / height) read; wider ones are squeezed
+};
+
+struct Line {
+  std::string text;
+  float confidence = 0;  // mean probability of the kept characters
+  Quad box;
+};
+
+// The CTC alphabet: index 0 is the blank, then one entry per dictionary line, then ' '.
+struct Alphabet {
+  std::vector<std::string> symbols;
+};
+// Reads a dictionary file (one UTF-8 symbol per line). Throws memery::Error E_MODEL.
+Alphabet ReadAlphabet(const std::string &path);
+
+// Recognises the text in `boxes` of an RGB image (HWC, 8-bit). Returns the kept lines in the
+// order of `boxes`.
+std::vector<Line> Recognize(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb, int width, int height,
+                            const std::vector<Quad> &boxes, const RecParams &p);
+
+}  // namespace ocr
+}  // namespace memery
