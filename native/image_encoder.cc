@@ -138,6 +138,7 @@ class EncodeFilesWorker : public PromiseWorker {
     auto decoder = [&] {
       LowerThreadPriority();
       std::vector<uint8_t> rgb(static_cast<size_t>(m_->size) * m_->size * 3);
+      FileBytes file;  // one read buffer per thread, reused from file to file
       for (;;) {
         size_t i = next.fetch_add(1);
         if (i >= n || stop.load()) break;
@@ -145,7 +146,6 @@ class EncodeFilesWorker : public PromiseWorker {
         try {
           // Read once (one open, fstat on that descriptor); hash and decode exactly those bytes.
           // Each slot i of stats_/hashes_/sizes_ is written by the one thread that took i.
-          FileBytes file;
           try {
             ReadWholeFile(paths_[i], maxFileBytes_, file);
           } catch (...) {
@@ -161,6 +161,10 @@ class EncodeFilesWorker : public PromiseWorker {
           sha256::Hash(file.bytes(), file.length, digest);
           hashes_[i] = sha256::Hex(digest, 16);
           ImageSize sz = LoadCrop(file.bytes(), file.length, paths_[i], m_->spec, rgb.data());
+          if (file.capacity > (size_t{64} << 20)) {  // do not hold on to an outsized buffer
+            file.data.reset();
+            file.capacity = 0;
+          }
           sizes_[i * 2] = static_cast<uint32_t>(sz.width);
           sizes_[i * 2 + 1] = static_cast<uint32_t>(sz.height);
           item.chw.resize(per);

@@ -92,7 +92,10 @@ std::string FormatBytes(uint64_t n) {
 }
 
 void ReadWholeFile(const std::string &path, uint64_t maxBytes, FileBytes &out) {
-  out = FileBytes{};
+  out.length = 0;
+  out.statted = false;
+  out.size = 0;
+  out.mtimeMs = 0;
   Fd fd;
   fd.fd = OpenRead(path);
   if (fd.fd < 0) ThrowErrno(path, errno);
@@ -132,10 +135,16 @@ void ReadWholeFile(const std::string &path, uint64_t maxBytes, FileBytes &out) {
 #endif
   const size_t n = static_cast<size_t>(size);
   // One byte more than fstat said, to see the end of the file (or that it grew).
-  std::unique_ptr<uint8_t[]> data(new uint8_t[n + 1]);
+  if (!out.data || out.capacity < n + 1) {
+    out.data.reset();
+    out.capacity = 0;
+    out.data.reset(new uint8_t[n + 1]);
+    out.capacity = n + 1;
+  }
+  uint8_t *data = out.data.get();
   size_t got = 0;
   while (got < n + 1) {
-    long long r = ReadSome(fd.fd, data.get() + got, n + 1 - got);
+    long long r = ReadSome(fd.fd, data + got, n + 1 - got);
     if (r < 0) ThrowErrno(path, errno);
     if (r == 0) break;
     got += static_cast<size_t>(r);
@@ -144,7 +153,6 @@ void ReadWholeFile(const std::string &path, uint64_t maxBytes, FileBytes &out) {
     throw Error("E_IO", "Cannot read " + path + ": the file " + (got < n ? "shrank" : "grew") + " while it was read (" +
                             std::to_string(size) + " bytes at the start)", path);
   }
-  out.data = std::move(data);
   out.length = n;
 }
 

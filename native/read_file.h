@@ -14,6 +14,8 @@ constexpr uint64_t kDefaultMaxFileBytes = 268435456ull;
 
 struct FileBytes {
   std::unique_ptr<uint8_t[]> data;
+  size_t capacity = 0;   // bytes allocated in data: a FileBytes reused for the next file keeps its
+                         // buffer when it is large enough (no allocation, no fresh pages to fault in)
   size_t length = 0;     // bytes read (== size)
   // From the fstat of the descriptor that was read; valid once `statted` is true (also when the
   // read then failed or the file was over the limit).
@@ -23,7 +25,7 @@ struct FileBytes {
   const uint8_t *bytes() const { return data.get(); }
 };
 
-// Reads `path` into `out`. Throws memery::Error naming the path:
+// Reads `path` into `out` (reusing out's buffer when it is large enough). Throws memery::Error naming the path:
 //   E_NOT_FOUND  the path does not exist (ENOENT)
 //   E_IO         any other open/fstat/read failure (EACCES, EIO, ELOOP, ...), with strerror; or
 //                the file changed size while it was read
