@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { corpusSet } from './bench/corpus.mjs';
 import { BENCH_MODELS, CORPUS_CACHE, DIST, ROOT, TEST_MODELS, colourModelDir, cpuSample, ensureDir, log, modelDir, otherLoad, runCommand, visionModel } from './bench/lib.mjs';
 import { buildRows, formatTable } from './bench/report.mjs';
+import * as headline from './bench/headline.mjs';
 import * as ceiling from './bench/ceiling.mjs';
 import * as pipeline from './bench/pipeline.mjs';
 import * as alternative from './bench/alternative.mjs';
@@ -22,7 +23,7 @@ import * as cold from './bench/cold.mjs';
 import * as resources from './bench/resources.mjs';
 import * as gpu from './bench/gpu.mjs';
 
-const MEASUREMENTS = [ceiling, pipeline, alternative, int8, reindex, query, cold, resources, gpu];
+const MEASUREMENTS = [headline, ceiling, pipeline, alternative, int8, reindex, query, cold, resources, gpu];
 
 function parseArgs(argv) {
   const o = { quick: false, only: undefined, keep: false, build: true, buildHnsw: false, out: undefined };
@@ -80,7 +81,7 @@ async function prepare(opts) {
 async function prepareCorpus(opts, selected) {
   const q = opts.quick;
   const names = new Set(selected.map((m) => m.name));
-  const full = ['pipeline', 'alternative', 'int8', 'resources'].some((n) => names.has(n));
+  const full = ['headline', 'pipeline', 'alternative', 'int8', 'resources'].some((n) => names.has(n));
   const tiny = ['reindex', 'cold', 'resources'].some((n) => names.has(n));
   if (full) {
     log(`corpus: ${q ? 100 : 2000} generated images in ${CORPUS_CACHE} (generated once; ~0.3-0.5 s per image) ...`);

@@ -28,6 +28,13 @@ export function buildRows(R, ctx) {
   const add = (id, measure, result, goal = '', status = '') => rows.push([id, measure, result, goal, status]);
   const fail = (id, key) => R[key]?.error && add(id, `${key}: failed`, R[key].error.slice(0, 80));
 
+  // 0. the headline
+  const H = R.headline;
+  if (H?.bestSeconds) {
+    add('0', `memery index vs the obvious stack (sharp + onnxruntime-node), whole process, ${H.files} real-size images, best of ${H.rounds} alternated`, `memery ${f1(H.imagesPerSecond.memery)} img/s, obvious ${f1(H.imagesPerSecond.obvious)} img/s: ${f2(H.ratio)}x`, '>= 1.15x', atLeast(H.ratio, 1.15, 'x'));
+    add('0', `memery index int8 vs the obvious stack fp32 (same run)`, `${f1(H.imagesPerSecond.memeryInt8)} img/s: ${f2(H.ratioInt8)}x`, '>= 2.3x', atLeast(H.ratioInt8, 2.3, 'x'));
+  } else fail('0', 'headline');
+
   // 1. ceiling
   const C = R.ceiling;
   const ceiling = C?.fp32?.best?.imagesPerSecond;
