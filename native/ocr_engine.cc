@@ -6,11 +6,14 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 #include <thread>
 
 #include "common.h"
 #include "ocr_detect.h"
+#include "ocr_fuse.h"
 #include "ocr_image.h"
 #include "options.h"
 #include "preprocess.h"
@@ -26,6 +29,7 @@ struct ReadParams {
   ocr::DetParams det;
   ocr::RecParams rec;
   size_t decodeThreads = 0;
+  size_t workers = 0;  // 0: the engine's threads
   uint64_t maxFileBytes = kDefaultMaxFileBytes;
   bool profile = false;
 };
@@ -73,16 +77,43 @@ void CheckModels(OcrModels &m) {
                                " classes (blank + one per line + space) but it gives " + std::to_string(expected), m.dictPath);
 }
 
+struct OcrLoadParams {
+  ModelOptions mo;  // mo.threads: cores the engine uses (0 = all)
+  int detThreads = -1;  // ONNX Runtime threads of the detector (-1: mo.threads)
+  bool fuse = true;
+};
+
+// The model file's bytes with the element-wise chains folded (ocr_fuse.h); empty when the file
+// cannot be read (OrtModel then names the problem) or holds nothing to fold.
+std::string FusedBytes(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return {};
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (!f.good() && !f.eof()) return {};
+  return ocr::FuseModel(bytes);
+}
+
 class LoadWorker : public PromiseWorker {
  public:
-  LoadWorker(Napi::Env env, std::string det, std::string rec, std::string dict, ModelOptions mo)
-      : PromiseWorker(env), det_(std::move(det)), rec_(std::move(rec)), dict_(std::move(dict)), mo_(std::move(mo)) {}
+  LoadWorker(Napi::Env env, std::string det, std::string rec, std::string dict, OcrLoadParams lp)
+      : PromiseWorker(env), det_(std::move(det)), rec_(std::move(rec)), dict_(std::move(dict)), lp_(std::move(lp)) {}
   void Run() override {
     auto m = std::make_shared<OcrModels>();
     m->dictPath = dict_;
     m->alphabet = ocr::ReadAlphabet(dict_);
-    m->det = std::make_unique<OrtModel>(det_, mo_);
-    m->rec = std::make_unique<OrtModel>(rec_, mo_);
+    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    m->workers = lp_.mo.threads > 0 ? static_cast<size_t>(lp_.mo.threads) : hw;
+    // Sessions run on the calling worker thread (1 intra-op thread): a read keeps `workers`
+    // images in flight, or spreads one image's line batches over them, which costs less CPU than
+    // ONNX Runtime's pool splitting each small op. The detector may get a pool for latency.
+    ModelOptions detMo = lp_.mo, recMo = lp_.mo;
+    detMo.threads = lp_.detThreads >= 0 ? lp_.detThreads : lp_.mo.threads;
+    recMo.threads = 1;
+    std::string detBytes = lp_.fuse ? FusedBytes(det_) : std::string();
+    std::string recBytes = lp_.fuse ? FusedBytes(rec_) : std::string();
+    m->fused = !detBytes.empty() || !recBytes.empty();
+    m->det = detBytes.empty() ? std::make_unique<OrtModel>(det_, detMo) : std::make_unique<OrtModel>(det_, detMo, detBytes);
+    m->rec = recBytes.empty() ? std::make_unique<OrtModel>(rec_, recMo) : std::make_unique<OrtModel>(rec_, recMo, recBytes);
     CheckModels(*m);
     models_ = m;
   }
@@ -92,7 +123,7 @@ class LoadWorker : public PromiseWorker {
 
  private:
   std::string det_, rec_, dict_;
-  ModelOptions mo_;
+  OcrLoadParams lp_;
   std::shared_ptr<OcrModels> models_;
 };
 
@@ -178,10 +209,29 @@ class ReadWorker : public PromiseWorker {
     r.path = inputs_[i].fromFile ? inputs_[i].path : std::string();
   }
 
-  // Detection and recognition of one decoded image (on the pipeline thread).
-  void Process(Item &item) {
-    ImageResult &r = results_[item.index];
-    const ocr::OcrImage &img = item.image;
+  // One image between detection and its last line batch.
+  struct Work {
+    size_t index = 0;
+    ocr::OcrImage image;
+    std::vector<ocr::Quad> boxes;
+    ocr::RecPlan plan;
+    size_t pending = 0;  // line batches not finished (under the pipeline's mutex)
+    bool failed = false;
+    std::string code, message;
+    Clock::time_point recStart;
+  };
+
+  void FailWith(Work &w, const char *code, const std::string &message) {
+    if (w.failed) return;
+    w.failed = true;
+    w.code = code;
+    w.message = message;
+  }
+
+  // Detection of one decoded image; fills `w.boxes` and the recognition plan.
+  void Detect(Work &w) {
+    ImageResult &r = results_[w.index];
+    const ocr::OcrImage &img = w.image;
     OrtModel &det = *m_->det;
     auto t0 = Clock::now();
     std::vector<int64_t> shape = {1, 3, img.detH, img.detW};
@@ -191,8 +241,7 @@ class ReadWorker : public PromiseWorker {
     const char *outName = det.outputs()[0].name.c_str();
     std::vector<Ort::Value> res;
     try {
-      std::lock_guard<std::mutex> lock(det.runMutex());
-      res = det.session().Run(Ort::RunOptions{nullptr}, &inName, &in, 1, &outName, 1);
+      res = det.session().Run(Ort::RunOptions{nullptr}, &inName, &in, 1, &outName, 1);  // Run is thread-safe
     } catch (const Ort::Exception &e) {
       throw Error("E_MODEL", std::string("Text detection failed in ") + det.path() + ": " + e.what(), det.path());
     }
@@ -200,29 +249,57 @@ class ReadWorker : public PromiseWorker {
     if (os.size() != 4 || os[0] != 1 || os[1] != 1 || os[2] != img.detH || os[3] != img.detW)
       throw Error("E_MODEL", "Expected detector output [1,1," + std::to_string(img.detH) + "," + std::to_string(img.detW) +
                                  "] but received " + ShapeString(os), det.path());
-    std::vector<ocr::Quad> boxes = ocr::DbBoxes(res[0].GetTensorData<float>(), img.detW, img.detH, img.width, img.height, p_.det);
+    w.boxes = ocr::DbBoxes(res[0].GetTensorData<float>(), img.detW, img.detH, img.width, img.height, p_.det);
     res.clear();
-    auto t1 = Clock::now();
-    r.lines = ocr::Recognize(*m_->rec, m_->alphabet, img.rgb.data(), img.width, img.height, boxes, p_.rec);
-    auto t2 = Clock::now();
-    r.ok = true;
-    r.width = img.width;
-    r.height = img.height;
-    r.msDetect = Ms(t0, t1);
-    r.msRecognize = Ms(t1, t2);
+    w.image.det = std::vector<float>();  // the detector's input is not needed any more
+    w.plan = ocr::PlanRecognition(w.boxes, p_.rec);
+    w.recStart = Clock::now();
+    r.msDetect = Ms(t0, w.recStart);
   }
 
+  void RecognizeBatch(Work &w, size_t b) {
+    try {
+      ocr::RecognizeBatch(*m_->rec, m_->alphabet, w.image.rgb.data(), w.image.width, w.image.height, w.boxes, p_.rec, w.plan, b);
+    } catch (const Error &e) {
+      FailWith(w, e.code.c_str(), e.what());
+    } catch (const std::bad_alloc &) {
+      FailWith(w, "E_NOMEM", "Out of memory while reading the text of " + What(w.index));
+    } catch (const std::exception &e) {
+      FailWith(w, "E_NATIVE", "Text recognition failed on " + What(w.index) + ": " + e.what());
+    }
+  }
+
+  std::string What(size_t i) const { return inputs_[i].fromFile ? inputs_[i].path : std::string("an image buffer"); }
+
+  void Finish(Work &w) {
+    ImageResult &r = results_[w.index];
+    if (w.failed) {
+      Fail(w.index, w.code, w.message);
+      return;
+    }
+    r.lines = ocr::CollectLines(w.plan);
+    r.ok = true;
+    r.width = w.image.width;
+    r.height = w.image.height;
+    r.msRecognize = Ms(w.recStart, Clock::now());
+  }
+
+  // Decoders (libvips) fill `ready`; `workers` threads take, in this order of preference, a line
+  // batch of an image already detected, or a decoded image to detect. One image on its own is
+  // thus detected on one thread and its lines read on all of them; many images run side by side.
   void Pipeline() {
     const size_t n = inputs_.size();
     std::deque<Item> ready;
+    std::deque<std::pair<std::shared_ptr<Work>, size_t>> batches;
     std::mutex mu;
-    std::condition_variable cvReady, cvSpace;
+    std::condition_variable cvWork, cvSpace;
     std::atomic<size_t> next{0};
     std::atomic<bool> stop{false};
     const size_t hw = std::max<unsigned>(1, std::thread::hardware_concurrency());
     const size_t active = std::min(p_.decodeThreads == 0 ? hw : p_.decodeThreads, n);
-    size_t running = active;
-    const size_t maxQueue = 2;  // decoded images waiting (each holds its whole RGB image)
+    const size_t workers = std::max<size_t>(1, p_.workers ? p_.workers : m_->workers);
+    size_t running = active, inFlight = 0;
+    const size_t maxQueue = std::max<size_t>(2, workers);  // decoded images waiting (each holds its whole RGB image)
 
     auto decoder = [&] {
       LowerThreadPriority();
@@ -247,7 +324,7 @@ class ReadWorker : public PromiseWorker {
           Fail(i, e.code, e.what());
           continue;
         } catch (const std::bad_alloc &) {
-          Fail(i, "E_NOMEM", "Out of memory while decoding " + (inputs_[i].fromFile ? inputs_[i].path : std::string("an image buffer")));
+          Fail(i, "E_NOMEM", "Out of memory while decoding " + What(i));
           continue;
         } catch (const std::exception &e) {
           Fail(i, "E_DECODE", std::string("Cannot decode ") + (inputs_[i].fromFile ? inputs_[i].path : std::string("the image buffer")) + ": " + e.what());
@@ -258,52 +335,113 @@ class ReadWorker : public PromiseWorker {
         cvSpace.wait(lock, [&] { return ready.size() < maxQueue || stop.load(); });
         if (stop.load()) break;
         ready.push_back(std::move(item));
-        cvReady.notify_one();
+        cvWork.notify_one();
       }
       VipsThreadDone();
       std::lock_guard<std::mutex> lock(mu);
       running--;
-      cvReady.notify_one();
+      cvWork.notify_all();
     };
 
-    std::vector<std::thread> pool;
-    try {
-      for (size_t t = 0; t < active; t++) pool.emplace_back(decoder);
-    } catch (const std::system_error &) {
-      std::lock_guard<std::mutex> lock(mu);
-      running -= active - pool.size();
-      if (pool.empty()) throw Error("E_NATIVE", "Cannot start decoder threads");
-    }
+    std::exception_ptr failure;  // an unexpected exception in a worker (the first)
+    auto worker = [&] {
+      std::unique_lock<std::mutex> lock(mu);
+      for (;;) {
+        cvWork.wait(lock, [&] { return !batches.empty() || !ready.empty() || (running == 0 && inFlight == 0) || stop.load(); });
+        if (stop.load()) return;
+        if (!batches.empty()) {
+          auto [w, b] = std::move(batches.front());
+          batches.pop_front();
+          lock.unlock();
+          RecognizeBatch(*w, b);
+          lock.lock();
+          if (--w->pending == 0) {
+            Finish(*w);
+            inFlight--;
+            cvWork.notify_all();
+          }
+          continue;
+        }
+        if (!ready.empty()) {
+          auto w = std::make_shared<Work>();
+          w->index = ready.front().index;
+          w->image = std::move(ready.front().image);
+          ready.pop_front();
+          cvSpace.notify_one();
+          inFlight++;
+          lock.unlock();
+          bool ok = false;
+          try {
+            Detect(*w);
+            ok = true;
+          } catch (const Error &e) {
+            FailWith(*w, e.code.c_str(), e.what());
+          } catch (const std::bad_alloc &) {
+            FailWith(*w, "E_NOMEM", "Out of memory while reading the text of " + What(w->index));
+          } catch (...) {
+            lock.lock();
+            if (!failure) failure = std::current_exception();
+            stop = true;
+            cvWork.notify_all();
+            cvSpace.notify_all();
+            return;
+          }
+          lock.lock();
+          const size_t nb = ok ? w->plan.batches.size() : 0;
+          if (nb == 0) {
+            Finish(*w);
+            inFlight--;
+            cvWork.notify_all();
+            continue;
+          }
+          w->pending = nb;
+          // this worker takes the first batch next (front of the queue); the others go to idle workers
+          for (size_t b = nb; b-- > 0;) batches.emplace_front(w, b);
+          if (nb > 1) cvWork.notify_all();
+          continue;
+        }
+        return;  // decoders done and nothing in flight
+      }
+    };
+
+    std::vector<std::thread> pool, helpers;
     auto finish = [&] {
-      stop = true;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        stop = true;
+      }
       cvSpace.notify_all();
+      cvWork.notify_all();
+      for (auto &t : helpers) t.join();
       for (auto &t : pool) t.join();
     };
     try {
-      for (;;) {
-        Item item;
-        {
-          std::unique_lock<std::mutex> lock(mu);
-          cvReady.wait(lock, [&] { return !ready.empty() || running == 0; });
-          if (ready.empty()) break;
-          item = std::move(ready.front());
-          ready.pop_front();
-          cvSpace.notify_one();
-        }
-        try {
-          Process(item);
-        } catch (const Error &e) {
-          Fail(item.index, e.code, e.what());
-        } catch (const std::bad_alloc &) {
-          Fail(item.index, "E_NOMEM", "Out of memory while reading the text of " +
-                                          (inputs_[item.index].fromFile ? inputs_[item.index].path : std::string("an image buffer")));
-        }
+      try {
+        for (size_t t = 0; t < active; t++) pool.emplace_back(decoder);
+      } catch (const std::system_error &) {
+        std::lock_guard<std::mutex> lock(mu);
+        running -= active - pool.size();
+        if (pool.empty()) throw Error("E_NATIVE", "Cannot start decoder threads");
       }
+      try {
+        for (size_t t = 1; t < workers; t++)
+          helpers.emplace_back([&] {
+            LowerThreadPriority();
+            worker();
+          });
+      } catch (const std::system_error &) {
+        // fewer workers: the pipeline thread works on its own
+      }
+      worker();
     } catch (...) {
       finish();
       throw;
     }
+    // all images are done once any worker returns without `stop`; wait for the others
+    for (auto &t : helpers) t.join();
+    helpers.clear();
     finish();
+    if (failure) std::rethrow_exception(failure);
   }
 
   std::shared_ptr<OcrModels> m_;
@@ -342,8 +480,12 @@ Napi::Value OcrEngine::Load(const Napi::CallbackInfo &info) {
   for (const char *k : {"detModel", "recModel", "dict"})
     if (!files.Get(k).IsString()) throw Napi::TypeError::New(env, std::string("Expected a path (string) for ") + k);
   Napi::Object mo = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  OcrLoadParams lp;
+  lp.mo = ReadModelOptions(mo);
+  lp.detThreads = static_cast<int>(NumberOpt(mo, "detThreads", -1));
+  lp.fuse = BoolOpt(mo, "fuse", true);
   auto *w = new LoadWorker(env, files.Get("detModel").As<Napi::String>().Utf8Value(), files.Get("recModel").As<Napi::String>().Utf8Value(),
-                           files.Get("dict").As<Napi::String>().Utf8Value(), ReadModelOptions(mo));
+                           files.Get("dict").As<Napi::String>().Utf8Value(), std::move(lp));
   auto p = w->Promise();
   w->Queue();
   return p;
@@ -380,6 +522,7 @@ Napi::Value OcrEngine::Read(const Napi::CallbackInfo &info) {
   p.rec.dropScore = static_cast<float>(NumberOpt(o, "minConfidence", 0.5));
   p.rec.minWidth = static_cast<int>(NumberOpt(o, "recMinWidth", 0));
   p.decodeThreads = static_cast<size_t>(NumberOpt(o, "decodeThreads", 0));
+  p.workers = static_cast<size_t>(NumberOpt(o, "concurrency", 0));
   p.profile = BoolOpt(o, "profile", false);
   const double maxFileBytes = NumberOpt(o, "maxFileBytes", static_cast<double>(kDefaultMaxFileBytes));
   if (!(maxFileBytes >= 0) || maxFileBytes > 9007199254740991.0)
@@ -401,6 +544,8 @@ Napi::Value OcrEngine::Info(const Napi::CallbackInfo &info) {
   o.Set("dict", m->dictPath);
   o.Set("classes", Napi::Number::New(env, static_cast<double>(m->alphabet.symbols.size())));
   o.Set("provider", m->det->provider());
+  o.Set("threads", Napi::Number::New(env, static_cast<double>(m->workers)));
+  o.Set("fused", m->fused);
   return o;
 }
 

@@ -15,6 +15,8 @@ struct OcrModels {
   std::unique_ptr<OrtModel> det, rec;
   ocr::Alphabet alphabet;
   std::string dictPath;
+  size_t workers = 1;  // images (or one image's line batches) worked on at once
+  bool fused = false;  // the graphs' element-wise chains were folded at load (ocr_fuse.h)
 };
 
 class OcrEngine : public Napi::ObjectWrap<OcrEngine> {

@@ -35,14 +35,6 @@ Alphabet ReadAlphabet(const std::string &path) {
 
 namespace {
 
-struct Crop {
-  size_t box;
-  double h[9];        // upright crop pixel (u, v) -> source pixel
-  double cw = 0, ch = 0;  // crop size before the quarter turn
-  bool rotated = false;
-  double ratio = 0;   // width / height as fed to the model
-};
-
 // get_rotate_crop_image's geometry: crop size from the quad's sides, homography from the crop
 // rectangle to the quad.
 bool MakeCrop(const Quad &q, size_t index, Crop &c) {
@@ -102,81 +94,96 @@ void RenderCrop(const uint8_t *rgb, int w, int h, const Crop &c, int outW, int H
 
 }  // namespace
 
-std::vector<Line> Recognize(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb, int width, int height,
-                            const std::vector<Quad> &boxes, const RecParams &p) {
-  std::vector<Crop> crops;
-  crops.reserve(boxes.size());
+RecPlan PlanRecognition(const std::vector<Quad> &boxes, const RecParams &p) {
+  RecPlan plan;
+  plan.crops.reserve(boxes.size());
   for (size_t i = 0; i < boxes.size(); i++) {
     Crop c;
-    if (MakeCrop(boxes[i], i, c)) crops.push_back(c);
+    if (MakeCrop(boxes[i], i, c)) plan.crops.push_back(c);
   }
-  std::stable_sort(crops.begin(), crops.end(), [](const Crop &a, const Crop &b) { return a.ratio < b.ratio; });
-
-  std::vector<Line> found(boxes.size());
-  std::vector<char> kept(boxes.size(), 0);
-  const int H = p.height;
+  std::stable_sort(plan.crops.begin(), plan.crops.end(), [](const Crop &a, const Crop &b) { return a.ratio < b.ratio; });
   const size_t batch = static_cast<size_t>(std::max(1, p.batch));
-  Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-  const char *inName = rec.inputs()[0].name.c_str();
-  const char *outName = rec.outputs()[0].name.c_str();
-  std::vector<float> input;
+  const auto &crops = plan.crops;
   for (size_t start = 0, n = 0; start < crops.size(); start += n) {
     // A batch holds up to `batch` crops whose widths are within maxPad of the narrowest: padding
     // a short line to a long one's width costs more than the batch saves (measured on CPU).
     n = 1;
     while (n < batch && start + n < crops.size() && crops[start + n].ratio <= crops[start].ratio * p.maxPad) n++;
-    double maxRatio = static_cast<double>(p.minWidth) / H;
-    for (size_t k = 0; k < n; k++) maxRatio = std::max(maxRatio, std::min(crops[start + k].ratio, p.maxRatio));
-    const int W = static_cast<int>(H * maxRatio);
-    const size_t plane = static_cast<size_t>(H) * W;
-    input.assign(n * 3 * plane, 0.0f);  // padding: 0 after normalisation, as PaddleOCR pads
-    for (size_t k = 0; k < n; k++) {
-      const Crop &c = crops[start + k];
-      const int rw = std::min(W, std::max(1, static_cast<int>(std::ceil(H * std::min(c.ratio, p.maxRatio)))));
-      RenderCrop(rgb, width, height, c, rw, H, input.data() + k * 3 * plane, W, plane);
-    }
-    std::vector<int64_t> shape = {static_cast<int64_t>(n), 3, H, W};
-    Ort::Value in = Ort::Value::CreateTensor<float>(mem, input.data(), input.size(), shape.data(), shape.size());
-    std::vector<Ort::Value> res;
-    try {
-      std::lock_guard<std::mutex> lock(rec.runMutex());
-      res = rec.session().Run(Ort::RunOptions{nullptr}, &inName, &in, 1, &outName, 1);
-    } catch (const Ort::Exception &e) {
-      throw Error("E_MODEL", std::string("Text recognition failed in ") + rec.path() + ": " + e.what(), rec.path());
-    }
-    const auto os = res[0].GetTensorTypeAndShapeInfo().GetShape();
-    if (os.size() != 3 || os[0] != static_cast<int64_t>(n) || os[2] != static_cast<int64_t>(alphabet.symbols.size()))
-      throw Error("E_MODEL", "Expected recogniser output [" + std::to_string(n) + ",T," + std::to_string(alphabet.symbols.size()) +
-                                 "] but received " + ShapeString(os), rec.path());
-    const float *o = res[0].GetTensorData<float>();
-    const size_t T = static_cast<size_t>(os[1]), C = static_cast<size_t>(os[2]);
-    for (size_t k = 0; k < n; k++) {
-      Line line;
-      double sum = 0;
-      size_t count = 0, prev = 0;
-      for (size_t t = 0; t < T; t++) {
-        const float *row = o + (k * T + t) * C;
-        const size_t best = static_cast<size_t>(std::max_element(row, row + C) - row);
-        if (best != 0 && !(t > 0 && best == prev)) {
-          line.text += alphabet.symbols[best];
-          sum += row[best];
-          count++;
-        }
-        prev = best;
+    plan.batches.emplace_back(start, n);
+  }
+  plan.found.resize(boxes.size());
+  plan.kept.assign(boxes.size(), 0);
+  return plan;
+}
+
+void RecognizeBatch(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb, int width, int height,
+                    const std::vector<Quad> &boxes, const RecParams &p, RecPlan &plan, size_t b) {
+  const auto &crops = plan.crops;
+  const size_t start = plan.batches[b].first, n = plan.batches[b].second;
+  const int H = p.height;
+  Ort::MemoryInfo mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  const char *inName = rec.inputs()[0].name.c_str();
+  const char *outName = rec.outputs()[0].name.c_str();
+  double maxRatio = static_cast<double>(p.minWidth) / H;
+  for (size_t k = 0; k < n; k++) maxRatio = std::max(maxRatio, std::min(crops[start + k].ratio, p.maxRatio));
+  const int W = std::max(1, static_cast<int>(H * maxRatio));
+  const size_t plane = static_cast<size_t>(H) * W;
+  std::vector<float> input(n * 3 * plane, 0.0f);  // padding: 0 after normalisation, as PaddleOCR pads
+  for (size_t k = 0; k < n; k++) {
+    const Crop &c = crops[start + k];
+    const int rw = std::min(W, std::max(1, static_cast<int>(std::ceil(H * std::min(c.ratio, p.maxRatio)))));
+    RenderCrop(rgb, width, height, c, rw, H, input.data() + k * 3 * plane, W, plane);
+  }
+  std::vector<int64_t> shape = {static_cast<int64_t>(n), 3, H, W};
+  Ort::Value in = Ort::Value::CreateTensor<float>(mem, input.data(), input.size(), shape.data(), shape.size());
+  std::vector<Ort::Value> res;
+  try {
+    res = rec.session().Run(Ort::RunOptions{nullptr}, &inName, &in, 1, &outName, 1);
+  } catch (const Ort::Exception &e) {
+    throw Error("E_MODEL", std::string("Text recognition failed in ") + rec.path() + ": " + e.what(), rec.path());
+  }
+  const auto os = res[0].GetTensorTypeAndShapeInfo().GetShape();
+  if (os.size() != 3 || os[0] != static_cast<int64_t>(n) || os[2] != static_cast<int64_t>(alphabet.symbols.size()))
+    throw Error("E_MODEL", "Expected recogniser output [" + std::to_string(n) + ",T," + std::to_string(alphabet.symbols.size()) +
+                               "] but received " + ShapeString(os), rec.path());
+  const float *o = res[0].GetTensorData<float>();
+  const size_t T = static_cast<size_t>(os[1]), C = static_cast<size_t>(os[2]);
+  for (size_t k = 0; k < n; k++) {
+    Line line;
+    double sum = 0;
+    size_t count = 0, prev = 0;
+    for (size_t t = 0; t < T; t++) {
+      const float *row = o + (k * T + t) * C;
+      const size_t best = static_cast<size_t>(std::max_element(row, row + C) - row);
+      if (best != 0 && !(t > 0 && best == prev)) {
+        line.text += alphabet.symbols[best];
+        sum += row[best];
+        count++;
       }
-      line.confidence = count ? static_cast<float>(sum / count) : 0.0f;
-      const size_t b = crops[start + k].box;
-      line.box = boxes[b];
-      if (count && line.confidence >= p.dropScore) {
-        found[b] = std::move(line);
-        kept[b] = 1;
-      }
+      prev = best;
+    }
+    line.confidence = count ? static_cast<float>(sum / count) : 0.0f;
+    const size_t bx = crops[start + k].box;
+    line.box = boxes[bx];
+    if (count && line.confidence >= p.dropScore) {
+      plan.found[bx] = std::move(line);
+      plan.kept[bx] = 1;
     }
   }
+}
+
+std::vector<Line> CollectLines(RecPlan &plan) {
   std::vector<Line> out;
-  for (size_t i = 0; i < boxes.size(); i++)
-    if (kept[i]) out.push_back(std::move(found[i]));
+  for (size_t i = 0; i < plan.found.size(); i++)
+    if (plan.kept[i]) out.push_back(std::move(plan.found[i]));
   return out;
+}
+
+std::vector<Line> Recognize(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb, int width, int height,
+                            const std::vector<Quad> &boxes, const RecParams &p) {
+  RecPlan plan = PlanRecognition(boxes, p);
+  for (size_t b = 0; b < plan.batches.size(); b++) RecognizeBatch(rec, alphabet, rgb, width, height, boxes, p, plan, b);
+  return CollectLines(plan);
 }
 
 }  // namespace ocr

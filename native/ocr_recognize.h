@@ -36,8 +36,31 @@ struct Alphabet {
 // Reads a dictionary file (one UTF-8 symbol per line). Throws memery::Error E_MODEL.
 Alphabet ReadAlphabet(const std::string &path);
 
-// Recognises the text in `boxes` of an RGB image (HWC, 8-bit). Returns the kept lines in the
-// order of `boxes`.
+struct Crop {
+  size_t box = 0;
+  double h[9];            // upright crop pixel (u, v) -> source pixel
+  double cw = 0, ch = 0;  // crop size before the quarter turn
+  bool rotated = false;
+  double ratio = 0;  // width / height as fed to the model
+};
+
+// The recognition of one image's boxes, in batches that may run on different threads at once
+// (each writes only its own lines).
+struct RecPlan {
+  std::vector<Crop> crops;                           // sorted by ratio
+  std::vector<std::pair<size_t, size_t>> batches;    // [start, start + n) of crops
+  std::vector<Line> found;                           // per box
+  std::vector<char> kept;                            // per box
+};
+RecPlan PlanRecognition(const std::vector<Quad> &boxes, const RecParams &p);
+// Runs batch `b` of the plan on an RGB image (HWC, 8-bit). ONNX Runtime's Run is thread-safe: no lock.
+void RecognizeBatch(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb, int width, int height,
+                    const std::vector<Quad> &boxes, const RecParams &p, RecPlan &plan, size_t b);
+// The kept lines in the order of `boxes`.
+std::vector<Line> CollectLines(RecPlan &plan);
+
+// Recognises the text in `boxes` of an RGB image (HWC, 8-bit) on the calling thread. Returns the
+// kept lines in the order of `boxes`.
 std::vector<Line> Recognize(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb, int width, int height,
                             const std::vector<Quad> &boxes, const RecParams &p);
 

@@ -78,12 +78,21 @@ std::vector<TensorInfo> ReadInfos(Ort::Session &s, bool inputs) {
 }
 }  // namespace
 
-OrtModel::OrtModel(const std::string &path, const ModelOptions &opts) : path_(path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0)
-    throw Error("E_MODEL", "Cannot load model " + path + ": " + std::strerror(errno), path);
-  if (!S_ISREG(st.st_mode)) throw Error("E_MODEL", "Expected an ONNX model file but " + path + " is not a file", path);
-  if (st.st_size == 0) throw Error("E_MODEL", "Cannot load model " + path + ": the file is empty", path);
+OrtModel::OrtModel(const std::string &path, const ModelOptions &opts) : path_(path) { Init(opts, nullptr); }
+
+OrtModel::OrtModel(const std::string &path, const ModelOptions &opts, const std::string &bytes) : path_(path) {
+  Init(opts, &bytes);
+}
+
+void OrtModel::Init(const ModelOptions &opts, const std::string *bytes) {
+  const std::string &path = path_;
+  if (!bytes) {  // (bytes: read and checked by the caller)
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0)
+      throw Error("E_MODEL", "Cannot load model " + path + ": " + std::strerror(errno), path);
+    if (!S_ISREG(st.st_mode)) throw Error("E_MODEL", "Expected an ONNX model file but " + path + " is not a file", path);
+    if (st.st_size == 0) throw Error("E_MODEL", "Cannot load model " + path + ": the file is empty", path);
+  }
 
   try {
     Ort::SessionOptions so;
@@ -118,7 +127,8 @@ OrtModel::OrtModel(const std::string &path, const ModelOptions &opts) : path_(pa
       else if (opts.provider == "cuda")
         throw Error("E_MODEL", "Cannot use provider 'cuda': " + why + " (use provider 'auto' or 'cpu')", path);
     }
-    session_ = std::make_unique<Ort::Session>(GlobalOrtEnv(), path.c_str(), so);
+    session_ = bytes ? std::make_unique<Ort::Session>(GlobalOrtEnv(), bytes->data(), bytes->size(), so)
+                     : std::make_unique<Ort::Session>(GlobalOrtEnv(), path.c_str(), so);
     inputs_ = ReadInfos(*session_, true);
     outputs_ = ReadInfos(*session_, false);
   } catch (const Ort::Exception &e) {

@@ -28,6 +28,8 @@ struct ModelOptions {
 class OrtModel {
  public:
   OrtModel(const std::string &path, const ModelOptions &opts);
+  // The same, from the model's bytes (`path` still names it in messages).
+  OrtModel(const std::string &path, const ModelOptions &opts, const std::string &bytes);
   Ort::Session &session() { return *session_; }
   const std::vector<TensorInfo> &inputs() const { return inputs_; }
   const std::vector<TensorInfo> &outputs() const { return outputs_; }
@@ -38,6 +40,7 @@ class OrtModel {
   size_t EmbeddingOutput(const char *const *preferred) const;
 
  private:
+  void Init(const ModelOptions &opts, const std::string *bytes);
   std::string path_;
   std::string provider_;
   std::unique_ptr<Ort::Session> session_;

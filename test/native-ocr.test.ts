@@ -104,6 +104,33 @@ describe.skipIf(!HAS_SHARED)(`OCR on real memes ${HAS_SHARED ? '' : SHARED_SKIP_
     }
   });
 
+  it('folds the models\' element-wise chains at load without changing what is read', async () => {
+    expect(engine.info.fused).toBe(true);
+    expect(engine.info.threads).toBe(2);
+    const plain = await OcrEngine.load({ threads: 1, fuse: false });
+    try {
+      expect(plain.info.fused).toBe(false);
+      const r = await plain.read(MEMES.map(meme));
+      r.forEach((x, i) => {
+        const fused = ok(results.get(MEMES[i]!), MEMES[i]!);
+        expect(ok(x, MEMES[i]!).text, MEMES[i]).toBe(fused.text);
+        x.ok && x.lines.forEach((l, k) => expect(l.confidence).toBeCloseTo(fused.lines[k]!.confidence, 3));
+      });
+    } finally {
+      plain.close();
+    }
+  });
+
+  it('reads one image alike whether its line batches run on one worker or on several', async () => {
+    const name = 'Wholesome-Meme-5.jpg';
+    const [one] = await engine.read([meme(name)], { concurrency: 1, recBatchSize: 1 });
+    const [many] = await engine.read([meme(name)], { concurrency: 3, recBatchSize: 1 });
+    // (a batch pads its lines to its widest, which can move a space: compare like with like)
+    expect(normalise(ok(one, 'one').text)).toBe(normalise(ok(results.get(name), name).text));
+    expect(ok(many, 'many').text).toBe(ok(one, 'one').text);
+    expect(ok(many, 'many').lines).toEqual(ok(one, 'one').lines);
+  });
+
   it('reads lines top to bottom, and gives sizes and boxes in original pixels', () => {
     const r = ok(results.get('Wholesome-Meme-28.jpg'), 'meme 28');
     expect([r.width, r.height]).toEqual([640, 545]);

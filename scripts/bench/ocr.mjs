@@ -46,21 +46,32 @@ console.log(`load: memery ${(tLoad1 - tLoad0).toFixed(0)} ms, @gutenye/ocr-node 
 await memery.read([files[0]]);
 await guten.detect(files[0]);
 
+// CPU time: process.cpuUsage() around each call (every thread of the process; the calls do not
+// overlap), so a machine shared with other work inflates wall time more than this.
+const cpuMs = (c) => {
+  const u = process.cpuUsage(c);
+  return (u.user + u.system) / 1000;
+};
 const runMemery = async (f) => {
+  const c = process.cpuUsage();
   const t = performance.now();
   const [r] = await memery.read([f], { decodeThreads: 1 });
   const ms = performance.now() - t;
+  const cpu = cpuMs(c);
   if (!r.ok) throw new Error(`memery failed on ${f}: ${r.code} ${r.message}`);
-  return { ms, text: r.text, lines: r.lines.length };
+  return { ms, cpu, text: r.text, lines: r.lines.length };
 };
 const runGuten = async (f) => {
+  const c = process.cpuUsage();
   const t = performance.now();
   const lines = await guten.detect(f);
   const ms = performance.now() - t;
-  return { ms, text: lines.map((l) => l.text).join('\n'), lines: lines.length };
+  const cpu = cpuMs(c);
+  return { ms, cpu, text: lines.map((l) => l.text).join('\n'), lines: lines.length };
 };
 
 const times = { memery: [], guten: [] };
+const cpus = { memery: [], guten: [] };
 const texts = { memery: {}, guten: {} };
 for (let round = 0; round < ROUNDS; round++) {
   for (let i = 0; i < files.length; i++) {
@@ -70,6 +81,7 @@ for (let round = 0; round < ROUNDS; round++) {
     for (const who of order) res[who] = who === 'memery' ? await runMemery(f) : await runGuten(f);
     for (const who of order) {
       times[who].push(res[who].ms);
+      cpus[who].push(res[who].cpu);
       texts[who][f.split('/').pop()] = res[who].text;
     }
     if (round === 0)
@@ -81,9 +93,11 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 // memery's batch mode (the way an indexer calls it): all files in one read, decoding overlapped.
+const cb = process.cpuUsage();
 const tb = performance.now();
 const batch = await memery.read(files);
 const batchMs = (performance.now() - tb) / files.length;
+const batchCpu = cpuMs(cb) / files.length;
 if (!batch.every((r) => r.ok)) throw new Error('memery batch: some images failed');
 
 const mean = (a) => a.reduce((s, x) => s + x, 0) / a.length;
@@ -94,9 +108,11 @@ const cm = captionCer(texts.memery);
 const cg = captionCer(texts.guten);
 console.log('');
 console.log(`${files.length} memes x ${ROUNDS} round(s), ${THREADS} ONNX Runtime threads each, alternating`);
-console.log(`memery OCR           ${m.toFixed(1)} ms/image (median ${median(times.memery).toFixed(1)})`);
-console.log(`@gutenye/ocr-node    ${g.toFixed(1)} ms/image (median ${median(times.guten).toFixed(1)})`);
-console.log(`ratio                memery is ${(g / m).toFixed(2)}x faster per image (median ${(median(times.guten) / median(times.memery)).toFixed(2)}x)`);
-console.log(`memery batch read    ${batchMs.toFixed(1)} ms/image (one read() of ${files.length}; ${(g / batchMs).toFixed(2)}x)`);
+const mc = mean(cpus.memery);
+const gc = mean(cpus.guten);
+console.log(`memery OCR           ${m.toFixed(1)} ms/image wall (median ${median(times.memery).toFixed(1)}), ${mc.toFixed(1)} ms/image CPU`);
+console.log(`@gutenye/ocr-node    ${g.toFixed(1)} ms/image wall (median ${median(times.guten).toFixed(1)}), ${gc.toFixed(1)} ms/image CPU`);
+console.log(`ratio                memery is ${(g / m).toFixed(2)}x faster per image (median ${(median(times.guten) / median(times.memery)).toFixed(2)}x), ${(gc / mc).toFixed(2)}x less CPU`);
+console.log(`memery batch read    ${batchMs.toFixed(1)} ms/image wall, ${batchCpu.toFixed(1)} ms/image CPU (one read() of ${files.length}; ${(g / batchMs).toFixed(2)}x wall, ${(gc / batchCpu).toFixed(2)}x CPU)`);
 console.log(`CER (${Object.keys(cm.per).length} hand-transcribed captions, ${cm.chars} chars): memery ${(cm.cer * 100).toFixed(2)}%, @gutenye/ocr-node ${(cg.cer * 100).toFixed(2)}%`);
 memery.close();

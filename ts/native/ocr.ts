@@ -55,9 +55,19 @@ export const OcrLoadOptionsSchema = z.object({
   recModel: z.string().min(1).optional(),
   dict: z.string().min(1).optional(),
   provider: ProviderSchema.default('cpu'),
-  /** ONNX Runtime intra-op threads of each session; 0 = one per physical core. */
+  /**
+   * Cores a read works on; 0 = all. A read keeps this many images in flight (each on one thread),
+   * or spreads one image's text lines over them.
+   */
   threads: z.number().int().min(0).max(256).default(0),
+  /** ONNX Runtime intra-op threads of the detector; default: `threads` (faster single images; a batch works as well with 1). */
+  detThreads: z.number().int().min(0).max(256).optional(),
   optimization: z.enum(['all', 'basic', 'none']).default('all'),
+  /**
+   * Fold the models' element-wise activation chains into their convolutions at load (exact up
+   * to float rounding; ~28% less recogniser time, ~15% less detector time). false loads the files as they are.
+   */
+  fuse: z.boolean().default(true),
 });
 export type OcrLoadOptions = z.input<typeof OcrLoadOptionsSchema>;
 
@@ -82,6 +92,8 @@ export const OcrReadOptionsSchema = z.object({
   recMinWidth: z.number().int().min(0).max(4096).default(0),
   /** Decoder threads; 0 = one per core. */
   decodeThreads: z.number().int().min(0).max(256).default(0),
+  /** Images (or line batches of one image) worked on at once; 0 = the engine's `threads`. */
+  concurrency: z.number().int().min(0).max(256).default(0),
   /** Files larger than this are refused (E_TOO_LARGE) before they are read. */
   maxFileBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_FILE_BYTES),
   /** Images with more pixels are refused (E_DECODE). */
@@ -152,7 +164,7 @@ export class OcrEngine {
     return new OcrEngine(n, files);
   }
 
-  get info(): { detModel: string; recModel: string; dict: string; classes: number; provider: string } {
+  get info(): { detModel: string; recModel: string; dict: string; classes: number; provider: string; threads: number; fused: boolean } {
     return this.#native.info();
   }
 

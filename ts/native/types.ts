@@ -77,6 +77,7 @@ export interface NativeOcrEngine {
       recBatchSize?: number;
       recMinWidth?: number;
       decodeThreads?: number;
+      concurrency?: number;
       maxFileBytes?: number;
       maxPixels?: number;
       autorotate?: boolean;
@@ -88,12 +89,17 @@ export interface NativeOcrEngine {
       | { ok: false; code: string; message: string; path?: string }
     >
   >;
-  info(): { detModel: string; recModel: string; dict: string; classes: number; provider: string };
+  info(): { detModel: string; recModel: string; dict: string; classes: number; provider: string; threads: number; fused: boolean };
   close(): void;
 }
 
+export interface NativeOcrLoadOptions extends NativeModelOptions {
+  detThreads?: number;
+  fuse?: boolean;
+}
+
 export interface NativeBinding {
-  OcrEngine: { load(files: { detModel: string; recModel: string; dict: string }, opts: NativeModelOptions): Promise<NativeOcrEngine> };
+  OcrEngine: { load(files: { detModel: string; recModel: string; dict: string }, opts: NativeOcrLoadOptions): Promise<NativeOcrEngine> };
   ImageEncoder: { load(path: string, opts: NativeModelOptions, spec: NativePreprocessSpec): Promise<NativeImageEncoder> };
   TextEncoder: { load(path: string, opts: NativeModelOptions): Promise<NativeTextEncoder> };
   VectorIndex: {
