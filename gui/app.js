@@ -1,7 +1,10 @@
 // memery web GUI: one page, no framework. Talks to the JSON API of the server that served it. The
 // page holds no secret: opening the `?token=` URL that `memery serve` prints set an HttpOnly,
 // SameSite=Strict cookie, which the browser sends with every same-origin request (fetch, <img>,
-// EventSource); this script never sees the token.
+// EventSource); this script never sees the token. Routes, event names and the event-stream parser
+// come from the protocol module the server serves as /client.js (@memery/client's protocol).
+import { EVENTS, ROUTES, fileRoute, sseParser, thumbRoute } from '/client.js';
+
 const $ = (id) => document.getElementById(id);
 
 const el = {
@@ -24,8 +27,7 @@ const state = {
 };
 
 const basename = (p) => p.slice(p.lastIndexOf('/') + 1);
-const thumbUrl = (id) => `/api/thumb/${id}?size=256`;
-const fileUrl = (id) => `/api/file/${id}`;
+const thumbUrl = (id) => thumbRoute(id);
 
 function toast(text, ms = 1800) {
   el.toast.textContent = text;
@@ -92,7 +94,7 @@ async function search() {
       if (o.folders) p.append('folder', o.folders[0]);
       if (text) p.set('text', text);
       if (neg) p.set('negativeText', neg);
-      res = await api(`/api/search-image?${p}`, {
+      res = await api(`${ROUTES.searchImage}?${p}`, {
         method: 'POST',
         headers: { 'Content-Type': state.image.blob.type || 'application/octet-stream' },
         body: state.image.blob,
@@ -103,7 +105,7 @@ async function search() {
       if (text) query.text = text;
       if (state.image?.kind === 'id') query.image = `id:${state.image.id}`;
       if (neg) query.negativeText = neg;
-      res = await api('/api/search', {
+      res = await api(ROUTES.search, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ query, ...o }),
@@ -159,7 +161,7 @@ function card(r, i) {
     '<button type="button" data-act="copy" title="Copy image">Copy</button>' +
     '<a data-act="download" title="Download">↓</a>';
   const a = tools.querySelector('a');
-  a.href = `${fileUrl(r.id)}?download=1`;
+  a.href = fileRoute(r.id, true);
   a.download = basename(r.path);
   fig.append(frame, tools, cap);
   return fig;
@@ -231,7 +233,7 @@ function moreLike(i) {
 // ---- copy / view -------------------------------------------------------------------------------
 
 async function pngOf(id) {
-  const blob = await (await api(fileUrl(id))).blob();
+  const blob = await (await api(fileRoute(id))).blob();
   const bitmap = await createImageBitmap(blob);
   const canvas = document.createElement('canvas');
   canvas.width = bitmap.width;
@@ -259,10 +261,10 @@ function openViewer(i) {
   state.viewing = i;
   state.selected = i;
   markSelected();
-  el.vImg.src = fileUrl(r.id);
+  el.vImg.src = fileRoute(r.id);
   el.vImg.alt = basename(r.path);
   el.vCaption.textContent = `${r.path} · ${r.width ?? '?'}×${r.height ?? '?'} · score ${r.score.toFixed(3)}`;
-  el.vDownload.href = `${fileUrl(r.id)}?download=1`;
+  el.vDownload.href = fileRoute(r.id, true);
   el.vDownload.download = basename(r.path);
   el.viewer.hidden = false;
 }
@@ -278,7 +280,7 @@ function closeViewer() {
 
 async function refreshStatus() {
   try {
-    const st = await (await api('/api/status')).json();
+    const st = await (await api(ROUTES.status)).json();
     const current = el.folder.value;
     const opts = [new Option('All folders', '')];
     for (const f of st.folders) opts.push(new Option(`${f.path} (${f.files})`, f.path));
@@ -313,19 +315,20 @@ async function refreshStatus() {
 
 async function indexFolder(folder) {
   try {
-    const res = await api('/api/index', {
+    const res = await api(ROUTES.index, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ folder }),
     });
     // The body is a server-sent event stream; progress is shown from /api/events, the result here.
-    const text = await res.text();
-    const done = /event: done\ndata: (.*)/.exec(text);
-    const failed = /event: error\ndata: (.*)/.exec(text);
-    if (done) {
-      const s = JSON.parse(done[1]);
-      toast(`Indexed ${s.folder}: ${s.new} new, ${s.reembedded} changed, ${s.removed} removed, ${s.failed} failed`, 4000);
-    } else if (failed) toast(`Indexing failed: ${JSON.parse(failed[1]).message}`, 5000);
+    let done;
+    let failed;
+    sseParser((event, data) => {
+      if (event === EVENTS.done) done = JSON.parse(data);
+      else if (event === EVENTS.error) failed = JSON.parse(data);
+    })(await res.text());
+    if (done) toast(`Indexed ${done.folder}: ${done.new} new, ${done.reembedded} changed, ${done.removed} removed, ${done.failed} failed`, 4000);
+    else if (failed) toast(`Indexing failed: ${failed.message}`, 5000);
   } catch (err) {
     toast(`Indexing failed: ${err.message}`, 5000);
   }
@@ -334,7 +337,7 @@ async function indexFolder(folder) {
 async function forgetFolder(folder) {
   if (!confirm(`Forget ${folder}? Its images leave the catalog (the files stay on disk).`)) return;
   try {
-    const r = await (await api('/api/forget', {
+    const r = await (await api(ROUTES.forget, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ folder }),
@@ -354,8 +357,8 @@ function showProgress(p) {
 
 let refreshTimer;
 function listen() {
-  const es = new EventSource('/api/events');
-  es.addEventListener('progress', (e) => showProgress(JSON.parse(e.data)));
+  const es = new EventSource(ROUTES.events);
+  es.addEventListener(EVENTS.progress, (e) => showProgress(JSON.parse(e.data)));
   const finished = () => {
     el.progress.hidden = true;
     clearTimeout(refreshTimer);
@@ -364,15 +367,15 @@ function listen() {
       if (hasQuery() && el.viewer.hidden) search();
     }, 150);
   };
-  es.addEventListener('done', finished);
-  es.addEventListener('error', (e) => {
+  es.addEventListener(EVENTS.done, finished);
+  es.addEventListener(EVENTS.error, (e) => {
     if (e.data) {
       const d = JSON.parse(e.data);
       toast(`Indexing ${d.folder} failed: ${d.message}`, 5000);
     }
     finished();
   });
-  es.addEventListener('changed', finished);
+  es.addEventListener(EVENTS.changed, finished);
 }
 
 // ---- events ------------------------------------------------------------------------------------

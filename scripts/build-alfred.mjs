@@ -3,7 +3,9 @@
  * installs on double-click: info.plist at the root, icon.png, README.md and scripts/.
  *
  * info.plist is regenerated from alfred-workflow/tools/info-plist.mjs first (so the two never
- * drift), and icon.png drawn by tools/make-icon.mjs when missing. The zip is written by yazl.
+ * drift), icon.png drawn by tools/make-icon.mjs when missing, and scripts/client/ bundled from
+ * packages/client (the protocol and client the scripts import; needs `npm run build:client`'s tsc
+ * output). The zip is written by yazl.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
@@ -11,13 +13,12 @@ import { buffer } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import { ZipFile } from 'yazl';
 import { writeInfoPlist } from '../alfred-workflow/tools/info-plist.mjs';
+import { bundleAlfredClient } from './bundle-alfred-client.mjs';
 import { renderIcon } from '../alfred-workflow/tools/make-icon.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WORKFLOW = join(ROOT, 'alfred-workflow');
 export const OUTPUT = join(ROOT, 'dist', 'memery.alfredworkflow');
-
-
 
 /** 2024-01-01 00:00 local time, DOS timestamps only (no UTC extra field): reproducible builds. */
 const MTIME = new Date(2024, 0, 1);
@@ -57,6 +58,7 @@ export function packageFiles() {
 export async function buildAlfredWorkflow() {
   const plistChanged = writeInfoPlist();
   if (!existsSync(join(WORKFLOW, 'icon.png'))) writeFileSync(join(WORKFLOW, 'icon.png'), renderIcon());
+  await bundleAlfredClient();
   const entries = packageFiles().map((file) => {
     const name = relative(WORKFLOW, file).split(sep).join('/');
     const executable = (statSync(file).mode & 0o111) !== 0 || name.endsWith('.zsh');

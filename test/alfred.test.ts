@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { inflateRawSync } from 'node:zlib';
 import { parse as parsePlist, type PlistValue } from 'plist';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AlfredScriptFilterSchema, type AlfredScriptFilter } from '../ts/cli/format/alfred-schema.js';
+import { AlfredScriptFilterSchema, type AlfredScriptFilter } from '@memery/client/alfred-schema';
 import { Memery } from '../ts/index.js';
 import { startServer, type RunningServer } from '../ts/server/index.js';
 import { CLI, CLI_BUILT } from './helpers/cli.js';
@@ -432,7 +432,7 @@ describe.skipIf(!CLI_BUILT)(`without a server: the CLI fallback${CLI_BUILT ? '' 
     expect(r.stdout.trim()).toMatch(/: 8 images \(8 new\) in \d+\.\d s$/);
   });
 
-  it('answers through `memery search --format alfred --no-index`: valid, red.png first, no rerun', async () => {
+  it('answers through `memery search --json --no-index`: valid, red.png first, no rerun', async () => {
     const doc = await searchScript('red', vars());
     expect(doc.variables?.memery_source).toBe('cli');
     expect(doc.rerun).toBeUndefined();
@@ -450,10 +450,10 @@ describe.skipIf(!CLI_BUILT)(`without a server: the CLI fallback${CLI_BUILT ? '' 
     // And exactly that argv, as a stand-in memery records it.
     const log = join(temp(), 'argv.json');
     const fake = join(temp(), 'fake-memery.mjs');
-    writeFileSync(fake, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(2)));\nprocess.stdout.write('{"items":[]}');\n`);
+    writeFileSync(fake, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(2)));\nprocess.stdout.write('{"results":[]}');\n`);
     const r = await searchScript(METACHARS, { ...vars(), memery_path: fake });
     expect(r.items[0]!.title).toMatch(/^No images match/);
-    expect(JSON.parse(readFileSync(log, 'utf8'))).toEqual(['search', imgs, '--format', 'alfred', '--no-index', '-n', '20', '--', METACHARS.trim()]);
+    expect(JSON.parse(readFileSync(log, 'utf8'))).toEqual(['search', imgs, '--json', '--no-index', '-n', '20', '--', METACHARS.trim()]);
     expect(existsSync(join(WF, 'pwned'))).toBe(false);
   });
 

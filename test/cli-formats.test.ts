@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AlfredScriptFilterSchema } from '../ts/cli/format/alfred-schema.js';
+import { AlfredScriptFilterSchema } from '@memery/client/alfred-schema';
 import { imageInfo } from '../ts/native/index.js';
 import { CLI_BUILT, runColour, type CliResult } from './helpers/cli.js';
 import { COLOURS, tempDir, writeColourSet, writeSolid } from './helpers/images.js';
@@ -59,7 +59,7 @@ describe.skipIf(!CLI_BUILT)('memery search output formats', () => {
     expect(out.results[0]!.path).toBe(files.red);
     expect(out.results).toHaveLength(Object.keys(COLOURS).length);
     for (const x of out.results) {
-      expect(Object.keys(x).sort()).toEqual(['bytes', 'height', 'id', 'mtime', 'path', 'score', 'width']);
+      expect(Object.keys(x).sort()).toEqual(['bytes', 'height', 'id', 'match', 'mtime', 'path', 'score', 'text', 'width']);
       expect(x.width).toBeGreaterThan(0);
     }
     const scores = out.results.map((x) => x.score);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync, readdirS
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { acquireLock } from '../ts/catalog/lock.js';
+import { acquireLock } from '../ts/util/lock.js';
 import { Memery, isMemeryError } from '../ts/index.js';
 import { tempDir, writeColourSet } from './helpers/images.js';
 import { COLOUR_HF } from './helpers/memery.js';

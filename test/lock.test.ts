@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock } from '../ts/catalog/lock.js';
+import { acquireLock } from '../ts/util/lock.js';
 import { isMemeryError } from '../ts/index.js';
 import { tempDir } from './helpers/images.js';
 import { ROOT } from './helpers/shared.js';
 
 const CHILD = join(ROOT, 'test', 'helpers', 'lock-child.mjs');
-const LOCK_JS = join(ROOT, 'dist', 'ts', 'catalog', 'lock.js');
+const LOCK_JS = join(ROOT, 'dist', 'ts', 'util', 'lock.js');
 
 function run(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -21,7 +21,7 @@ function run(args: string[]): Promise<string> {
   });
 }
 
-describe('acquireLock (ts/catalog/lock.ts)', () => {
+describe('acquireLock (ts/util/lock.ts)', () => {
   it('is exclusive under contention: 8 processes x 80 rounds never hold it at once', async () => {
     const dir = tempDir();
     const lock = join(dir, 'index.lock');

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { MemeryError, isMemeryError } from '../ts/errors.js';
 import {
   DEFAULT_HF_ENDPOINT,
-  LOCK_FILE,
+  LEGACY_LOCK_FILE,
+  downloadLockPath,
+  isDownloading,
   MANIFEST_FILE,
   downloadModel,
   fileUrl,
@@ -25,6 +28,7 @@ import { detectLayout } from '../ts/models/layout.js';
 import { ProgressReporter, downloadProgress, formatBytes, formatDuration } from '../ts/models/progress.js';
 import { DEFAULT_MODEL_NAME, MODEL_REGISTRY, getModelEntry, parseModelEntry, type ModelEntry } from '../ts/models/registry.js';
 import { closedPort, startHfServer, writeRepo, type HfServer, type HfServerOptions } from './helpers/hf-server.js';
+import { ROOT } from './helpers/shared.js';
 
 const REPO = 'test-owner/tiny-clip';
 const REV = 'main';
@@ -197,7 +201,7 @@ describe('downloadModel', () => {
     const partSize = (await stat(part)).size;
     expect(partSize).toBeGreaterThan(0);
     expect(partSize).toBeLessThan(size);
-    expect(existsSync(join(dest, LOCK_FILE))).toBe(false);
+    expect(isDownloading(dest)).toBe(false); // the lock went with the aborted run
 
     await downloadModel(entry({ withSha: true }), base(s, dest));
     const reqs = s.contentRequests(BIG);
@@ -253,7 +257,7 @@ describe('downloadModel', () => {
     expect(existsSync(join(dest, 'visual', 'model.onnx'))).toBe(false);
     expect(existsSync(join(dest, 'visual', 'model.onnx.part'))).toBe(false);
     expect((await readManifest(dest))?.complete ?? false).toBe(false);
-    expect(existsSync(join(dest, LOCK_FILE))).toBe(false);
+    expect(isDownloading(dest)).toBe(false);
   });
 
   it('fails with E_CHECKSUM when the size differs from the registry', async () => {
@@ -326,16 +330,27 @@ describe('downloadModel', () => {
     const s = await server();
     const dest = freshDir();
     await mkdir(dest, { recursive: true });
-    // A live process (our parent) holds it.
-    await writeFile(join(dest, LOCK_FILE), JSON.stringify({ pid: process.ppid }));
+    // Another live process holds the folder's download lock (memery's OS lock): refused, naming it.
+    const lockJs = join(ROOT, 'dist', 'ts', 'util', 'lock.js');
+    const holder = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', `const { acquireLock } = await import(${JSON.stringify(lockJs)}); await acquireLock(${JSON.stringify(downloadLockPath(dest))}, 0); console.log('held'); setInterval(() => {}, 1000);`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
     const err = await expectError(downloadModel(entry(), base(s, dest)), 'E_LOCKED');
-    expect(err.message).toContain(String(process.ppid));
-    expect(err.hint).toContain(LOCK_FILE);
-    // A lock left by a dead process, or by an earlier process that had our pid, is taken over.
+    expect(err.message).toContain(`pid ${holder.pid}`);
+    expect(err.message).toContain(dest);
+    expect(isDownloading(dest)).toBe(true);
+    // A holder that died (even by SIGKILL) holds nothing: the next download runs.
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.once('exit', r));
+    expect(isDownloading(dest)).toBe(false);
+    // An earlier memery's pid lock file inside the folder (a dead pid, or ours from an earlier run) does not block, and goes.
     for (const pid of [2 ** 22 + 12345, process.pid]) {
-      await writeFile(join(dest, LOCK_FILE), JSON.stringify({ pid }));
+      await writeFile(join(dest, LEGACY_LOCK_FILE), JSON.stringify({ pid }));
       await downloadModel(entry(), base(s, dest));
-      expect(existsSync(join(dest, LOCK_FILE))).toBe(false);
+      expect(existsSync(join(dest, LEGACY_LOCK_FILE))).toBe(false);
     }
     // Two downloads into one folder at once: the second is refused.
     const other = freshDir();

@@ -11,7 +11,8 @@ import { act, create, type ReactTestInstance, type ReactTestRenderer } from 'rea
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Memery } from '../ts/index.js';
 import { startServer, type RunningServer } from '../ts/server/index.js';
-import { classifyError, MemeryClient, parseCliError, type IndexSummary } from '../raycast-extension/src/memery-client.js';
+import { cliError } from '@memery/client';
+import { classifyError, MemeryClient, type IndexSummary } from '../raycast-extension/src/memery-client.js';
 import { isNodeScript, locateMemery, locateNode } from '../raycast-extension/src/locate.js';
 import IndexFolder from '../raycast-extension/src/index-folder.js';
 import SearchMemes from '../raycast-extension/src/search-memes.js';
@@ -117,7 +118,7 @@ import { pathToFileURL } from 'node:url';
 const args = process.argv.slice(2);
 appendFileSync(${JSON.stringify(log)}, JSON.stringify(args) + '\\n');
 if (${failServe} && args.includes('serve')) {
-  process.stderr.write('memery: error: the server cannot start (test)\\n');
+  process.stderr.write(JSON.stringify({ error: { code: 'E_IO', message: 'the server cannot start (test)' } }) + '\\n');
   process.exit(1);
 }
 await import(pathToFileURL(${JSON.stringify(CLI_MAIN)}).href);
@@ -381,10 +382,14 @@ describe('raycast extension: falling back to the CLI', () => {
     const err = await noModel.search({ query: { text: 'red' }, folders: [images], n: 2 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'model-missing' });
     expect((err as { hint: string }).hint.length).toBeGreaterThan(0);
-    expect(classifyError(undefined, 'Folder not found: /pics/model-train').kind).toBe('folder-missing');
-    expect(classifyError(undefined, 'Expected a model folder at /m but it does not exist').kind).toBe('model-missing');
+    // The kind comes from memery's error code (the CLI prints it as JSON), never from the words of
+    // the message (a path may contain any word).
+    expect(classifyError('E_NOT_FOUND', 'Folder not found: /pics/model-train').kind).toBe('folder-missing');
+    expect(classifyError('E_MODEL', 'Expected a model folder at /m but it does not exist').kind).toBe('model-missing');
+    expect(classifyError('E_IO', 'Cannot read /pics/model-not-found').kind).toBe('failed');
     expect(classifyError('E_MODEL', 'Cannot load').hint).toMatch(/memery models download/);
-    expect(parseCliError('memery: error: Folder not found: /x\nhint: Check the path.\n')).toEqual({
+    expect(cliError('(noise)\n{"error":{"code":"E_NOT_FOUND","message":"Folder not found: /x","hint":"Check the path."}}\n')).toEqual({
+      code: 'E_NOT_FOUND',
       message: 'Folder not found: /x',
       hint: 'Check the path.',
     });

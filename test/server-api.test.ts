@@ -8,7 +8,7 @@ import { Agent } from 'node:http';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findServer, type ServerClient } from '../ts/server/client.js';
-import { DEFAULT_PORT, TOKEN_HEADER } from '../ts/server/api-schemas.js';
+import { DEFAULT_PORT, TOKEN_HEADER } from '@memery/client/protocol';
 import { COLOURS, writeSolid } from './helpers/images.js';
 import { parseSse, raw, serverFixture, type RawOptions, type ServerFixture } from './helpers/browser.js';
 

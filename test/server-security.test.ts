@@ -14,13 +14,14 @@ import { connect, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMemeryError } from '../ts/errors.js';
-import { TOKEN_HEADER } from '../ts/server/api-schemas.js';
+import { TOKEN_HEADER } from '@memery/client/protocol';
 import { startServer } from '../ts/server/index.js';
 import { thumbnail } from '../ts/native/image-ops.js';
 import { CLI_BUILT, COLOUR_MODEL, runCli } from './helpers/cli.js';
 import { raw, serverFixture, until, type ServerFixture } from './helpers/browser.js';
 import { tempDir, writeSolid } from './helpers/images.js';
 import { COLOUR_HF } from './helpers/memery.js';
+import { ROOT } from './helpers/shared.js';
 
 const SECRET = 'TOP-SECRET-7d1c0c5e';
 
@@ -308,17 +309,24 @@ describe('files and processes', () => {
     expect((await raw({ port: fx.port, token: fx.token, path: '/api/status' })).status).toBe(200);
   });
 
-  it('respects a pid file of another live process, and takes over a dead one', async () => {
+  it("respects another live process's server lock (naming it), and takes over once it died", async () => {
     const home = tempDir('memery-home-');
-    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    // Another process holds the home's server lock (as a running server does) and wrote server.json.
+    const lockJs = join(ROOT, 'dist', 'ts', 'util', 'lock.js');
+    const script = `const { acquireLock } = await import(${JSON.stringify(lockJs)});
+await acquireLock(${JSON.stringify(join(home, 'server.lock'))}, 0);
+(await import('node:fs')).writeFileSync(${JSON.stringify(join(home, 'server.json'))}, JSON.stringify({ pid: process.pid, startedAt: Date.now(), url: 'http://127.0.0.1:1/' }));
+console.log('held');
+setInterval(() => {}, 1000);`;
+    const other = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
-      writeFileSync(join(home, 'server.json'), JSON.stringify({ pid: other.pid, startedAt: Date.now(), url: 'http://127.0.0.1:1/' }));
+      await new Promise<void>((resolve) => other.stdout!.once('data', () => resolve()));
       await expect(startServer({ home, port: 0, log: () => {}, memery: { modelDir: COLOUR_HF } })).rejects.toMatchObject({
         code: 'E_LOCKED',
-        message: expect.stringContaining(`pid ${other.pid}`),
+        message: expect.stringMatching(new RegExp(`pid ${other.pid}\\).* at http://127\\.0\\.0\\.1:1/`)),
       });
     } finally {
-      other.kill();
+      other.kill('SIGKILL'); // the kernel drops its lock; the server.json it left is stale
       await new Promise((r) => other.once('exit', r));
     }
     const s = await startServer({ home, port: 0, log: () => {}, memery: { modelDir: COLOUR_HF } });

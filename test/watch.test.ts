@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Memery } from '../ts/api/memery.js';
 import type { SearchResult } from '../ts/api/schemas.js';
-import { acquireLock } from '../ts/catalog/lock.js';
+import { acquireLock } from '../ts/util/lock.js';
 import { findServer, type ServerClient } from '../ts/server/client.js';
 import { listenEvents, serverFixture, until, type ServerFixture } from './helpers/browser.js';
 import { tempDir, writeSolid } from './helpers/images.js';

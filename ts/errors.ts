@@ -5,48 +5,10 @@
  * "Expected X for Y but received Z" where that fits.
  */
 
-export type ErrorCode =
-  | 'E_DECODE'
-  | 'E_MODEL'
-  | 'E_INDEX'
-  | 'E_CONFIG'
-  | 'E_DOWNLOAD'
-  | 'E_CHECKSUM'
-  | 'E_OFFLINE'
-  | 'E_NOT_FOUND'
-  | 'E_USAGE'
-  | 'E_CATALOG'
-  | 'E_CATALOG_DAMAGED'
-  | 'E_DISK_FULL'
-  | 'E_LOCKED'
-  | 'E_ABORTED'
-  | 'E_IO'
-  | 'E_NATIVE'
-  | 'E_NOMEM'
-  | 'E_TOO_LARGE'
-  | 'E_FILENAME';
+import { ERROR_CODES, type ErrorCode } from '@memery/client/protocol';
 
-export const ERROR_CODES: readonly ErrorCode[] = [
-  'E_DECODE',
-  'E_MODEL',
-  'E_INDEX',
-  'E_CONFIG',
-  'E_DOWNLOAD',
-  'E_CHECKSUM',
-  'E_OFFLINE',
-  'E_NOT_FOUND',
-  'E_USAGE',
-  'E_CATALOG',
-  'E_CATALOG_DAMAGED',
-  'E_DISK_FULL',
-  'E_LOCKED',
-  'E_ABORTED',
-  'E_IO',
-  'E_NATIVE',
-  'E_NOMEM',
-  'E_TOO_LARGE',
-  'E_FILENAME',
-];
+/** The one list of error codes (library and server alike) lives with the protocol. */
+export { ERROR_CODES, type ErrorCode };
 
 export interface MemeryErrorOptions {
   /** The file or folder the error is about. */

@@ -12,5 +12,5 @@ export * as native from './native/index.js';
 export * as models from './models/index.js';
 export { startServer } from './server/index.js';
 export { findServer, ServerClient } from './server/client.js';
-export { DEFAULT_PORT } from './server/api-schemas.js';
+export { DEFAULT_PORT } from '@memery/client/protocol';
 export { toHTML, resultsToHTML } from './notebook/html.js';

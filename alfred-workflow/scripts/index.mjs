@@ -5,26 +5,16 @@
  *
  *   node scripts/index.mjs [FOLDER]
  *
- * Through the memery server when one runs (POST /api/index over the Unix socket; the server keeps
- * its model warm and its watcher learns the folder), else `memery index FOLDER... --json`.
+ * Through the memery server when one runs (POST /api/index over the Unix socket, by @memery/client;
+ * the server keeps its model warm and its watcher learns the folder), else `memery index FOLDER...
+ * --json` (its errors as JSON lines).
  * Always exits 0: what went wrong is the notification's text.
  */
 import { realpathSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  abbreviateHome,
-  configuredFolders,
-  errorMessage,
-  expandHome,
-  findMemery,
-  firstErrorLine,
-  memeryHome,
-  runMemery,
-  ServerUnavailable,
-  socketRequest,
-  writeStdout,
-} from './lib.mjs';
+import { ServerUnavailable } from './client/memery-client.mjs';
+import { abbreviateHome, configuredFolders, errorMessage, expandHome, findMemery, memeryError, memeryHome, runMemery, serverClient, writeStdout } from './lib.mjs';
 
 function isDir(p) {
   try {
@@ -48,30 +38,17 @@ export function summaryLine(s) {
   return `${basename(s.folder) || s.folder}: ${fmt(s.found)} images${detail} in ${Number(s.seconds).toFixed(1)} s`;
 }
 
-/** Parses a text/event-stream body into [{ event, data }]. */
-function parseSse(text) {
-  const events = [];
-  for (const block of text.split(/\r?\n\r?\n/)) {
-    let event = 'message';
-    const data = [];
-    for (const line of block.split(/\r?\n/)) {
-      if (line.startsWith('event:')) event = line.slice(6).trim();
-      else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
-    }
-    if (data.length) events.push({ event, data: data.join('\n') });
-  }
-  return events;
-}
-
+/** Indexes `folder` through the server (its index stream); throws ServerUnavailable when none runs. */
 async function indexViaServer(home, folder) {
-  const res = await socketRequest(home, 'POST', '/api/index', { json: { folder }, timeoutMs: 6 * 60 * 60 * 1000 });
-  if (res.status !== 200) return `${basename(folder)}: ${errorMessage(res)}`;
-  const events = parseSse(res.body.toString('utf8'));
-  const done = events.find((e) => e.event === 'done');
-  if (done) return summaryLine(JSON.parse(done.data));
-  const error = events.find((e) => e.event === 'error');
-  if (error) return `${basename(folder)}: ${JSON.parse(error.data).message}`;
-  return `${basename(folder)}: the server ended the index run without a summary`;
+  const client = serverClient(home, 6 * 60 * 60 * 1000);
+  try {
+    return summaryLine(await client.index(folder));
+  } catch (err) {
+    if (err instanceof ServerUnavailable) throw err;
+    return `${basename(folder)}: ${errorMessage(err)}`;
+  } finally {
+    client.close();
+  }
 }
 
 export async function indexFolders(arg, env = process.env) {
@@ -102,9 +79,9 @@ export async function indexFolders(arg, env = process.env) {
   try {
     const parsed = JSON.parse(r.stdout);
     for (const s of Array.isArray(parsed) ? parsed : [parsed]) lines.push(summaryLine(s));
-    if (r.code !== 0) lines.push(firstErrorLine(r.stderr));
+    if (r.code !== 0) lines.push(memeryError(r.stderr));
   } catch {
-    lines.push(`memery index failed: ${firstErrorLine(r.stderr)}`);
+    lines.push(`memery index failed: ${memeryError(r.stderr)}`);
   }
   return lines;
 }

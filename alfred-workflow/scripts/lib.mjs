@@ -1,42 +1,23 @@
 /**
  * Shared by the workflow's scripts (search.mjs, index.mjs): the workflow configuration (Alfred passes
- * the configuration sheet's values as environment variables), the memery home, the server's Unix
- * socket, and finding and running the `memery` command.
+ * the configuration sheet's values as environment variables), the memery home, the server client,
+ * and finding and running the `memery` command.
  *
- * Plain Node ESM without dependencies: it runs from the workflow folder, next to nothing.
- * Launchers do not inherit the shell's PATH, so nothing here relies on PATH.
+ * Plain Node ESM: it runs from the workflow folder, next to nothing. memery's protocol and client
+ * (@memery/client) come bundled in ./client/ (`npm run build:client` writes it). Launchers do not
+ * inherit the shell's PATH, so nothing here relies on PATH.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { abbreviateHome, cliError, defaultHome, ENV_ERROR_FORMAT, expandHome, ServerClient, socketPath } from './client/memery-client.mjs';
 
-export const SOCKET_FILE = 'memery.sock';
-export const THUMB_SIZE = 256;
+export { abbreviateHome, expandHome };
 
-/** `~` and `~/…` expanded; other paths made absolute. */
-export function expandHome(p) {
-  const s = String(p ?? '').trim();
-  if (s === '') return '';
-  if (s === '~') return homedir();
-  if (s.startsWith('~/')) return join(homedir(), s.slice(2));
-  return resolve(s);
-}
-
-/** `/Users/me/Pictures` → `~/Pictures` (for subtitles). */
-export function abbreviateHome(p) {
-  const h = homedir();
-  return p === h ? '~' : p.startsWith(h + '/') ? `~${p.slice(h.length)}` : p;
-}
-
-/** The memery home: the workflow's `memery_home`, else MEMERY_HOME, else the platform data folder (as memery computes it). */
+/** The memery home: the workflow's `memery_home`, else memery's own rule (MEMERY_HOME, else the platform data folder). */
 export function memeryHome(env = process.env) {
   if (env.memery_home && env.memery_home.trim()) return expandHome(env.memery_home);
-  if (env.MEMERY_HOME) return resolve(env.MEMERY_HOME);
-  const h = homedir();
-  if (process.platform === 'darwin') return join(h, 'Library', 'Application Support', 'memery');
-  if (process.platform === 'win32') return join(env.LOCALAPPDATA || join(h, 'AppData', 'Local'), 'memery', 'Data');
-  return join(env.XDG_DATA_HOME || join(h, '.local', 'share'), 'memery');
+  return defaultHome(env);
 }
 
 /** memery's own config.json (for its `folders`), or {}. */
@@ -89,59 +70,18 @@ export function clearServerStart(env, home) {
 
 // --- The server over its Unix socket -------------------------------------------------------------
 
-/** The socket of a server for `home` (it may not answer: a stale file). */
-export function socketPath(home) {
-  return join(home, SOCKET_FILE);
-}
-
-export class ServerUnavailable extends Error {}
-
 /**
- * One HTTP request over the Unix socket. Resolves { status, headers, body: Buffer }; rejects with
- * ServerUnavailable when nothing listens there (no socket file, ECONNREFUSED, ENOENT).
+ * The client of the server for `home`, over its Unix socket (requests reject with
+ * ServerUnavailable when nothing listens there).
  */
-export function socketRequest(home, method, path, { json, timeoutMs = 10_000 } = {}) {
-  const sock = socketPath(home);
-  if (!existsSync(sock)) return Promise.reject(new ServerUnavailable(`no socket at ${sock}`));
-  return new Promise((resolvePromise, reject) => {
-    const body = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-    const req = request(
-      {
-        socketPath: sock,
-        method,
-        path,
-        headers: {
-          host: 'localhost',
-          accept: 'application/json',
-          ...(body ? { 'content-type': 'application/json', 'content-length': body.length } : {}),
-        },
-        timeout: timeoutMs,
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`the memery server did not answer ${method} ${path} within ${timeoutMs / 1000} s`)));
-    req.on('error', (err) => {
-      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT' || err.code === 'ENOTSOCK') reject(new ServerUnavailable(err.message));
-      else reject(err);
-    });
-    req.end(body);
-  });
+export function serverClient(home, timeoutMs = 10_000) {
+  return new ServerClient({ socketPath: socketPath(home), timeoutMs });
 }
 
-/** The error message of a JSON error body ({ error: { message, hint } }), or the raw text. */
-export function errorMessage(res) {
-  try {
-    const e = JSON.parse(res.body.toString('utf8')).error;
-    if (e?.message) return e.hint ? `${e.message} (${e.hint})` : e.message;
-  } catch {
-    /* not JSON */
-  }
-  return `HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`;
+/** What a server error says, with its hint. */
+export function errorMessage(err) {
+  const message = err?.message ?? String(err);
+  return err?.hint ? `${message} (${err.hint})` : message;
 }
 
 // --- The memery command ---------------------------------------------------------------------------
@@ -223,11 +163,11 @@ export function findMemery(env = process.env) {
   return { command: real, args: [], display: file };
 }
 
-/** The environment for memery children: ours, with this node's folder first on PATH (for shims). */
+/** The environment for memery children: ours, with this node's folder first on PATH (for shims), errors as JSON lines. */
 export function childEnv(env = process.env) {
   const nodeDir = dirname(process.execPath);
   const path = [nodeDir, '/opt/homebrew/bin', '/usr/local/bin', '/usr/bin', '/bin', env.PATH ?? ''].filter(Boolean).join(':');
-  return { ...env, PATH: path, NO_COLOR: '1' };
+  return { ...env, PATH: path, NO_COLOR: '1', [ENV_ERROR_FORMAT]: 'json' };
 }
 
 /** memery children still running: stopped with us when Alfred terminates this run (next keystroke). */
@@ -264,13 +204,9 @@ export async function runMemery(memery, args, { env = process.env, timeoutMs = 1
   });
 }
 
-/** The first meaningful line of memery's stderr, without the `memery: error:` prefix. */
-export function firstErrorLine(stderr) {
-  const line = String(stderr)
-    .split('\n')
-    .map((l) => l.trim())
-    .find((l) => l !== '' && !l.startsWith('(run with'));
-  return (line ?? 'memery failed').replace(/^memery:\s*(error:\s*)?/, '');
+/** The error memery printed on stderr (its JSON error line), as a message. */
+export function memeryError(stderr) {
+  return cliError(stderr).message;
 }
 
 /**

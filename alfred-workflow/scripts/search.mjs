@@ -6,18 +6,20 @@
  * QUERY is text ("a cat in a box"), `id:<n>` (images like catalog file n; text after it mixes in),
  * or the path of an image file (images like it). It arrives as one argument, never through a shell.
  *
- * It asks the memery server over its Unix socket (<MEMERY_HOME>/memery.sock): a warm model answers
- * in milliseconds. When no server runs it starts `memery serve` in the background and meanwhile
- * runs `memery search FOLDER QUERY --format alfred --no-index` itself, asking Alfred to rerun
- * the filter until the server answers.
+ * It asks the memery server over its Unix socket (<MEMERY_HOME>/memery.sock, by @memery/client): a
+ * warm model answers in milliseconds. When no server runs it starts `memery serve` in the background
+ * and meanwhile runs `memery search FOLDER --json --no-index -- QUERY` itself, asking Alfred to rerun
+ * the filter until the server answers. Items are built by @memery/client's alfredItem, the function
+ * behind `memery search --format alfred`.
  *
  * Configuration (the workflow's configuration sheet, as environment variables): folders,
  * memery_path, node_path (used by find-node.zsh), result_count, memery_home, start_server.
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { alfredDocument, alfredItem, alfredThumbPath, mergeResults, ServerUnavailable, THUMB_SIZE } from './client/memery-client.mjs';
 import {
   abbreviateHome,
   cacheDir,
@@ -26,14 +28,12 @@ import {
   errorMessage,
   expandHome,
   findMemery,
-  firstErrorLine,
+  memeryError,
   memeryHome,
   resultCount,
   runMemery,
-  ServerUnavailable,
-  socketRequest,
+  serverClient,
   startServer,
-  THUMB_SIZE,
   writeStdout,
 } from './lib.mjs';
 
@@ -80,21 +80,16 @@ async function mapLimit(items, limit, fn) {
   return out;
 }
 
-/** Thumbnails shared with `memery search --format alfred`: <home>/thumbs/<id>-<mtime>.jpg. */
-function thumbPath(home, r) {
-  return join(home, 'thumbs', `${r.id}-${Math.trunc(r.mtime)}.jpg`);
-}
-
-/** The cached thumbnail of a server result, fetched from GET /api/thumb/:id when missing. */
-async function thumbIcon(home, r) {
-  const p = thumbPath(home, r);
+/** The cached thumbnail of a server result (shared with `memery search --format alfred`), fetched from the server when missing. */
+async function thumbIcon(client, home, r) {
+  const p = alfredThumbPath(home, r);
   if (existsSync(p)) return { path: p };
   try {
-    const res = await socketRequest(home, 'GET', `/api/thumb/${r.id}?size=${THUMB_SIZE}`, { timeoutMs: 5_000 });
-    if (res.status !== 200 || res.body.length === 0) throw new Error(`HTTP ${res.status}`);
+    const data = await client.thumbnail(r.id, THUMB_SIZE, { timeoutMs: 5_000 });
+    if (data.length === 0) throw new Error('empty thumbnail');
     await mkdir(dirname(p), { recursive: true });
     const tmp = `${p}.${process.pid}.tmp`;
-    await writeFile(tmp, res.body);
+    await writeFile(tmp, data);
     await rename(tmp, p).catch(async (e) => {
       await rm(tmp, { force: true });
       throw e;
@@ -106,31 +101,29 @@ async function thumbIcon(home, r) {
 }
 
 /** Results from the running server, or throws ServerUnavailable. */
-async function viaServer(home, query, folders, n) {
-  const res = await socketRequest(home, 'POST', '/api/search', {
-    json: { query, n, ...(folders.length ? { folders } : {}) },
-  });
-  if (res.status !== 200) throw new ShownError('memery could not search', errorMessage(res));
-  const { results } = JSON.parse(res.body.toString('utf8'));
-  const icons = await mapLimit(results, 6, (r) => thumbIcon(home, r));
-  return results.map((r, i) => ({ id: r.id, path: r.path, score: r.score, icon: icons[i] }));
+async function viaServer(client, home, query, folders, n) {
+  let results;
+  try {
+    results = await client.search(query, { n, folders });
+  } catch (err) {
+    if (err instanceof ServerUnavailable) throw err;
+    throw new ShownError('memery could not search', errorMessage(err));
+  }
+  const icons = await mapLimit(results, 6, (r) => thumbIcon(client, home, r));
+  return results.map((r, i) => ({ ...r, icon: icons[i] }));
 }
 
 /** Folders among `folders` that the server's catalog does not cover. */
-async function unindexed(home, folders) {
+async function unindexed(client, folders) {
   try {
-    const res = await socketRequest(home, 'GET', '/api/status', { timeoutMs: 3_000 });
-    if (res.status !== 200) return [];
-    const indexed = JSON.parse(res.body.toString('utf8')).folders.map((f) => f.path);
+    const indexed = (await client.status({ timeoutMs: 3_000 })).folders.map((f) => f.path);
     return folders.filter((f) => !indexed.some((i) => f === i || f.startsWith(i.endsWith('/') ? i : `${i}/`)));
   } catch {
     return [];
   }
 }
 
-const SCORE = /^\s*(-?\d+(?:\.\d+)?)/;
-
-/** Results from `memery search FOLDER … --format alfred --no-index`, one run per folder. */
+/** Results from `memery search FOLDER --json --no-index`, one run per folder, merged by score. */
 async function viaCli(memery, home, query, folders, n, env) {
   if (folders.length === 0) {
     throw new ShownError('Which folders should memery search?', 'Set “Folders” in the workflow’s Configure Workflow… sheet (one folder a line)');
@@ -140,16 +133,16 @@ async function viaCli(memery, home, query, folders, n, env) {
   }
   const childEnv = { ...env, MEMERY_HOME: home };
   const runs = await mapLimit(folders, 2, (folder) => {
-    const args = ['search', folder, '--format', 'alfred', '--no-index', '-n', String(n)];
+    const args = ['search', folder, '--json', '--no-index', '-n', String(n)];
     if (query.image) args.push('--image', query.image);
     if (query.text) args.push('--', query.text);
     return runMemery(memery, args, { env: childEnv });
   });
-  const results = [];
+  const lists = [];
   const failures = [];
   runs.forEach((r, i) => {
     if (r.code !== 0) {
-      failures.push({ folder: folders[i], message: firstErrorLine(r.stderr) });
+      failures.push({ folder: folders[i], message: memeryError(r.stderr) });
       return;
     }
     let doc;
@@ -159,43 +152,24 @@ async function viaCli(memery, home, query, folders, n, env) {
       failures.push({ folder: folders[i], message: `unexpected output from memery: ${r.stdout.slice(0, 120)}` });
       return;
     }
-    for (const it of doc.items ?? []) {
-      const path = typeof it.arg === 'string' ? it.arg : it.uid;
-      if (!path) continue;
-      const score = Number(SCORE.exec(it.subtitle ?? '')?.[1] ?? Number.NaN);
-      results.push({ path, score, icon: it.icon ?? { type: 'fileicon', path } });
-    }
+    // The thumbnail when the server (or `--format alfred`) cached one, else the file's own icon. No
+    // id: ⌃ (similar images) then searches by the path, which works without the server.
+    lists.push(
+      (doc.results ?? []).map((res) => {
+        const thumb = alfredThumbPath(home, res);
+        return { path: res.path, score: res.score, icon: existsSync(thumb) ? { path: thumb } : { type: 'fileicon', path: res.path } };
+      }),
+    );
   });
-  if (results.length === 0 && failures.length === runs.length) {
+  if (lists.length === 0 && failures.length === runs.length) {
     throw new ShownError(`memery failed: ${failures[0].message}`, failures.length > 1 ? `and in ${failures.length - 1} more folder(s)` : abbreviateHome(failures[0].folder));
   }
-  results.sort((a, b) => (Number.isNaN(b.score) ? -1 : Number.isNaN(a.score) ? 1 : b.score - a.score));
-  const seen = new Set();
-  const unique = results.filter((r) => (seen.has(r.path) ? false : (seen.add(r.path), true)));
-  return { results: unique.slice(0, n), failures };
+  return { results: mergeResults(lists, n), failures };
 }
 
-/** One Alfred item per result: the actions are wired in info.plist by modifier. */
+/** One Alfred item per result (@memery/client's alfredItem): the actions are wired in info.plist by modifier. */
 export function resultItem(r, rawQuery, grid) {
-  const name = basename(r.path);
-  const score = Number.isFinite(r.score) ? r.score.toFixed(3) : '–';
-  const mods = {
-    cmd: { arg: r.path, subtitle: `Reveal in Finder: ${abbreviateHome(r.path)}` },
-    alt: { arg: r.path, subtitle: 'Copy the path' },
-    ctrl: { arg: r.id !== undefined ? `id:${r.id}` : r.path, subtitle: 'Find similar images' },
-  };
-  if (!grid) mods.fn = { arg: rawQuery, subtitle: 'Show these results in a grid' };
-  return {
-    uid: r.path,
-    title: name,
-    subtitle: `${score} · ${abbreviateHome(dirname(r.path))}`,
-    arg: r.path,
-    type: 'file',
-    icon: r.icon,
-    quicklookurl: r.path,
-    text: { copy: r.path, largetype: name },
-    mods,
-  };
+  return alfredItem(r, { icon: r.icon, abbreviate: true, actions: { query: rawQuery, grid } });
 }
 
 function message(title, subtitle, extra = {}) {
@@ -206,7 +180,7 @@ export async function search(rawQuery, env = process.env) {
   const grid = env.memery_view === 'grid';
   const home = memeryHome(env);
   const query = parseQuery(rawQuery);
-  const doc = { skipknowledge: true, items: [] };
+  const doc = alfredDocument([]);
   if (!query) {
     doc.items.push(message('Search your images with memery', 'Type what you are looking for (“a cat in a box”), or id:<n> for images like one'));
     return doc;
@@ -216,12 +190,13 @@ export async function search(rawQuery, env = process.env) {
   let results;
   let source = 'server';
   const notes = [];
+  const client = serverClient(home);
   try {
     try {
-      results = await viaServer(home, query, folders, n);
+      results = await viaServer(client, home, query, folders, n);
       clearServerStart(env, home);
       if (results.length === 0 && folders.length) {
-        for (const f of await unindexed(home, folders)) {
+        for (const f of await unindexed(client, folders)) {
           notes.push(message(`${abbreviateHome(f)} is not indexed yet`, `Index it with the ${env.index_keyword || 'memeindex'} keyword (or \`memery index\`)`));
         }
       }
@@ -251,6 +226,8 @@ export async function search(rawQuery, env = process.env) {
     if (err instanceof ShownError) doc.items.push(message(err.message, err.subtitle));
     else doc.items.push(message('memery failed', err?.message ?? String(err)));
     return doc;
+  } finally {
+    client.close();
   }
   doc.variables = { memery_source: source };
   doc.items = results.map((r) => resultItem(r, String(rawQuery).trim(), grid));

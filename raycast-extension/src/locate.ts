@@ -5,21 +5,17 @@
  */
 import { accessSync, closeSync, constants, openSync, readSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { delimiter, dirname, extname, join, resolve } from "node:path";
+import { delimiter, dirname, extname, join } from "node:path";
+import { expandHome } from "@memery/client/launcher";
+
+/** `~` and `~/…` expanded, others made absolute: memery's rule (@memery/client). */
+export { expandHome };
 
 export interface LocateOptions {
   /** Environment to read PATH, HOME and friends from (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Home directory (default os.homedir()). */
   home?: string;
-}
-
-/** Expands a leading `~` and makes the path absolute. */
-export function expandHome(path: string, home: string = homedir()): string {
-  const p = path.trim();
-  if (p === "~") return home;
-  if (p.startsWith("~/")) return join(home, p.slice(2));
-  return resolve(p);
 }
 
 function isExecutableFile(path: string): boolean {

@@ -1,7 +1,9 @@
 /**
- * The extension's only link to memery. It talks to `memery serve` over its Unix socket
- * (`<MEMERY_HOME>/memery.sock`, HTTP), starting the server detached on first use so that later
- * queries are warm; when no server can run it falls back to the `memery` CLI with `--json`.
+ * The extension's only link to memery. It talks to `memery serve` over its Unix socket through
+ * @memery/client (memery's protocol package: socket name, home rule, error codes, schemas' types,
+ * the event-stream parser), starting the server detached on first use so that later queries are
+ * warm; when no server can run it falls back to the `memery` CLI, always with machine output:
+ * `--json`, `--progress json` and errors as JSON lines (MEMERY_ERROR_FORMAT=json).
  *
  * Processes are always started with argument arrays (never a shell), and the query only ever
  * travels as one argument or inside a JSON body: it is never part of a command string.
@@ -9,22 +11,30 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
-import { request, type IncomingMessage } from "node:http";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  cliError,
+  defaultHome,
+  ENV_ERROR_FORMAT,
+  mergeResults,
+  readProgressLine,
+  ServerClient,
+  ServerError,
+  ServerUnavailable,
+  socketPath,
+  type ErrorCode,
+  type IndexProgress,
+  type IndexSummary,
+  type SearchResult,
+  type Status,
+} from "@memery/client/launcher";
 import { childPath, expandHome, isNodeScript, locateMemery, locateNode } from "./locate";
 
+export type { IndexProgress, IndexSummary };
+
 /** One image of a result list (the server's and the CLI's `--json` shape). */
-export interface MemeResult {
-  /** Catalog file id (for image queries and thumbnails). */
-  id: number;
-  path: string;
-  score: number;
-  width: number | null;
-  height: number | null;
-  bytes: number;
-  mtime: number;
-}
+export type MemeResult = SearchResult;
 
 /** A text query, or "more like this image" (a catalog result). */
 export type MemeQuery = { text: string } | { similarTo: { id: number; path: string } };
@@ -46,37 +56,13 @@ export interface SearchOutcome {
   via: Transport;
 }
 
-export interface IndexProgress {
-  phase: "scan" | "hash" | "encode" | "finish";
-  done: number;
-  total: number;
-}
-
-export interface IndexSummary {
-  folder: string;
-  found: number;
-  new: number;
-  unchanged: number;
-  reembedded: number;
-  moved: number;
-  removed: number;
-  failed: number;
-  seconds: number;
-  errors: Array<{ path: string; code: string; message: string }>;
-}
-
-export interface IndexedFolder {
-  path: string;
-  files: number;
-  failed: number;
-  indexedAt: number | null;
-}
+export type IndexedFolder = Status["folders"][number];
 
 export interface MemeryStatus {
   home: string;
   folders: IndexedFolder[];
-  counts: { files: number; failed: number; embeddings: number; folders: number };
-  model: { name: string; id: string | null; dir: string | null };
+  counts: Status["counts"];
+  model: Pick<Status["model"], "name" | "id" | "dir">;
   via: Transport;
 }
 
@@ -99,7 +85,7 @@ export class MemeryClientError extends Error {
     /** What the user can do about it. */
     readonly hint: string,
     /** memery's error code (E_MODEL, E_NOT_FOUND, ...), when it gave one. */
-    readonly code?: string,
+    readonly code?: ErrorCode,
   ) {
     super(message);
   }
@@ -128,54 +114,27 @@ export interface MemeryClientOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export const SOCKET_FILE = "memery.sock";
-export const TOKEN_FILE = "server-token";
-export const TOKEN_HEADER = "x-memery-token";
-
-/** memery's home as memery itself computes it: MEMERY_HOME, else the platform data folder. */
-export function defaultMemeryHome(env: NodeJS.ProcessEnv = process.env, platform: string = process.platform): string {
-  if (env.MEMERY_HOME) return expandHome(env.MEMERY_HOME);
-  const home = homedir();
-  if (platform === "darwin") return join(home, "Library", "Application Support", "memery");
-  if (platform === "win32") return join(env.LOCALAPPDATA ?? join(home, "AppData", "Local"), "memery", "Data");
-  return join(env.XDG_DATA_HOME ?? join(home, ".local", "share"), "memery");
-}
-
-interface HttpAnswer {
-  status: number;
-  body: unknown;
-}
-
-interface ErrorBody {
-  error?: { code?: string; message?: string; hint?: string };
-}
-
 const abortError = (): MemeryClientError => new MemeryClientError("cancelled", "The request was cancelled", "");
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Turns memery's error (code, message, hint) into a reason and a fix. */
-export function classifyError(code: string | undefined, message: string, hint?: string): MemeryClientError {
+const MODEL_CODES: ReadonlySet<ErrorCode> = new Set(["E_MODEL", "E_DOWNLOAD", "E_CHECKSUM", "E_OFFLINE"]);
+
+/** Turns memery's error (code, message, hint) into a reason and a fix: by its code, never its words. */
+export function classifyError(code: ErrorCode | undefined, message: string, hint?: string): MemeryClientError {
   const m = message.trim();
-  // The CLI gives no code: tell the cases apart by memery's messages (a path may contain any word).
-  const text = m.replace(/(^|\s)\/\S*/g, " ");
-  const folderGone = /^(folder not found|expected a folder|not a folder)/i.test(m);
   const kind: ErrorKind =
-    code === "E_MODEL" || code === "E_DOWNLOAD" || code === "E_CHECKSUM" || code === "E_OFFLINE"
+    code !== undefined && MODEL_CODES.has(code)
       ? "model-missing"
-      : code === "E_NOT_FOUND" || folderGone
+      : code === "E_NOT_FOUND"
         ? "folder-missing"
         : code === "E_ABORTED"
           ? "cancelled"
-          : code === "E_USAGE" || code === "E_BAD_REQUEST"
+          : code === "E_USAGE"
             ? "bad-request"
-            : code === undefined && /\bmodel\b/i.test(text)
-              ? "model-missing"
-              : code === undefined && /not found|no such file|ENOENT/i.test(text)
-                ? "folder-missing"
-                : "failed";
+            : "failed";
   switch (kind) {
     case "model-missing":
       return new MemeryClientError(
@@ -183,14 +142,14 @@ export function classifyError(code: string | undefined, message: string, hint?: 
         m || "The CLIP model is not available",
         hint ??
           "Download it in Terminal with `memery models download <name>` (see `memery models`), or set Model Folder in the extension preferences.",
-        code ?? "E_MODEL",
+        code,
       );
     case "folder-missing":
       return new MemeryClientError(
         kind,
         m || "Folder not found",
         hint ?? "The folder was moved or deleted: fix Image Folders in the preferences, or index the new location.",
-        code ?? "E_NOT_FOUND",
+        code,
       );
     case "cancelled":
       return abortError();
@@ -206,20 +165,10 @@ export function classifyError(code: string | undefined, message: string, hint?: 
   }
 }
 
-/** Parses the CLI's stderr ("memery: error: MESSAGE", then "hint: HINT"). */
-export function parseCliError(stderr: string): { message: string; hint?: string } {
-  const lines = stderr
-    // eslint-disable-next-line no-control-regex
-    .replace(/\x1b\[[0-9;]*m/g, "")
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const errLine = [...lines].reverse().find((l) => /^memery: /.test(l));
-  const hintLine = lines.find((l) => /^hint: /.test(l));
-  const message = (errLine ?? lines[lines.length - 1] ?? "memery failed")
-    .replace(/^memery: (unexpected )?(error: )?/, "")
-    .trim();
-  return hintLine ? { message, hint: hintLine.replace(/^hint: /, "") } : { message };
+/** A server's error as a reason and a fix; anything else unchanged. */
+function fromServer(e: unknown): unknown {
+  if (e instanceof ServerError && !(e instanceof ServerUnavailable)) return classifyError(e.code, e.message, e.hint);
+  return e;
 }
 
 export class MemeryClient {
@@ -227,9 +176,11 @@ export class MemeryClient {
   readonly socketPath: string;
   readonly #o: MemeryClientOptions;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #server: ServerClient;
   #starting: Promise<boolean> | undefined;
-  /** Why the server could not be started (the CLI is used instead). */
+  /** Why the server could not be started (the CLI is used instead), and memery's code for it. */
   #serverFailure: string | undefined;
+  #serverFailureCode: ErrorCode | undefined;
   #lastVia: Transport | undefined;
   /** A server answered on the socket before (re-checked when a request cannot connect). */
   #serverUp = false;
@@ -237,8 +188,15 @@ export class MemeryClient {
   constructor(options: MemeryClientOptions = {}) {
     this.#o = options;
     this.#env = options.env ?? process.env;
-    this.home = options.home && options.home.trim() !== "" ? expandHome(options.home) : defaultMemeryHome(this.#env);
-    this.socketPath = join(this.home, SOCKET_FILE);
+    this.home =
+      options.home && options.home.trim() !== ""
+        ? expandHome(options.home)
+        : defaultHome({
+            ...this.#env,
+            ...(this.#env.MEMERY_HOME ? { MEMERY_HOME: expandHome(this.#env.MEMERY_HOME) } : {}),
+          });
+    this.socketPath = socketPath(this.home);
+    this.#server = new ServerClient({ socketPath: this.socketPath });
   }
 
   /** How the last request was answered. */
@@ -256,14 +214,13 @@ export class MemeryClient {
   /** Whether a memery server answers on the socket. */
   async serverRunning(timeoutMs = 1500): Promise<boolean> {
     if (!existsSync(this.socketPath)) return false;
+    const probe = new ServerClient({ socketPath: this.socketPath, timeoutMs });
     try {
-      // /api/ping is cheap; a server without it answers 404 there, so ask its status instead.
-      const ping = await this.#http("GET", "/api/ping", undefined, { timeoutMs });
-      if (ping.status === 200) return (ping.body as { name?: unknown } | undefined)?.name === "memery";
-      const r = await this.#http("GET", "/api/status", undefined, { timeoutMs });
-      return r.status < 500;
+      return (await probe.ping()).name === "memery";
     } catch {
       return false;
+    } finally {
+      probe.close();
     }
   }
 
@@ -287,9 +244,10 @@ export class MemeryClient {
   async #startServerWithRetry(): Promise<boolean> {
     const serve = ["serve", ...(this.#o.watch === true ? ["--watch"] : this.#o.watch === false ? ["--no-watch"] : [])];
     if (await this.#startServer(serve)) return true;
-    // Another program holds memery's TCP port: the socket is all a launcher needs.
-    if (/already in use/i.test(this.#serverFailure ?? "")) {
+    // A usage error at start is the TCP port (another program holds it): the socket is all a launcher needs.
+    if (this.#serverFailureCode === "E_USAGE") {
       this.#serverFailure = undefined;
+      this.#serverFailureCode = undefined;
       return this.#startServer([...serve, "--port", "0"]);
     }
     return false;
@@ -334,13 +292,16 @@ export class MemeryClient {
       if (await this.serverRunning(1000)) return true;
       if (exited && !otherStarting) {
         if (await this.serverRunning(1000)) return true;
-        const output = readTail(log);
-        const reason =
-          exited.error?.message ?? (parseCliError(output).message || `memery serve exited with code ${exited.code}`);
+        const failure = exited.error
+          ? { message: exited.error.message }
+          : readTail(log).trim()
+            ? cliError(readTail(log))
+            : { message: `memery serve exited with code ${exited.code}` };
         // Another server for this home is starting (another command opened at the same time): wait for it.
-        if (/already running/i.test(reason)) otherStarting = true;
+        if (failure.code === "E_LOCKED") otherStarting = true;
         else {
-          this.#serverFailure = reason;
+          this.#serverFailure = failure.message;
+          this.#serverFailureCode = failure.code;
           return false;
         }
       }
@@ -353,6 +314,7 @@ export class MemeryClient {
   /**
    * The program and arguments that run `memery ARGS...` with this client's home and model: `node
    * memery.js ...` for an npm install (a launcher's PATH has no `node` for its `env node` line).
+   * Errors come back as JSON lines (MEMERY_ERROR_FORMAT=json).
    */
   command(args: string[]): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
     const memery = locateMemery(this.#o.memeryPath, { env: this.#env });
@@ -370,7 +332,12 @@ export class MemeryClient {
     const global = ["--home", this.home];
     if (this.#o.modelDir && this.#o.modelDir.trim() !== "") global.push("--model-dir", expandHome(this.#o.modelDir));
     else if (this.#o.model && this.#o.model.trim() !== "") global.push("--model", this.#o.model.trim());
-    const env: NodeJS.ProcessEnv = { ...this.#env, PATH: childPath(node.path, { env: this.#env }), NO_COLOR: "1" };
+    const env: NodeJS.ProcessEnv = {
+      ...this.#env,
+      PATH: childPath(node.path, { env: this.#env }),
+      NO_COLOR: "1",
+      [ENV_ERROR_FORMAT]: "json",
+    };
     if (isNodeScript(memery.path)) {
       if (!node.path) {
         throw new MemeryClientError(
@@ -384,8 +351,8 @@ export class MemeryClient {
     return { file: memery.path, args: [...global, ...args], env };
   }
 
-  /** Runs the CLI and returns its stdout; a non-zero exit becomes a MemeryClientError. */
-  async #cli(args: string[], signal?: AbortSignal, onStderr?: (chunk: string) => void): Promise<string> {
+  /** Runs the CLI and returns its stdout; a non-zero exit becomes a MemeryClientError (from memery's JSON error). */
+  async #cli(args: string[], signal?: AbortSignal, onStderrLine?: (line: string) => void): Promise<string> {
     const cmd = this.command(args);
     return new Promise<string>((resolve, reject) => {
       const child = execFile(
@@ -405,79 +372,22 @@ export class MemeryClient {
               ),
             );
           }
-          const parsed = parseCliError(stderr || error.message);
-          reject(classifyError(undefined, parsed.message, parsed.hint));
+          const e = cliError(stderr || error.message);
+          reject(classifyError(e.code, e.message, e.hint));
         },
       );
-      if (onStderr) child.stderr?.on("data", (d: Buffer | string) => onStderr(String(d)));
-    });
-  }
-
-  #token(): string | undefined {
-    try {
-      return readFileSync(join(this.home, TOKEN_FILE), "utf8").trim() || undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** One HTTP request over the Unix socket; resolves with the response for streaming when `raw`. */
-  #request(
-    method: string,
-    path: string,
-    body: unknown,
-    options: { timeoutMs?: number; signal?: AbortSignal },
-  ): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      if (options.signal?.aborted) return reject(abortError());
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const headers: Record<string, string | number> = { accept: "application/json, text/event-stream" };
-      const token = this.#token();
-      if (token) headers[TOKEN_HEADER] = token;
-      if (payload) {
-        headers["content-type"] = "application/json";
-        headers["content-length"] = payload.length;
+      if (onStderrLine) {
+        let buf = "";
+        child.stderr?.on("data", (d: Buffer | string) => {
+          buf += String(d);
+          let nl: number;
+          while ((nl = buf.indexOf("\n")) >= 0) {
+            onStderrLine(buf.slice(0, nl));
+            buf = buf.slice(nl + 1);
+          }
+        });
       }
-      const req = request({ socketPath: this.socketPath, path, method, headers }, resolve);
-      if (options.timeoutMs) {
-        req.setTimeout(options.timeoutMs, () =>
-          req.destroy(new Error(`memery server did not answer within ${options.timeoutMs} ms`)),
-        );
-      }
-      const onAbort = () => req.destroy(abortError());
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      req.on("close", () => options.signal?.removeEventListener("abort", onAbort));
-      req.on("error", (e) => reject(options.signal?.aborted ? abortError() : e));
-      req.end(payload);
     });
-  }
-
-  async #http(
-    method: string,
-    path: string,
-    body?: unknown,
-    options: { timeoutMs?: number; signal?: AbortSignal } = {},
-  ): Promise<HttpAnswer> {
-    const res = await this.#request(method, path, body, options);
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8");
-    let parsed: unknown = text;
-    try {
-      parsed = text === "" ? undefined : JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.statusCode ?? 0, body: parsed };
-  }
-
-  #serverError(answer: HttpAnswer): MemeryClientError {
-    const e = (answer.body as ErrorBody | undefined)?.error;
-    const message =
-      e?.message ??
-      (typeof answer.body === "string" && answer.body ? answer.body : `memery server answered ${answer.status}`);
-    if (answer.status === 404 && !e?.code) return classifyError("E_NOT_FOUND", message, e?.hint);
-    return classifyError(e?.code ?? (answer.status === 400 ? "E_BAD_REQUEST" : undefined), message, e?.hint);
   }
 
   /** Runs `viaServer` when a server answers, else `viaCli`; a server that vanished falls back too. */
@@ -489,8 +399,7 @@ export class MemeryClient {
         return r;
       } catch (e) {
         // The socket went away (server stopped): use the CLI; anything else is the answer.
-        const code = (e as NodeJS.ErrnoException).code;
-        if (!(code === "ECONNREFUSED" || code === "ENOENT" || code === "ECONNRESET" || code === "EPIPE")) throw e;
+        if (!(e instanceof ServerUnavailable)) throw fromServer(e);
         this.#serverUp = false;
       }
     }
@@ -512,12 +421,13 @@ export class MemeryClient {
 
   async #searchServer(p: SearchParams): Promise<MemeResult[]> {
     const query = "text" in p.query ? { text: p.query.text } : { image: `id:${p.query.similarTo.id}` };
-    const body: Record<string, unknown> = { query, n: p.n };
-    if (p.threshold !== undefined) body.threshold = p.threshold;
-    if (p.folders && p.folders.length > 0) body.folders = p.folders;
-    const answer = await this.#http("POST", "/api/search", body, p.signal ? { signal: p.signal } : {});
-    if (answer.status !== 200) throw this.#serverError(answer);
-    return resultsOf(answer.body);
+    const answer = await this.#server.searchTimed(query, {
+      n: p.n,
+      ...(p.threshold !== undefined ? { threshold: p.threshold } : {}),
+      ...(p.folders && p.folders.length > 0 ? { folders: p.folders } : {}),
+      ...(p.signal ? { signal: p.signal } : {}),
+    });
+    return resultsOf(answer);
   }
 
   async #searchCli(p: SearchParams): Promise<MemeResult[]> {
@@ -528,7 +438,7 @@ export class MemeryClient {
       const present = folders.filter((f) => existsSync(f));
       folders = present.length > 0 ? present : folders.slice(0, 1);
     }
-    const all: MemeResult[] = [];
+    const runs: MemeResult[][] = [];
     for (const folder of folders) {
       const args = ["search", "--json", `--limit=${p.n}`];
       if (p.threshold !== undefined) args.push(`--threshold=${p.threshold}`);
@@ -536,26 +446,16 @@ export class MemeryClient {
       // `--` ends the options: a query starting with "-" stays a query.
       args.push("--", folder);
       if ("text" in p.query) args.push(p.query.text);
-      const out = await this.#cli(args, p.signal);
-      all.push(...resultsOf(parseJson(out)));
+      runs.push(resultsOf(parseJson(await this.#cli(args, p.signal))));
     }
-    if (folders.length === 1) return all;
     // Several folders, one CLI run each: memery's scores, best first across them.
-    const seen = new Set<string>();
-    return all
-      .sort((a, b) => b.score - a.score)
-      .filter((r) => (seen.has(r.path) ? false : (seen.add(r.path), true)))
-      .slice(0, p.n);
+    return runs.length === 1 ? runs[0]! : mergeResults(runs, p.n);
   }
 
   /** Folders, counts and model of the catalog. */
   async status(signal?: AbortSignal): Promise<MemeryStatus> {
     return this.#either(
-      async () => {
-        const answer = await this.#http("GET", "/api/status", undefined, signal ? { signal } : {});
-        if (answer.status !== 200) throw this.#serverError(answer);
-        return statusOf(answer.body, "server");
-      },
+      async () => statusOf(await this.#server.status(signal ? { signal } : {}), "server"),
       () => this.#statusCli(signal),
     );
   }
@@ -564,7 +464,7 @@ export class MemeryClient {
     return statusOf(parseJson(await this.#cli(["status", "--json"], signal)), "cli");
   }
 
-  /** Indexes what changed under `folder`, reporting progress (server-sent events, or the CLI's lines). */
+  /** Indexes what changed under `folder`, reporting progress (server-sent events, or the CLI's JSON lines). */
   async index(folder: string, onProgress?: (p: IndexProgress) => void, signal?: AbortSignal): Promise<IndexSummary> {
     const abs = expandHome(folder);
     let st;
@@ -581,69 +481,25 @@ export class MemeryClient {
     if (!st.isDirectory()) {
       throw new MemeryClientError("folder-missing", `Not a folder: ${abs}`, "Choose a folder of images.", "E_USAGE");
     }
+    const progress = (p: IndexProgress) => onProgress?.({ phase: p.phase, done: p.done, total: p.total });
     return this.#either(
-      () => this.#indexServer(abs, onProgress, signal),
+      () => this.#server.index(abs, progress, signal ? { signal } : {}),
       async () => {
-        const out = await this.#cli(["index", "--json", "--", abs], signal, (chunk) => {
-          if (!onProgress) return;
-          for (const m of chunk.matchAll(/(scanning|checking|encoding|finishing)\s+(\d+)\/(\d+)/g)) {
-            const phase = ({ scanning: "scan", checking: "hash", encoding: "encode", finishing: "finish" } as const)[
-              m[1] as "scanning" | "checking" | "encoding" | "finishing"
-            ];
-            onProgress({ phase, done: Number(m[2]), total: Number(m[3]) });
-          }
+        let summary: IndexSummary | undefined;
+        await this.#cli(["index", "--progress", "json", "--", abs], signal, (text) => {
+          const line = readProgressLine(text);
+          if (line && "progress" in line) progress(line.progress);
+          else if (line) summary = line.summary;
         });
-        const parsed = parseJson(out);
-        return (Array.isArray(parsed) ? parsed[0] : parsed) as IndexSummary;
+        if (!summary) {
+          throw new MemeryClientError(
+            "failed",
+            "memery index ended without a summary",
+            "Update memery: this extension needs a memery with `index --progress json`.",
+          );
+        }
+        return summary;
       },
-    );
-  }
-
-  async #indexServer(
-    folder: string,
-    onProgress?: (p: IndexProgress) => void,
-    signal?: AbortSignal,
-  ): Promise<IndexSummary> {
-    const res = await this.#request("POST", "/api/index", { folder }, signal ? { signal } : {});
-    const type = String(res.headers["content-type"] ?? "");
-    if (res.statusCode !== 200 || !type.includes("text/event-stream")) {
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      const text = Buffer.concat(chunks).toString("utf8");
-      let body: unknown = text;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        /* not JSON */
-      }
-      if (res.statusCode === 200 && body && typeof body === "object" && "folder" in body) return body as IndexSummary;
-      throw this.#serverError({ status: res.statusCode ?? 0, body });
-    }
-    let buffer = "";
-    for await (const chunk of res) {
-      buffer += String(chunk).replace(/\r\n/g, "\n");
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: ?(.*)$/m.exec(block)?.[1]?.trim() ?? "message";
-        const data = block
-          .split("\n")
-          .filter((l) => l.startsWith("data:"))
-          .map((l) => l.replace(/^data: ?/, ""))
-          .join("\n");
-        if (!data) continue;
-        const payload = JSON.parse(data) as Record<string, unknown>;
-        if (event === "progress") onProgress?.(payload as unknown as IndexProgress);
-        else if (event === "done") return payload as unknown as IndexSummary;
-        else if (event === "error")
-          throw classifyError(payload.code as string | undefined, String(payload.message ?? "Indexing failed"));
-      }
-    }
-    throw new MemeryClientError(
-      "failed",
-      "The memery server closed the index stream early",
-      "Try again; run `memery status` in Terminal if it persists.",
     );
   }
 }

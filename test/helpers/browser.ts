@@ -9,7 +9,7 @@ import { request, type Agent, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer, type ServerOptions } from '../../ts/server/index.js';
-import { sseParser } from '../../ts/server/client.js';
+import { sseParser, TOKEN_HEADER } from '@memery/client/protocol';
 import { tempDir, writeColourSet } from './images.js';
 import { COLOUR_HF } from './memery.js';
 
@@ -51,7 +51,7 @@ export function raw(o: RawOptions): Promise<RawReply> {
   }
   if (o.port !== undefined) headers.host = `127.0.0.1:${o.port}`;
   else headers.host = 'localhost';
-  if (o.token !== undefined) headers['x-memery-token'] = o.token;
+  if (o.token !== undefined) headers[TOKEN_HEADER] = o.token;
   Object.assign(headers, o.headers ?? {});
   return new Promise((resolve, reject) => {
     const req = request(
@@ -95,7 +95,7 @@ export function parseSse(text: string): Array<{ event: string; data: any }> {
 export function listenEvents(port: number, token: string): { events: Array<{ event: string; data: any }>; stop: () => void } {
   const events: Array<{ event: string; data: unknown }> = [];
   const feed = sseParser((event, data) => events.push({ event, data: JSON.parse(data) }));
-  const req = request({ host: '127.0.0.1', port, path: '/api/events', headers: { host: `127.0.0.1:${port}`, 'x-memery-token': token } }, (res) => {
+  const req = request({ host: '127.0.0.1', port, path: '/api/events', headers: { host: `127.0.0.1:${port}`, [TOKEN_HEADER]: token } }, (res) => {
     res.setEncoding('utf8');
     res.on('data', (c: string) => feed(c));
     res.on('error', () => {});

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { Catalog, catalogError, folderPrefix } from '../catalog/catalog.js';
 import { assertFolder, indexFolder, type IndexRunOptions } from '../catalog/indexer.js';
-import { acquireLock } from '../catalog/lock.js';
+import { acquireLock } from '../util/lock.js';
 import { SCORE_EPSILON, VectorCache, vectorFault } from '../catalog/vector-cache.js';
 import { ensurePrivateHome } from '../config/home.js';
 import { defaultHome, loadConfig } from '../config/load.js';
@@ -17,6 +17,10 @@ import { parseOptions } from '../native/validate.js';
 import { ClipTokenizer } from '../tokenizer/index.js';
 import { resolveModel } from './model-resolver.js';
 import { combine, parseQuery } from './query.js';
+import { loadOcrEngine, ocrModelInfo } from './ocr-model.js';
+import { TextStore, type OcrLineRecord } from '../catalog/texts.js';
+import type { OcrEngine } from '../native/ocr.js';
+import { matchText, planTextQuery, type TextMatch as FoundText, type TextQueryPlan } from '../text/match.js';
 import {
   MemeryOptionsSchema,
   SearchOptionsSchema,
@@ -62,6 +66,8 @@ export class Memery {
   #text: Promise<TextEncoder> | undefined;
   #image: Promise<ImageEncoder> | undefined;
   #cache: VectorCache | undefined;
+  #ocr: Promise<OcrEngine> | undefined;
+  readonly #texts: TextStore;
   #closed = false;
 
   private constructor(home: string, config: Config, catalog: Catalog, extras: OpenExtras) {
@@ -69,6 +75,7 @@ export class Memery {
     this.config = config;
     this.#catalog = catalog;
     this.#extras = extras;
+    this.#texts = new TextStore(catalog.db);
   }
 
   static async open(options: MemeryOptions = {}, extras: OpenExtras = {}): Promise<Memery> {
@@ -125,6 +132,12 @@ export class Memery {
     return this.#image;
   }
 
+  #ocrEngine(): Promise<OcrEngine> {
+    this.#ocr ??= loadOcrEngine(this.#sessionOptions()).then((r) => r.engine);
+    this.#ocr.catch(() => (this.#ocr = undefined));
+    return this.#ocr;
+  }
+
   async #vectorCache(): Promise<VectorCache> {
     const m = await this.model();
     if (!this.#cache || this.#cache.modelId !== m.id) {
@@ -165,6 +178,18 @@ export class Memery {
           decodeThreads: this.config.decodeThreads,
           exclude: [this.home],
           maxFileBytes: this.config.maxFileBytes,
+          ...((opts.ocr ?? this.config.ocr)
+            ? {
+                ocr: {
+                  texts: this.#texts,
+                  ocrModelId: ocrModelInfo().id,
+                  engine: () => this.#ocrEngine(),
+                  decodeThreads: this.config.decodeThreads,
+                  maxFileBytes: this.config.maxFileBytes,
+                  onWarning: this.#extras.onWarning,
+                },
+              }
+            : {}),
         },
         abs,
         opts,
@@ -213,16 +238,77 @@ export class Memery {
     return combine(parts);
   }
 
-  /** Ranks the catalog (or `folders` of it) against a query, best first. */
+  /**
+   * Ranks the catalog (or `folders` of it) against a query, best first. Hybrid (the default): images
+   * whose text (OCR) matches the query's words come first — full matches, then partial ones, each
+   * by CLIP score —, then the rest by CLIP score; a query that matches no text ranks as mode 'clip'.
+   * Every result carries its text (null when none) and how the query matched it (null when not).
+   */
   async search(query: SearchQuery, options: SearchOptions = {}): Promise<SearchResult[]> {
     this.#check();
     const o = parseOptions(SearchOptionsSchema, options, 'search options');
+    const q = parseQuery(query);
+    const plan = o.mode !== 'clip' && q.text !== undefined ? planTextQuery(q.text) : undefined;
+    const ocrId = ocrModelInfo().id;
+    if (o.mode === 'text') return plan ? this.#textSearch(plan, o, ocrId) : [];
     const m = await this.model();
+    const { results, vector } = await this.#clipSearch(query, o, m.id);
+    const hits = plan ? this.#textHits(plan, o.folders, ocrId) : new Map<number, TextHit>();
+    if (!hits.size) return this.#withTexts(results, ocrId);
+    // Text matches first (full, then partial), each tier by CLIP score; then the CLIP results.
+    const ranked: Array<SearchResult & { tier: number }> = [];
+    for (const h of hits.values()) {
+      const e = this.#catalog.embeddingByHash(h.row.hash, m.id);
+      let s = 0;
+      if (e && vector) for (let i = 0; i < e.vector.length; i++) s += e.vector[i]! * vector[i]!;
+      ranked.push({ ...resultOf(h.row, Math.round(s * 1e6) / 1e6), text: h.row.text || null, match: { score: h.match.score, spans: h.match.spans }, tier: h.match.tier });
+    }
+    ranked.sort((a, b) => b.tier - a.tier || b.score - a.score || (a.path < b.path ? -1 : 1));
+    const out: SearchResult[] = ranked.slice(0, o.n).map(({ tier: _t, ...r }) => r);
+    const rest = this.#withTexts(
+      results.filter((r) => !hits.has(r.id)),
+      ocrId,
+    );
+    return [...out, ...rest].slice(0, o.n);
+  }
+
+  /** Images whose text matches (tier >= 1), by file id. */
+  #textHits(plan: TextQueryPlan, folders: string[] | undefined, ocrId: string): Map<number, TextHit> {
+    const rows = this.#texts.files(this.#texts.candidates(plan, ocrId), folders?.map((f) => resolve(f)));
+    const byText = new Map<number, FoundText>();
+    const hits = new Map<number, TextHit>();
+    for (const row of rows) {
+      let match = byText.get(row.text_id);
+      if (!match) byText.set(row.text_id, (match = matchText(plan, row.text)));
+      if (match.tier > 0) hits.set(row.file_id, { row, match });
+    }
+    return hits;
+  }
+
+  /** Mode 'text': only images whose text matches, by tier, then share of the query found (the score). */
+  #textSearch(plan: TextQueryPlan, o: { n: number; folders?: string[] }, ocrId: string): SearchResult[] {
+    return [...this.#textHits(plan, o.folders, ocrId).values()]
+      .sort((a, b) => b.match.tier - a.match.tier || b.match.score - a.match.score || (a.row.path < b.row.path ? -1 : 1))
+      .slice(0, o.n)
+      .map((h) => ({ ...resultOf(h.row, h.match.score), text: h.row.text || null, match: { score: h.match.score, spans: h.match.spans } }));
+  }
+
+  /** Adds each result's text (null when none) and match: null. */
+  #withTexts(results: SearchResult[], ocrId: string): SearchResult[] {
+    const texts = this.#texts.textsOfFiles(
+      results.map((r) => r.id),
+      ocrId,
+    );
+    return results.map((r) => ({ ...r, text: texts.get(r.id) || null, match: null }));
+  }
+
+  async #clipSearch(query: SearchQuery, o: { n: number; folders?: string[]; threshold?: number }, modelId: string): Promise<{ results: SearchResult[]; vector?: Float32Array }> {
+    const m = { id: modelId };
     // The FAISS file loads (native thread) while the query is embedded.
     const cache = await this.#vectorCache();
     const [vector, loaded] = await Promise.all([this.embedQuery(query), cache.get()]);
     let index = loaded;
-    if (!index) return [];
+    if (!index) return { results: [], vector };
     let rebuilt = false;
     const prefixes = o.folders?.map((f) => folderPrefix(resolve(f)));
     const inFolders = (p: string): boolean => !prefixes || prefixes.some((pre) => p.startsWith(pre));
@@ -238,7 +324,7 @@ export class Memery {
           rebuilt = true;
           this.#extras.onWarning?.(`the index ${cache.file} gave an impossible score; rebuilding it from the catalog`);
           index = await cache.rebuild();
-          if (!index) return [];
+          if (!index) return { results: [], vector };
           k = Math.min(index.size, k);
           continue;
         }
@@ -262,9 +348,22 @@ export class Memery {
         .sort((a, b) => b.score - a.score || (a.path < b.path ? -1 : 1));
       const lastScore = hits!.scores[hits!.scores.length - 1];
       const belowThreshold = o.threshold !== undefined && lastScore !== undefined && lastScore < o.threshold;
-      if (results.length >= o.n || k >= index.size || belowThreshold) return results.slice(0, o.n);
+      if (results.length >= o.n || k >= index.size || belowThreshold) return { results: results.slice(0, o.n), vector };
       k = Math.min(index.size, k * 4);
     }
+  }
+
+  /**
+   * Reads the text in an image (a path, or its encoded bytes) with the OCR model: the lines in
+   * reading order, each with its confidence and box (corners clockwise from top-left, in pixels).
+   */
+  async readText(image: string | Uint8Array): Promise<{ text: string; lines: OcrLineRecord[]; width: number; height: number }> {
+    this.#check();
+    const input = typeof image === 'string' ? resolve(image) : image;
+    const engine = await this.#ocrEngine();
+    const [r] = await engine.read([input], { decodeThreads: this.config.decodeThreads, maxFileBytes: this.config.maxFileBytes });
+    if (!r!.ok) throw new MemeryError(r!.code, r!.message, typeof input === 'string' ? { path: input } : {});
+    return { text: r!.text, lines: r!.lines.map((l) => ({ text: l.text, confidence: l.confidence, box: [...l.box] })), width: r!.width, height: r!.height };
   }
 
   /** A catalog file by id (the server serves files by id only). */
@@ -352,10 +451,19 @@ export class Memery {
         /* failed to load: nothing to close */
       }
     };
-    await Promise.all([settle(this.#text), settle(this.#image)]);
+    await Promise.all([settle(this.#text), settle(this.#image), settle(this.#ocr)]);
     this.#cache?.close();
     this.#catalog.close();
   }
+}
+
+interface TextHit {
+  row: { file_id: number; path: string; size: number; mtime_ms: number; width: number | null; height: number | null; hash: string; text: string };
+  match: FoundText;
+}
+
+function resultOf(row: TextHit['row'], score: number): SearchResult {
+  return { id: row.file_id, path: row.path, score, width: row.width, height: row.height, bytes: row.size, mtime: row.mtime_ms };
 }
 
 /**
@@ -366,11 +474,11 @@ export async function search(
   query: SearchQuery,
   options: SearchOptions & MemeryOptions & { index?: boolean } = {},
 ): Promise<SearchResult[]> {
-  const { folders, n, threshold, index, ...open } = options;
+  const { folders, n, threshold, mode, index, ...open } = options;
   const m = await Memery.open(open);
   try {
     if (index !== false) await m.index(folder);
-    return await m.search(query, { folders: folders ?? [folder], n, threshold });
+    return await m.search(query, { folders: folders ?? [folder], n, threshold, mode });
   } finally {
     await m.close();
   }

@@ -168,6 +168,9 @@ export class Catalog {
       if (v === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
       else if (Number(v) > SCHEMA_VERSION) {
         throw new MemeryError('E_CATALOG', `Catalog ${path} was written by a newer memery (schema ${v})`, { path, hint: 'Upgrade memery.' });
+      } else if (Number(v) < SCHEMA_VERSION) {
+        // Older catalogs only lack tables, created by SCHEMA above (v1 -> v2: texts).
+        db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(SCHEMA_VERSION));
       }
     } catch (err) {
       try {
@@ -352,6 +355,8 @@ export class Catalog {
         out.set(r.model_id, list);
       }
       if (rows.length) this.bumpGeneration();
+      // Texts (OCR) go with the embeddings: when no ok file has their content any more.
+      this.db.prepare("DELETE FROM texts WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.hash = texts.hash AND f.status = 'ok')").run();
     })();
     return out;
   }

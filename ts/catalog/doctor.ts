@@ -18,7 +18,7 @@ import { HOME_MODE, looseEntries, notOurs, octal, tighten } from '../config/home
 import { isMemeryError } from '../errors.js';
 import { VectorIndex, type IndexType } from '../native/vector-index.js';
 import { Catalog, freeBytes } from './catalog.js';
-import { acquireLock } from './lock.js';
+import { acquireLock } from '../util/lock.js';
 import { SCHEMA } from './schema.js';
 import { VectorCache, vectorFault } from './vector-cache.js';
 

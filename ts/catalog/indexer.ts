@@ -5,6 +5,7 @@ import type { ImageEncoder } from '../native/image-encoder.js';
 import { folderPrefix, type Catalog, type EmbeddingRecord, type FileRecord, type FileRow } from './catalog.js';
 import { contentHash, MAX_FILE_BYTES, tooLarge } from './hash.js';
 import type { VectorCache } from './vector-cache.js';
+import { readTexts, type ReadTextsContext } from './read-texts.js';
 import { walkImages, type WalkedFile } from './walk.js';
 
 /** Failures that say nothing about the content (permissions, a flaky disk): retried on every run. */
@@ -21,6 +22,8 @@ export interface IndexContext {
   exclude?: string[];
   /** Files larger than this are refused before they are read. */
   maxFileBytes?: number;
+  /** Read the text in images (OCR) after encoding; absent: no OCR (CLIP only). */
+  ocr?: ReadTextsContext;
 }
 
 export interface IndexRunOptions {
@@ -28,6 +31,8 @@ export interface IndexRunOptions {
   signal?: AbortSignal;
   /** Files per committed chunk. */
   chunkSize?: number;
+  /** Read the text in images (OCR) in this run (Memery.index; default: the config's `ocr`). */
+  ocr?: boolean;
 }
 
 interface Candidate {
@@ -200,24 +205,33 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   }
   if (dupRecords.length) catalog.commit([], dupRecords);
 
-  const aborted = signal?.aborted ?? false;
+  let aborted = signal?.aborted ?? false;
   let removed = 0;
   if (!aborted) {
-    progress({ phase: 'finish', done: 0, total: 1 });
     catalog.removeFiles(vanished.map((r) => r.path));
     // Moves are not removals: only vanished files whose content did not reappear count.
     let stillGone = 0;
     for (const v of vanishedHashes.values()) stillGone += v;
     removed = vanished.filter((r) => !r.hash || r.status !== 'ok').length + stillGone;
-    catalog.markFolderIndexed(folder);
   }
+  // Orphaned texts go with orphaned embeddings (deleteOrphanEmbeddings).
   const orphans = new Set(catalog.deleteOrphanEmbeddings().get(modelId) ?? []);
   const addedSet = new Set(added);
+  // The vectors are searchable before the (slower) reading of text starts.
   await ctx.cache.applyChanges(
     generationBefore,
     added.filter((id) => !orphans.has(id)),
     [...orphans].filter((id) => !addedSet.has(id)),
   );
+
+  // Text (OCR) of every content under the folder without one: new files, and all of a catalog
+  // indexed before OCR (no re-embedding). Committed chunk by chunk.
+  const text = ctx.ocr && !aborted ? await readTexts(ctx.ocr, folder, { signal, onProgress: progress }) : undefined;
+  aborted = signal?.aborted ?? false;
+  if (!aborted) {
+    progress({ phase: 'finish', done: 0, total: 1 });
+    catalog.markFolderIndexed(folder);
+  }
 
   if (aborted) throw new MemeryError('E_ABORTED', `Indexing ${folder} was stopped; finished work is kept`, { path: folder });
 
@@ -235,6 +249,9 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
     seconds: Math.round((performance.now() - started) / 10) / 100,
     errors,
     skipped,
+    texts: text?.texts ?? 0,
+    textFailed: text?.textFailed ?? 0,
+    textErrors: text?.textErrors ?? [],
   };
 }
 

@@ -1,5 +1,10 @@
 /** SQLite schema of the catalog: the source of truth (the FAISS file is a cache of it). */
-export const SCHEMA_VERSION = 1;
+/**
+ * 2: texts (OCR) keyed by (content hash, OCR model id), and their FTS5 trigram index. A version-1
+ * catalog gets the new tables on open (CREATE ... IF NOT EXISTS); its texts are read by the next
+ * index run, without re-embedding.
+ */
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,4 +39,32 @@ CREATE TABLE IF NOT EXISTS embeddings (
   UNIQUE (hash, model_id)
 );
 CREATE INDEX IF NOT EXISTS embeddings_model ON embeddings(model_id);
+-- The text in each image (OCR), once per content and OCR model, like embeddings. text: the lines
+-- joined by newlines ('' when the image has none); lines: JSON [{ text, confidence, box }]; norm: the
+-- text normalised for matching (ts/text/normalise.ts). A failed read keeps error_code/message and
+-- an empty text, so it is not read again until the content changes.
+CREATE TABLE IF NOT EXISTS texts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  hash TEXT NOT NULL,
+  ocr_model_id TEXT NOT NULL,
+  text TEXT NOT NULL,
+  lines TEXT NOT NULL,
+  norm TEXT NOT NULL,
+  error_code TEXT,
+  error_message TEXT,
+  read_at INTEGER NOT NULL,
+  UNIQUE (hash, ocr_model_id)
+);
+-- Substring search over norm (an external-content FTS5 table kept in step by the triggers).
+CREATE VIRTUAL TABLE IF NOT EXISTS texts_fts USING fts5(norm, content='texts', content_rowid='id', tokenize='trigram');
+CREATE TRIGGER IF NOT EXISTS texts_ai AFTER INSERT ON texts BEGIN
+  INSERT INTO texts_fts (rowid, norm) VALUES (new.id, new.norm);
+END;
+CREATE TRIGGER IF NOT EXISTS texts_ad AFTER DELETE ON texts BEGIN
+  INSERT INTO texts_fts (texts_fts, rowid, norm) VALUES ('delete', old.id, old.norm);
+END;
+CREATE TRIGGER IF NOT EXISTS texts_au AFTER UPDATE ON texts BEGIN
+  INSERT INTO texts_fts (texts_fts, rowid, norm) VALUES ('delete', old.id, old.norm);
+  INSERT INTO texts_fts (rowid, norm) VALUES (new.id, new.norm);
+END;
 `;

@@ -4,6 +4,7 @@
  * 130 interrupted (Ctrl-C). Expected errors (MemeryError, UsageError) never show a stack trace unless
  * --debug is given.
  */
+import type { ErrorBody } from '@memery/client/schemas';
 import { isMemeryError } from '../errors.js';
 
 export const EXIT_OK = 0;
@@ -81,4 +82,20 @@ export function printError(err: unknown, stream: ErrorStream, opts: { debug?: bo
     }
   }
   if (lines.length) stream.write(`${lines.join('\n')}\n`);
+}
+
+/** The error as one JSON line, `{"error":{code,message,hint?,path?}}` (the server's error body). */
+export function errorBody(err: unknown): ErrorBody {
+  if (isMemeryError(err)) {
+    return { error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}), ...(err.path ? { path: err.path } : {}) } };
+  }
+  if (err instanceof UsageError) return { error: { code: 'E_USAGE', message: err.message, hint: err.hint ?? 'Run `memery --help` for usage.' } };
+  if (err instanceof ExitError) return { error: { code: 'E_USAGE', message: err.message || `exit ${err.exitCode}` } };
+  if (isAbortError(err)) return { error: { code: 'E_ABORTED', message: 'interrupted' } };
+  return { error: { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) } };
+}
+
+export function printErrorJson(err: unknown, stream: ErrorStream): void {
+  if (err instanceof ExitError && !err.message) return; // the command has said what it had to say
+  stream.write(`${JSON.stringify(errorBody(err))}\n`);
 }

@@ -7,7 +7,15 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { parseLimit, parsePort, parseSize, parseThreads, parseThreshold } from './args.js';
 import { useColor, type GlobalOptions } from './context.js';
-import { EXIT_OK, EXIT_USAGE, exitCodeFor, printError } from './errors.js';
+import { EXIT_OK, EXIT_USAGE, exitCodeFor, printError, printErrorJson } from './errors.js';
+import { ENV_ERROR_FORMAT } from '@memery/client/protocol';
+
+/**
+ * Errors are printed as one JSON line (the server's error body) when the command was asked for
+ * machine output (--json, --progress json, --format json|alfred) or MEMERY_ERROR_FORMAT=json:
+ * launchers read them instead of the human text.
+ */
+let machineErrors = process.env[ENV_ERROR_FORMAT] === 'json';
 
 function packageVersion(): string {
   try {
@@ -48,7 +56,14 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage and examples)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .configureOutput({
-      outputError: (str, write) => write(`memery: ${str.replace(/^error: /, 'error: ')}`),
+      outputError: (str, write) =>
+        machineErrors
+          ? write(`${JSON.stringify({ error: { code: 'E_USAGE', message: str.replace(/^error: /, '').split('\n')[0]!.trim() } })}\n`)
+          : write(`memery: ${str.replace(/^error: /, 'error: ')}`),
+    })
+    .hook('preAction', (_program, action) => {
+      const o = action.opts() as { json?: boolean; progress?: string; format?: string };
+      if (o.json || o.progress === 'json' || o.format === 'json' || o.format === 'alfred') machineErrors = true;
     })
     .addHelpText(
       'after',
@@ -66,15 +81,19 @@ export function buildProgram(): Command {
     .description('index images under FOLDER(s): only new or changed files are encoded')
     .argument('<folders...>', 'folders to index')
     .option('--json', 'print the summary as JSON on stdout (an array for several folders)')
+    .option('--no-ocr', 'do not read the text in images (default: config ocr, on)')
+    .addOption(new Option('--progress <format>', 'progress on stderr: text (a bar or lines) or json (one JSON object a line, then a summary per folder)').choices(['text', 'json']))
     .addHelpText(
       'after',
       examples([
         ['memery index ~/Pictures/memes', 'progress and summary on stderr'],
         ['memery index ~/Pictures ~/Downloads', 'several folders'],
         ['memery index ~/Pictures --json | jq .failed', 'the summary as JSON'],
-      ]) + '\nFiles that cannot be decoded are listed on stderr ("path: reason"); they do not fail the run.\nCtrl-C stops after the current batch and keeps what was indexed.\n',
+        ['memery index ~/Pictures --progress json', 'progress as JSON lines on stderr (for launchers)'],
+        ['memery index ~/Pictures --no-ocr', 'images only, without reading their text'],
+      ]) + '\nThe text in each image is read (OCR) after it is encoded, once per content; --no-ocr skips it.\nFiles that cannot be decoded are listed on stderr ("path: reason"); they do not fail the run.\nCtrl-C stops after the current batch and keeps what was indexed.\n',
     )
-    .action(async (folders: string[], opts: { json?: boolean }, cmd: Command) => {
+    .action(async (folders: string[], opts: { json?: boolean; progress?: 'text' | 'json'; ocr?: boolean }, cmd: Command) => {
       const { runIndex } = await import('./commands/index.js');
       await runIndex(folders, opts, globalsOf(cmd));
     });
@@ -91,7 +110,15 @@ export function buildProgram(): Command {
     .option('-n, --limit <n>', 'number of results (default 20)', parseLimit)
     .option('--threshold <score>', 'drop results scoring below this cosine similarity (-1 to 1)', parseThreshold)
     .option('--no-index', 'search the catalog as it is, without indexing first')
-    .option('--json', 'JSON: { query, results: [{ path, score, width, height, bytes, mtime, id }] }')
+    .addOption(
+      new Option('--mode <mode>', 'hybrid: images whose text matches the words first, then by look (default); clip: by look only; text: by their text only').choices([
+        'hybrid',
+        'clip',
+        'text',
+      ]),
+    )
+    .option('--no-ocr', 'when indexing first, do not read the text in images')
+    .option('--json', 'JSON: { query, results: [{ path, score, width, height, bytes, mtime, id, text, match }] }')
     .option('--paths', 'absolute paths, one a line (the default when stdout is not a terminal)')
     .option('-0, --null', 'absolute paths separated by NUL bytes (for xargs -0)')
     .addOption(new Option('--format <format>', 'output format (table is the default in a terminal)').choices(['table', 'json', 'paths', 'nul', 'alfred']))
@@ -103,6 +130,7 @@ export function buildProgram(): Command {
         ['memery search ~/Pictures dog -n 5 --json', 'JSON for scripts'],
         ['memery search ~/Pictures dog -0 | xargs -0 ls -l', 'NUL-separated paths'],
         ['memery search ~/Pictures "{query}" --format alfred', 'an Alfred Script Filter'],
+        ['memery search ~/memes "mom making food" --mode text', 'only memes whose text says it'],
         ['memery recall ~/Pictures "birthday cake" -n 20', 'the original command name'],
         ['memery search ~/Pictures -- --help', 'a query that starts with "-" goes after --'],
       ]) +
@@ -113,6 +141,23 @@ export function buildProgram(): Command {
     .action(async (folder: string, query: string[], opts: Record<string, unknown>, cmd: Command) => {
       const { runSearch } = await import('./commands/search.js');
       await runSearch(folder, query.length ? query.join(' ') : undefined, opts, globalsOf(cmd));
+    });
+
+  program
+    .command('ocr')
+    .description('print the text in each image FILE (OCR; the model comes with memery)')
+    .argument('<files...>', 'images')
+    .option('--json', 'JSON: { path, text, lines: [{ text, confidence, box }], width, height } (an array for several files)')
+    .addHelpText(
+      'after',
+      examples([
+        ['memery ocr meme.jpg', 'the text, one line per line read'],
+        ['memery ocr meme.jpg --json', 'with each line\'s box (corners clockwise from top-left) and confidence'],
+      ]),
+    )
+    .action(async (files: string[], opts: { json?: boolean }, cmd: Command) => {
+      const { runOcr } = await import('./commands/ocr.js');
+      await runOcr(files, opts, globalsOf(cmd));
     });
 
   const models = program
@@ -286,7 +331,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     const debug = argv.includes('--debug') || (program.opts() as GlobalOptions).debug === true;
-    printError(err, process.stderr, { debug, color: useColor(process.stderr) });
+    if (machineErrors) printErrorJson(err, process.stderr);
+    else printError(err, process.stderr, { debug, color: useColor(process.stderr) });
     return exitCodeFor(err);
   }
 }

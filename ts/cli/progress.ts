@@ -24,7 +24,11 @@ const PHASE_WORD: Record<IndexProgress['phase'], string> = {
   hash: 'checking',
   encode: 'encoding',
   finish: 'finishing',
+  ocr: 'reading text',
 };
+
+/** Phases that count files (a bar, a rate, an ETA). */
+const counted = (phase: IndexProgress['phase']): boolean => phase === 'encode' || phase === 'ocr';
 
 export class IndexProgressView {
   private readonly stream: TextStream;
@@ -57,7 +61,7 @@ export class IndexProgressView {
       this.phase = p.phase;
       this.samples = [];
     }
-    if (p.phase === 'encode') {
+    if (counted(p.phase)) {
       this.samples.push({ t, done: p.done });
       while (this.samples.length > 2 && t - this.samples[0]!.t > 10_000) this.samples.shift();
     }
@@ -66,8 +70,8 @@ export class IndexProgressView {
       this.lastDraw = t;
       this.drawTty(p);
     } else if (!this.transient) {
-      const first = phaseChanged && p.phase === 'encode';
-      if (p.phase !== 'encode' || (!first && t - this.lastDraw < this.plainInterval && p.done < p.total)) return;
+      const first = phaseChanged && counted(p.phase);
+      if (!counted(p.phase) || (!first && t - this.lastDraw < this.plainInterval && p.done < p.total)) return;
       if (!first && p.done === p.total) return; // the summary line follows
       this.lastDraw = t;
       this.stream.write(`${this.label}: ${this.describe(p)}\n`);
@@ -101,9 +105,9 @@ export class IndexProgressView {
   }
 
   private describe(p: IndexProgress): string {
-    if (p.phase !== 'encode') return `${PHASE_WORD[p.phase]}${p.phase === 'hash' && p.total ? ` ${p.done}/${p.total}` : ''}`;
+    if (!counted(p.phase)) return `${PHASE_WORD[p.phase]}${p.phase === 'hash' && p.total ? ` ${p.done}/${p.total}` : ''}`;
     const rate = this.rate();
-    const parts = [`encoding ${p.done}/${p.total} files`];
+    const parts = [`${PHASE_WORD[p.phase]} ${p.done}/${p.total} files`];
     if (rate > 0) {
       parts.push(`${rate >= 10 ? Math.round(rate) : rate.toFixed(1)} files/s`);
       if (p.done < p.total) parts.push(`ETA ${formatDuration((p.total - p.done) / rate)}`);
@@ -115,12 +119,13 @@ export class IndexProgressView {
     const cols = Math.max(40, this.stream.columns ?? 80) - 1;
     let line: string;
     let len: number;
-    if (p.phase === 'encode' && p.total > 0) {
+    if (counted(p.phase) && p.total > 0) {
       const width = cols >= 100 ? 30 : 16;
       const frac = Math.min(1, p.done / p.total);
       const filled = Math.round(frac * width);
       const rate = this.rate();
       const tail = [
+        p.phase === 'ocr' ? PHASE_WORD.ocr : '',
         `${String(Math.floor(frac * 100)).padStart(3)}%`,
         `${p.done}/${p.total}`,
         rate > 0 ? `${rate >= 10 ? Math.round(rate) : rate.toFixed(1)} files/s` : '',

@@ -1,18 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import envPaths from 'env-paths';
+import { join } from 'node:path';
+import { defaultHome as protocolHome } from '@memery/client/home';
+import { ENV_PORT } from '@memery/client/protocol';
 import { MemeryError } from '../errors.js';
 import { ConfigSchema, type Config, type ConfigInput } from './schema.js';
 
-/** MEMERY_HOME, else the platform data folder (e.g. ~/.local/share/memery, ~/Library/Application Support/memery). */
+/**
+ * MEMERY_HOME, else the platform data folder (e.g. ~/.local/share/memery, ~/Library/Application
+ * Support/memery): the rule every client shares, in @memery/client/home.
+ */
 export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.MEMERY_HOME) return resolve(env.MEMERY_HOME);
-  try {
-    return envPaths('memery', { suffix: '' }).data;
-  } catch {
-    return join(homedir(), '.memery');
-  }
+  return protocolHome(env);
 }
 
 const ENV_KEYS: Array<[string, keyof ConfigInput, (v: string) => unknown]> = [
@@ -23,7 +21,7 @@ const ENV_KEYS: Array<[string, keyof ConfigInput, (v: string) => unknown]> = [
   ['MEMERY_BATCH_SIZE', 'batchSize', (v) => Number(v)],
   ['MEMERY_SHRINK_MARGIN', 'shrinkMargin', (v) => Number(v)],
   ['MEMERY_INDEX_TYPE', 'indexType', (v) => v],
-  ['MEMERY_PORT', 'port', (v) => Number(v)],
+  [ENV_PORT, 'port', (v) => Number(v)],
   ['MEMERY_HF_ENDPOINT', 'hfEndpoint', (v) => v],
 ];
 

@@ -37,6 +37,8 @@ export const ConfigSchema = z
     lockTimeout: z.number().min(0).max(3600).default(10),
     /** Image files larger than this (bytes) are refused before they are read (E_TOO_LARGE). */
     maxFileBytes: z.number().int().min(1024).default(MAX_FILE_BYTES),
+    /** Read the text in images (OCR) when indexing, so a search finds a meme by its words. */
+    ocr: z.boolean().default(true),
   })
   .strict();
 

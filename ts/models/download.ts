@@ -18,10 +18,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { MemeryError, isMemeryError } from '../errors.js';
-import { processAlive } from '../util/process.js';
+import { acquireLock, lockHeld } from '../util/lock.js';
 import {
   ModelLayoutKindSchema,
   ModelVariantSchema,
@@ -32,7 +32,8 @@ import {
 
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 export const MANIFEST_FILE = '.memery-model.json';
-export const LOCK_FILE = '.memery-download.lock';
+/** Where an earlier memery kept its download lock (a pid file inside the model folder); removed when seen. */
+export const LEGACY_LOCK_FILE = '.memery-download.lock';
 const PART_SUFFIX = '.part';
 const ETAG_SUFFIX = '.part.etag';
 const USER_AGENT = 'memery/0.1 (+model-download)';
@@ -246,68 +247,31 @@ function parseContentRange(h: string | null): { start?: number; end?: number; to
 /* Lock                                                                                              */
 /* ------------------------------------------------------------------------------------------------ */
 
-/** Folders this process is downloading into right now (a lock with our own pid is stale otherwise). */
-const heldLocks = new Set<string>();
-
-/** The pid holding the download lock of `dir`, if a live process holds it. */
-async function lockHolder(dir: string): Promise<number | undefined> {
-  const p = join(dir, LOCK_FILE);
-  let text: string;
-  try {
-    text = await readFile(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    const pid = (JSON.parse(text) as { pid?: unknown }).pid;
-    if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return undefined;
-    // Our own pid: only live if this process holds it (in containers a crashed run may have had our pid).
-    if (pid === process.pid) return heldLocks.has(resolve(dir)) ? pid : undefined;
-    return processAlive(pid) ? pid : undefined;
-  } catch {
-    // Being written right now by another process, or garbage: only trust it while it is fresh.
-    const s = await stat(p).catch(() => undefined);
-    return s && Date.now() - s.mtimeMs < 10_000 ? -1 : undefined;
-  }
+/**
+ * The download lock of model folder `dir`: memery's OS lock (ts/util/lock.ts), kept next to the
+ * folder (`<models>/.<name>.download.lock`) so that the folder holds nothing but the model.
+ */
+export function downloadLockPath(dir: string): string {
+  const abs = resolve(dir);
+  return join(dirname(abs), `.${basename(abs)}.download.lock`);
 }
 
-async function acquireLock(dir: string): Promise<() => Promise<void>> {
-  const p = join(dir, LOCK_FILE);
-  const key = resolve(dir);
-  if (heldLocks.has(key)) {
-    throw new MemeryError('E_LOCKED', `Expected no other download into ${dir} but one is running in this process`, {
+/** Whether a download into `dir` is running (in this or another process). */
+export function isDownloading(dir: string): boolean {
+  return lockHeld(downloadLockPath(dir));
+}
+
+async function takeDownloadLock(dir: string): Promise<() => void> {
+  const p = downloadLockPath(dir);
+  const release = await acquireLock(p, 0, (holder) =>
+    new MemeryError('E_LOCKED', `Expected no other download into ${dir} but one is running${holder ? ` (pid ${holder})` : ''}`, {
       path: dir,
-      hint: 'Wait for it to finish.',
-    });
-  }
-  for (let i = 0; i < 3; i++) {
-    try {
-      const fh = await open(p, 'wx');
-      heldLocks.add(key);
-      try {
-        await fh.writeFile(JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() }));
-      } finally {
-        await fh.close();
-      }
-      return async () => {
-        heldLocks.delete(key);
-        await rm(p, { force: true });
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new MemeryError('E_IO', `Expected to create the lock file ${p} but could not`, { path: p, cause: e });
-      }
-      const holder = await lockHolder(dir);
-      if (holder !== undefined) {
-        throw new MemeryError('E_LOCKED', `Expected no other download into ${dir} but one is running${holder > 0 ? ` (pid ${holder})` : ''}`, {
-          path: dir,
-          hint: `Wait for it to finish. If no download is running, delete ${p}.`,
-        });
-      }
-      await rm(p, { force: true }); // stale lock from a process that died
-    }
-  }
-  throw new MemeryError('E_LOCKED', `Expected to take the download lock ${p} but could not`, { path: p });
+      hint: 'Wait for it to finish (a download whose process died holds nothing).',
+    }),
+  );
+  // The pid file of an earlier memery, inside the folder: the OS lock has replaced it.
+  await rm(join(dir, LEGACY_LOCK_FILE), { force: true }).catch(() => undefined);
+  return release;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -396,7 +360,7 @@ export async function downloadModel(entryInput: ModelEntry, options: DownloadOpt
   } catch (e) {
     throw new MemeryError('E_IO', `Expected to create the model folder ${dir} but could not`, { path: dir, cause: e });
   }
-  const release = await acquireLock(dir);
+  const release = await takeDownloadLock(dir);
   try {
     const ctx: Ctx = {
       entry,
@@ -877,7 +841,7 @@ export async function listInstalled(home: string): Promise<InstalledModel[]> {
       dir,
       complete: manifest?.complete === true,
       partial,
-      downloading: (await lockHolder(dir)) !== undefined,
+      downloading: isDownloading(dir),
       bytes,
     };
     if (manifest) m.manifest = manifest;
@@ -897,17 +861,19 @@ export async function removeModel(home: string, name: string): Promise<string> {
       hint: installed.length ? `Installed: ${installed.join(', ')}` : 'No models are installed.',
     });
   }
-  const holder = await lockHolder(dir);
-  if (holder !== undefined) {
-    throw new MemeryError('E_LOCKED', `Expected no download into ${dir} but one is running${holder > 0 ? ` (pid ${holder})` : ''}`, {
+  // Held while deleting: no download can start into the folder meanwhile.
+  const release = await acquireLock(downloadLockPath(dir), 0, (holder) =>
+    new MemeryError('E_LOCKED', `Expected no download into ${dir} but one is running${holder ? ` (pid ${holder})` : ''}`, {
       path: dir,
       hint: 'Stop the download first.',
-    });
-  }
+    }),
+  );
   try {
     await rm(dir, { recursive: true, force: true });
   } catch (e) {
     throw new MemeryError('E_IO', `Expected to delete ${dir} but could not`, { path: dir, cause: e });
+  } finally {
+    release();
   }
   return dir;
 }

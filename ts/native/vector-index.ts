@@ -4,9 +4,10 @@ import { MemeryError } from '../errors.js';
 import { fromNative, native } from './native-error.js';
 import type { NativeVectorIndex } from './types.js';
 import { parseOptions } from './validate.js';
+import { IndexTypeSchema, type IndexType } from '@memery/client/schemas';
 
-export const IndexTypeSchema = z.enum(['flat', 'flat-fp16', 'hnsw']);
-export type IndexType = z.infer<typeof IndexTypeSchema>;
+/** The index kinds are part of the status the server sends: defined with the wire's schemas. */
+export { IndexTypeSchema, type IndexType };
 
 const CreateSchema = z.object({
   type: IndexTypeSchema.default('flat'),

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ROUTES } from '@memery/client/protocol';
 
 function findUp(start: string, rel: string): string | undefined {
   let dir = start;
@@ -31,21 +32,32 @@ export interface Asset {
   etag: string;
 }
 
-/** The GUI's static files (gui/ at the package root), read once. */
+/** The compiled protocol module (@memery/client/protocol), served to the GUI as /client.js. */
+function clientModule(): string | undefined {
+  try {
+    return fileURLToPath(import.meta.resolve('@memery/client/protocol'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The GUI's static files (gui/ at the package root) and the protocol module it imports, read once. */
 export function loadAssets(): Map<string, Asset> {
   const dir = findUp(here, join('gui', 'index.html'));
   const out = new Map<string, Asset>();
   if (!dir) return out;
   const root = dirname(dir);
-  const files: Array<[string, string, string]> = [
-    ['/', 'index.html', 'text/html; charset=utf-8'],
-    ['/app.js', 'app.js', 'text/javascript; charset=utf-8'],
-    ['/app.css', 'app.css', 'text/css; charset=utf-8'],
-    ['/favicon.svg', 'favicon.svg', 'image/svg+xml'],
+  const files: Array<[string, string | undefined, string]> = [
+    ['/', join(root, 'index.html'), 'text/html; charset=utf-8'],
+    ['/app.js', join(root, 'app.js'), 'text/javascript; charset=utf-8'],
+    ['/app.css', join(root, 'app.css'), 'text/css; charset=utf-8'],
+    ['/favicon.svg', join(root, 'favicon.svg'), 'image/svg+xml'],
+    [ROUTES.clientModule, clientModule(), 'text/javascript; charset=utf-8'],
   ];
   for (const [route, file, type] of files) {
+    if (file === undefined) continue;
     try {
-      const body = readFileSync(join(root, file));
+      const body = readFileSync(file);
       out.set(route, { body, type, etag: `"${body.length.toString(36)}-${randomBytes(4).toString('hex')}"` });
     } catch {
       /* optional asset */

@@ -8,18 +8,19 @@
  */
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { acquireLock } from '../catalog/lock.js';
+import { acquireLock } from '../util/lock.js';
 import type { Memery } from '../api/memery.js';
-import type { IndexProgress, IndexSummary } from '../api/schemas.js';
-import { isMemeryError, MemeryError } from '../errors.js';
+import type { ForgottenEvent, IndexErrorEvent, IndexProgress, IndexProgressEvent, IndexSummary, JobSource } from '@memery/client/schemas';
+import { isMemeryError, MemeryError, type ErrorCode } from '../errors.js';
 
-export type JobSource = 'api' | 'watch' | 'startup';
+export type { JobSource };
 
+/** The queue's events; what the server streams is their payload (the wire's event schemas). */
 export interface JobEvents {
-  progress: [{ folder: string; source: JobSource } & IndexProgress];
+  progress: [IndexProgressEvent & { source: JobSource }];
   done: [{ folder: string; source: JobSource; summary: IndexSummary }];
-  error: [{ folder: string; source: JobSource; code: string; message: string }];
-  forgotten: [{ folder: string; removed: number }];
+  error: [IndexErrorEvent & { source: JobSource }];
+  forgotten: [ForgottenEvent];
   /** A watcher run found the index locked by another process; it is tried again in `retryInMs`. */
   locked: [{ folder: string; attempt: number; retryInMs: number; message: string }];
   /** After any job that changed (or may have changed) the catalog. */
@@ -137,7 +138,7 @@ export class JobQueue extends EventEmitter<JobEvents> {
           this.emit('done', { folder, source: opts.source, summary });
           return summary;
         } catch (err) {
-          const code = isMemeryError(err) ? err.code : (err as Error)?.name === 'AbortError' ? 'E_ABORTED' : 'E_INDEX';
+          const code: ErrorCode = isMemeryError(err) ? err.code : (err as Error)?.name === 'AbortError' ? 'E_ABORTED' : 'E_INDEX';
           // A watcher run locked out is retried (requestIndex), not reported as a failure.
           if (!(opts.source === 'watch' && code === 'E_LOCKED')) {
             this.emit('error', { folder, source: opts.source, code, message: (err as Error)?.message ?? String(err) });

@@ -7,7 +7,7 @@ import { chmodSync, closeSync, openSync, readFileSync, statSync, writeSync } fro
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 
-export const TOKEN_FILE = 'server-token';
+import { TOKEN_FILE } from '@memery/client/protocol';
 
 /**
  * The per-install token in `<home>/server-token` (created on first use, mode 0600; a file with

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { assertFolder } from '../../catalog/indexer.js';
-import type { IndexSummary, SearchQueryObject, SearchResult } from '../../api/schemas.js';
+import type { IndexSummary, SearchMode, SearchQueryObject, SearchResult } from '../../api/schemas.js';
 import { openMemery, resolveHome, useColor, withInterrupt, writeOut, type GlobalOptions } from '../context.js';
 import { UsageError } from '../errors.js';
 import { isMemeryError } from '../../errors.js';
@@ -23,6 +23,10 @@ export interface SearchCommandOptions {
   threshold?: number;
   /** false with --no-index. */
   index?: boolean;
+  /** hybrid (default), clip or text. */
+  mode?: SearchMode;
+  /** false with --no-ocr: the indexing before the search reads no text. */
+  ocr?: boolean;
   json?: boolean;
   paths?: boolean;
   null?: boolean;
@@ -59,7 +63,7 @@ export function buildQuery(text: string | undefined, o: SearchCommandOptions): S
 function reportIndex(summary: IndexSummary): void {
   // Failures are listed by every run; say them only when this run looked at files again.
   if (!didWork(summary)) return;
-  for (const e of [...summary.skipped, ...summary.errors]) process.stderr.write(`${failureLine(e)}\n`);
+  for (const e of [...summary.skipped, ...summary.errors, ...(summary.textErrors ?? [])]) process.stderr.write(`${failureLine(e)}\n`);
 }
 
 export async function runSearch(folderArg: string, text: string | undefined, o: SearchCommandOptions, g: GlobalOptions): Promise<void> {
@@ -69,12 +73,14 @@ export async function runSearch(folderArg: string, text: string | undefined, o: 
   const folder = resolve(folderArg);
   await assertFolder(folder);
   const searchOptions = { folders: [folder], n, ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) };
+  const mode: SearchMode = o.mode ?? 'hybrid';
   const doIndex = o.index !== false;
 
   const home = await resolveHome(g);
   let results: SearchResult[];
   let link: ServerLink | undefined = await findServer(home);
-  if (link && !serverFits(link, g)) {
+  // The server's search request has no mode yet, and it indexes with its own settings.
+  if (link && (!serverFits(link, g) || mode !== 'hybrid' || o.ocr === false)) {
     link.close();
     link = undefined;
   }
@@ -98,7 +104,12 @@ export async function runSearch(folderArg: string, text: string | undefined, o: 
     try {
       if (doIndex) {
         try {
-          reportIndex(await withInterrupt((signal) => m.index(folder, { signal, onProgress: view.update }), () => view.done()));
+          reportIndex(
+            await withInterrupt(
+              (signal) => m.index(folder, { signal, onProgress: view.update, ...(o.ocr === false ? { ocr: false } : {}) }),
+              () => view.done(),
+            ),
+          );
         } catch (err) {
           // A full disk stops indexing, not searching: the catalog is read as it is.
           if (!isMemeryError(err, 'E_DISK_FULL')) throw err;
@@ -108,7 +119,7 @@ export async function runSearch(folderArg: string, text: string | undefined, o: 
           view.done();
         }
       }
-      results = await m.search(query, searchOptions);
+      results = await m.search(query, { ...searchOptions, mode });
     } finally {
       await m.close();
     }

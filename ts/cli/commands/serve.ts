@@ -4,8 +4,6 @@
  * It prints the GUI's URL with `?token=` (opening it sets the token cookie); `--open` opens it, and
  * when a server already runs for this home, `--open` opens that one's instead of failing.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { isMemeryError } from '../../errors.js';
 import { memeryOptions, resolveHome, type GlobalOptions } from '../context.js';
 import { ExitError } from '../errors.js';
@@ -34,23 +32,16 @@ async function loadServer(): Promise<ServerModule> {
 
 /** Opens the GUI of the server already running for `home` (its URL plus the token); false when none answers. */
 async function openRunning(home: string): Promise<boolean> {
-  const { findServer } = await import('../../server/client.js');
-  const { readServerFile } = await import('../../server/instance.js');
-  const { TOKEN_FILE } = await import('../../server/security.js');
+  const { findServer, readServerFile, readToken, TOKEN_PARAM } = await import('@memery/client');
   const { openBrowser } = await import('../../server/open-browser.js');
   const client = await findServer(home);
   if (!client) return false;
   client.close();
   const info = readServerFile(home);
-  let token: string;
-  try {
-    token = readFileSync(join(home, TOKEN_FILE), 'utf8').trim();
-  } catch {
-    return false;
-  }
-  if (!info?.url) return false;
+  const token = readToken(home);
+  if (!info?.url || !token) return false;
   const url = new URL('/', info.url);
-  url.searchParams.set('token', token);
+  url.searchParams.set(TOKEN_PARAM, token);
   process.stderr.write(`memery serve: a server (pid ${info.pid}) already runs for ${home}; opening ${url.href}\n`);
   openBrowser(url.href);
   return true;

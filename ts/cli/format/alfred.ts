@@ -1,24 +1,20 @@
 /**
- * Alfred Script Filter JSON. Icons are thumbnails made by the library (libvips) and cached under
- * `<home>/thumbs/<file id>-<mtime>.jpg`, so a file that changes gets a new one.
+ * `--format alfred`: Alfred Script Filter JSON, its items built by @memery/client/alfred (the same
+ * function the Alfred workflow uses). Icons are thumbnails made by the library (libvips) and cached
+ * under `<home>/thumbs/<file id>-<mtime>.jpg`, so a file that changes gets a new one.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { alfredDocument, alfredItem, alfredThumbPath, type AlfredIcon, type AlfredScriptFilter } from '@memery/client/alfred';
+import { THUMB_SIZE } from '@memery/client/protocol';
 import { thumbnail } from '../../native/image-ops.js';
 import type { SearchResult } from '../../api/schemas.js';
-import type { AlfredIcon, AlfredScriptFilter } from './alfred-schema.js';
 import type { Formatter } from './types.js';
-
-export const THUMB_SIZE = 256;
-
-export function thumbPath(home: string, r: Pick<SearchResult, 'id' | 'mtime'>): string {
-  return join(home, 'thumbs', `${r.id}-${Math.trunc(r.mtime)}.jpg`);
-}
 
 /** The cached thumbnail of `r`, made now if missing; the file's own icon when it cannot be made. */
 export async function thumbnailIcon(home: string, r: SearchResult): Promise<AlfredIcon> {
-  const p = thumbPath(home, r);
+  const p = alfredThumbPath(home, r);
   if (existsSync(p)) return { path: p };
   try {
     const t = await thumbnail(r.path, { size: THUMB_SIZE, format: 'jpeg' });
@@ -48,21 +44,9 @@ async function mapLimit<T, U>(items: T[], limit: number, fn: (t: T) => Promise<U
   return out;
 }
 
-export async function alfredDocument(results: SearchResult[], home: string): Promise<AlfredScriptFilter> {
+export async function alfredResults(results: SearchResult[], home: string): Promise<AlfredScriptFilter> {
   const icons = await mapLimit(results, 4, (r) => thumbnailIcon(home, r));
-  return {
-    skipknowledge: true,
-    items: results.map((r, i) => ({
-      uid: r.path,
-      title: basename(r.path),
-      subtitle: `${r.score.toFixed(3)} \u00b7 ${dirname(r.path)}`,
-      arg: r.path,
-      type: 'file',
-      icon: icons[i]!,
-      quicklookurl: r.path,
-      text: { copy: r.path, largetype: basename(r.path) },
-    })),
-  };
+  return alfredDocument(results.map((r, i) => alfredItem(r, { icon: icons[i]! })));
 }
 
-export const formatAlfred: Formatter = async (results, ctx) => `${JSON.stringify(await alfredDocument(results, ctx.home))}\n`;
+export const formatAlfred: Formatter = async (results, ctx) => `${JSON.stringify(await alfredResults(results, ctx.home))}\n`;

@@ -1,6 +1,7 @@
 /** The light formats: table (a TTY's default), paths (a pipe's default), NUL-separated and JSON. */
 import { formatBytes } from '../../models/progress.js';
 import { paint } from '../context.js';
+import type { SearchResult } from '../../api/schemas.js';
 import type { FormatContext, Formatter } from './types.js';
 
 /** One absolute path per line. */
@@ -9,7 +10,7 @@ export const formatPaths: Formatter = (results) => results.map((r) => `${r.path}
 /** Each path followed by a NUL byte (for `xargs -0`). */
 export const formatNul: Formatter = (results) => results.map((r) => `${r.path}\0`).join('');
 
-/** `{ query, folder, n, threshold?, results: [{ path, score, width, height, bytes, mtime, id }] }`. */
+/** `{ query, folder, n, threshold?, results: [{ path, score, width, height, bytes, mtime, id, text, match }] }`. */
 export const formatJson: Formatter = (results, ctx: FormatContext) => {
   const out: Record<string, unknown> = { query: ctx.query, folder: ctx.folder, n: ctx.n };
   if (ctx.threshold !== undefined) out.threshold = ctx.threshold;
@@ -21,17 +22,70 @@ export const formatJson: Formatter = (results, ctx: FormatContext) => {
     bytes: r.bytes,
     mtime: r.mtime,
     id: r.id,
+    text: r.text ?? null,
+    match: r.match ?? null,
   }));
   return `${JSON.stringify(out, null, 2)}\n`;
 };
 
-/** rank, score, size, path; a line on stderr-free stdout even when nothing matched. */
+const SNIPPET_WIDTH = 32;
+
+/**
+ * A one-line piece of an image's text, at most `width` characters: around the first matched span
+ * (the matched parts marked when colour is on), else its start. Line breaks read as " / ".
+ */
+export function textSnippet(text: string | null | undefined, match: SearchResult['match'], color: boolean, width = SNIPPET_WIDTH): { shown: string; length: number } {
+  if (!text) return { shown: '', length: 0 };
+  const first = match?.spans[0];
+  let from = 0;
+  if (first) from = Math.max(0, Math.min(first.start - 4, text.length - width));
+  const to = Math.min(text.length, from + width);
+  // Mark the matched parts inside the window, then flatten line breaks (one char each, so offsets hold).
+  let shown = '';
+  let length = 0;
+  const spans = (match?.spans ?? []).map((s) => ({ start: Math.max(s.start, from), end: Math.min(s.end, to) })).filter((s) => s.start < s.end);
+  let at = from;
+  const flat = (s: string): string => s.replace(/\r?\n/g, ' / ').replace(/[\u0000-\u001f\u007f]/g, ' ');
+  for (const s of spans) {
+    const before = flat(text.slice(at, s.start));
+    const hit = flat(text.slice(s.start, s.end));
+    shown += before + paint(color, '1;33', hit);
+    length += before.length + hit.length;
+    at = s.end;
+  }
+  const rest = flat(text.slice(at, to));
+  shown += rest;
+  length += rest.length;
+  if (from > 0) {
+    shown = `\u2026${shown}`;
+    length++;
+  }
+  if (to < text.length) {
+    shown += '\u2026';
+    length++;
+  }
+  return { shown, length };
+}
+
+/**
+ * rank, score, size, path; a line on stderr-free stdout even when nothing matched. When some
+ * result has text (OCR), a text column before the path shows a snippet of it.
+ */
 export const formatTable: Formatter = (results, ctx) => {
   if (results.length === 0) return '';
   const rows = results.map((r, i) => [String(i + 1), r.score.toFixed(4), formatBytes(r.bytes), r.path]);
+  const withText = results.some((r) => r.text);
+  const snippets = results.map((r) => textSnippet(r.text, r.match, ctx.color));
   const head = ['#', 'score', 'size', 'path'];
   const w = [0, 1, 2].map((c) => Math.max(head[c]!.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]) =>
-    [cells[0]!.padStart(w[0]!), cells[1]!.padStart(w[1]!), cells[2]!.padStart(w[2]!), cells[3]!].join('  ');
-  return [paint(ctx.color, '1', line(head)), ...rows.map((r) => line(r))].join('\n') + '\n';
+  const tw = Math.max(4, ...snippets.map((s) => s.length));
+  const line = (cells: string[], i?: number) =>
+    [
+      cells[0]!.padStart(w[0]!),
+      cells[1]!.padStart(w[1]!),
+      cells[2]!.padStart(w[2]!),
+      ...(withText ? [i === undefined ? 'text'.padEnd(tw) : snippets[i]!.shown + ' '.repeat(tw - snippets[i]!.length)] : []),
+      cells[3]!,
+    ].join('  ');
+  return [paint(ctx.color, '1', line(head)), ...rows.map((r, i) => line(r, i))].join('\n') + '\n';
 };

@@ -11,6 +11,8 @@ export function summaryLine(s: IndexSummary): string {
     `${s.removed} removed`,
     `${s.failed} failed`,
   ];
+  if (s.texts) parts.push(`${s.texts} text${s.texts === 1 ? '' : 's'} read`);
+  if (s.textFailed) parts.push(`${s.textFailed} unreadable text${s.textFailed === 1 ? '' : 's'}`);
   if (s.skipped.length) parts.push(`${s.skipped.length} not readable (kept)`);
   return `${s.folder}: ${parts.join(', ')} (${s.seconds.toFixed(1)} s)`;
 }
@@ -26,5 +28,5 @@ export function failureLine(e: IndexFileError): string {
 
 /** True when the run looked at any file again (so its failures are news, not a repeat). */
 export function didWork(s: IndexSummary): boolean {
-  return s.new + s.reembedded + s.moved + s.removed > 0 || s.unchanged < s.found;
+  return s.new + s.reembedded + s.moved + s.removed + (s.texts ?? 0) + (s.textFailed ?? 0) > 0 || s.unchanged < s.found;
 }

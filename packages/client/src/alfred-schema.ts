@@ -1,6 +1,6 @@
 /**
  * Alfred's Script Filter JSON format (https://www.alfredapp.com/help/workflows/inputs/script-filter/json/),
- * as a zod schema: what `memery search --format alfred` prints, and what the tests validate it against.
+ * as a zod schema: what `memery search --format alfred` and the Alfred workflow print, and what the tests check.
  */
 import { z } from 'zod';
 
@@ -61,6 +61,7 @@ export const AlfredScriptFilterSchema = z
   })
   .strict();
 
+export type AlfredModifier = z.infer<typeof AlfredModifierSchema>;
 export type AlfredIcon = z.infer<typeof AlfredIconSchema>;
 export type AlfredItem = z.infer<typeof AlfredItemSchema>;
 export type AlfredScriptFilter = z.infer<typeof AlfredScriptFilterSchema>;

@@ -1,0 +1,170 @@
+/**
+ * The texts of images (OCR) in the catalog: one row per (content hash, OCR model id), like
+ * embeddings, so a moved or copied file keeps its text without a second read; an FTS5 trigram
+ * index over the normalised text finds candidates for a query (see ts/text/match.ts).
+ */
+import type Database from 'better-sqlite3';
+import { folderPrefix } from './catalog.js';
+import { ftsExpression, type TextQueryPlan } from '../text/match.js';
+
+export interface OcrLineRecord {
+  text: string;
+  confidence: number;
+  box: number[];
+}
+
+export interface TextRecord {
+  hash: string;
+  ocrModelId: string;
+  /** The lines joined by '\n'; '' for an image without text (or a failed read). */
+  text: string;
+  lines: OcrLineRecord[];
+  norm: string;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+}
+
+export interface TextNeed {
+  hash: string;
+  path: string;
+  size: number;
+  mtime_ms: number;
+}
+
+export interface TextHitRow {
+  text_id: number;
+  file_id: number;
+  path: string;
+  size: number;
+  mtime_ms: number;
+  width: number | null;
+  height: number | null;
+  hash: string;
+  text: string;
+}
+
+export class TextStore {
+  readonly #db: Database.Database;
+  #present: boolean | undefined;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  /** False for a catalog from before texts that could only be opened for reading. */
+  present(): boolean {
+    this.#present ??= this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'texts'").get() !== undefined;
+    return this.#present;
+  }
+
+  /** One ok file per content under `folder` whose text has not been read with this OCR model. */
+  missing(folder: string, ocrModelId: string): TextNeed[] {
+    const prefix = folderPrefix(folder);
+    return this.#db
+      .prepare(
+        `SELECT f.hash, MIN(f.path) AS path, f.size, f.mtime_ms FROM files f
+         WHERE substr(f.path, 1, ?) = ? AND f.status = 'ok' AND f.hash IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM texts t WHERE t.hash = f.hash AND t.ocr_model_id = ?)
+         GROUP BY f.hash ORDER BY path`,
+      )
+      .all(prefix.length, prefix, ocrModelId) as TextNeed[];
+  }
+
+  /** The ok file row of `path` (to check it still holds the content read). */
+  fileState(path: string): { hash: string | null; size: number; mtime_ms: number } | undefined {
+    return this.#db.prepare("SELECT hash, size, mtime_ms FROM files WHERE path = ? AND status = 'ok'").get(path) as
+      | { hash: string | null; size: number; mtime_ms: number }
+      | undefined;
+  }
+
+  /** One transaction. */
+  commit(records: TextRecord[]): void {
+    if (!records.length) return;
+    const ins = this.#db.prepare(
+      `INSERT INTO texts (hash, ocr_model_id, text, lines, norm, error_code, error_message, read_at)
+       VALUES (@hash, @ocrModelId, @text, @lines, @norm, @errorCode, @errorMessage, @now)
+       ON CONFLICT(hash, ocr_model_id) DO UPDATE SET text = excluded.text, lines = excluded.lines, norm = excluded.norm,
+         error_code = excluded.error_code, error_message = excluded.error_message, read_at = excluded.read_at`,
+    );
+    this.#db.transaction(() => {
+      const now = Date.now();
+      for (const r of records) {
+        ins.run({ ...r, lines: JSON.stringify(r.lines), errorCode: r.errorCode ?? null, errorMessage: r.errorMessage ?? null, now });
+      }
+    })();
+  }
+
+  count(ocrModelId?: string): number {
+    if (!this.present()) return 0;
+    return (
+      ocrModelId === undefined
+        ? this.#db.prepare('SELECT COUNT(*) FROM texts').pluck().get()
+        : this.#db.prepare('SELECT COUNT(*) FROM texts WHERE ocr_model_id = ?').pluck().get(ocrModelId)
+    ) as number;
+  }
+
+  /**
+   * Ids of texts that may match the plan: the best `limit` by FTS5 rank over the query's quoted
+   * trigrams, and for a single short word those matching its one-edit LIKE patterns.
+   */
+  candidates(plan: TextQueryPlan, ocrModelId: string, limit = 2000): number[] {
+    if (!this.present()) return [];
+    const ids = new Set<number>();
+    const expr = ftsExpression(plan);
+    if (expr) {
+      const rows = this.#db
+        .prepare(
+          `SELECT t.id FROM texts_fts JOIN texts t ON t.id = texts_fts.rowid
+           WHERE texts_fts MATCH ? AND t.ocr_model_id = ? ORDER BY texts_fts.rank LIMIT ?`,
+        )
+        .pluck()
+        .all(expr, ocrModelId, limit) as number[];
+      for (const id of rows) ids.add(id);
+    }
+    if (plan.likePatterns.length) {
+      const where = plan.likePatterns.map(() => 'norm LIKE ?').join(' OR ');
+      const rows = this.#db
+        .prepare(`SELECT id FROM texts WHERE ocr_model_id = ? AND norm != '' AND (${where}) LIMIT ?`)
+        .pluck()
+        .all(ocrModelId, ...plan.likePatterns, limit) as number[];
+      for (const id of rows) ids.add(id);
+    }
+    return [...ids];
+  }
+
+  /** The ok files (under `folders`, when given) holding the content of these texts. */
+  files(textIds: number[], folders?: string[]): TextHitRow[] {
+    if (!textIds.length) return [];
+    const rows = this.#db
+      .prepare(
+        `SELECT t.id AS text_id, f.id AS file_id, f.path, f.size, f.mtime_ms, f.width, f.height, f.hash, t.text
+         FROM texts t JOIN files f ON f.hash = t.hash AND f.status = 'ok'
+         WHERE t.id IN (SELECT value FROM json_each(?))`,
+      )
+      .all(JSON.stringify(textIds)) as TextHitRow[];
+    if (!folders) return rows;
+    const prefixes = folders.map(folderPrefix);
+    return rows.filter((r) => prefixes.some((p) => r.path.startsWith(p)));
+  }
+
+  /** The text of each file (by file id) read with this OCR model; files without one are absent. */
+  textsOfFiles(fileIds: number[], ocrModelId: string): Map<number, string> {
+    if (!fileIds.length || !this.present()) return new Map();
+    const rows = this.#db
+      .prepare(
+        `SELECT f.id, t.text FROM files f JOIN texts t ON t.hash = f.hash AND t.ocr_model_id = ?
+         WHERE f.id IN (SELECT value FROM json_each(?)) AND t.error_code IS NULL`,
+      )
+      .all(ocrModelId, JSON.stringify(fileIds)) as Array<{ id: number; text: string }>;
+    return new Map(rows.map((r) => [r.id, r.text]));
+  }
+
+  /** Text and lines stored for a content hash. */
+  byHash(hash: string, ocrModelId: string): { text: string; lines: OcrLineRecord[]; errorCode: string | null } | undefined {
+    if (!this.present()) return undefined;
+    const r = this.#db.prepare('SELECT text, lines, error_code FROM texts WHERE hash = ? AND ocr_model_id = ?').get(hash, ocrModelId) as
+      | { text: string; lines: string; error_code: string | null }
+      | undefined;
+    return r ? { text: r.text, lines: JSON.parse(r.lines) as OcrLineRecord[], errorCode: r.error_code } : undefined;
+  }
+}

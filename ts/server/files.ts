@@ -1,0 +1,169 @@
+/**
+ * Catalog files and their thumbnails, served by id only. A file is opened once (by its catalog
+ * path, O_NONBLOCK) and then what was opened is checked: a regular file whose real path (Linux:
+ * the kernel's name for the open descriptor; elsewhere realpath, with the same device and inode as
+ * the descriptor) lies inside the real path of a catalog folder, with image bytes. Only that
+ * descriptor is read, for the file and for its thumbnail, so a symlink swapped between the check
+ * and the read cannot redirect either.
+ */
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { basename, isAbsolute, sep } from 'node:path';
+import type { Memery } from '../api/memery.js';
+import { thumbnail } from '../native/image-ops.js';
+import { HttpError } from './http.js';
+import { sniffImageType } from './security.js';
+import { ThumbCache } from './thumb-cache.js';
+
+/** Bytes of an image read whole to make its thumbnail. */
+const MAX_THUMB_SOURCE_BYTES = 256 * 1024 * 1024;
+
+/** The path of what `fh` has open: on Linux the kernel's own name for it; elsewhere realpath of `path`. */
+async function openedPath(fh: FileHandle, path: string): Promise<string | undefined> {
+  if (process.platform === 'linux') {
+    const p = await readlink(`/proc/self/fd/${fh.fd}`).catch(() => undefined);
+    if (p !== undefined) return isAbsolute(p) && !p.endsWith(' (deleted)') ? p : undefined;
+  }
+  return realpath(path).catch(() => undefined);
+}
+
+interface Folder {
+  path: string;
+  real: string;
+}
+
+export interface Servable {
+  fh: FileHandle;
+  path: string;
+  real: string;
+  st: Stats;
+}
+
+export class FileServer {
+  readonly #memery: Memery;
+  readonly #thumbs = new ThumbCache(64 * 1024 * 1024);
+  /** Catalog folders (real paths) for the containment check; dropped after every job. */
+  #folders: { at: number; folders: Folder[] } | undefined;
+
+  constructor(memery: Memery) {
+    this.#memery = memery;
+  }
+
+  /** The catalog's folders changed: read them again on the next check. */
+  invalidate(): void {
+    this.#folders = undefined;
+  }
+
+  async #refresh(): Promise<Folder[]> {
+    const folders = await Promise.all(this.#memery.folders().map(async (f) => ({ path: f.path, real: await realpath(f.path).catch(() => f.path) })));
+    this.#folders = { at: Date.now(), folders };
+    return folders;
+  }
+
+  /**
+   * Opens catalog file `id` once and checks what was opened: an `ok` catalog file, a regular file,
+   * whose real path lies inside the real path of a catalog folder (its own). The caller reads only
+   * from the returned handle and closes it.
+   */
+  async open(id: number): Promise<Servable> {
+    const f = this.#memery.file(id);
+    if (!f) throw new HttpError(404, 'E_NOT_FOUND', `No catalog file with id ${id}`);
+    const gone = () => new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is gone from disk`);
+    // O_NONBLOCK: a FIFO put in the image's place must not hang the open.
+    const fh = await open(f.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (fsConstants.O_NOCTTY ?? 0)).catch(() => undefined);
+    if (!fh) throw gone();
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is not a regular file`);
+      const real = await openedPath(fh, f.path);
+      if (!real) throw gone();
+      // The name we check must be the file we opened (same device and inode).
+      const named = await stat(real).catch(() => undefined);
+      if (!named || named.dev !== st.dev || named.ino !== st.ino) {
+        throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} changed while it was being opened`);
+      }
+      const under = (p: string, dir: string) => p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+      const inside = (folders: Folder[]) => folders.some((d) => under(f.path, d.path) && under(real, d.real));
+      let ok = inside(this.#folders?.folders ?? (await this.#refresh()));
+      if (!ok && this.#folders && Date.now() - this.#folders.at > 2_000) ok = inside(await this.#refresh());
+      if (!ok) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is not served: it resolves outside the indexed folders`);
+      return { fh, path: f.path, real, st };
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /** The catalog path of file `id`, after the same checks (for `id:<n>` image queries). */
+  async pathOf(id: number): Promise<string> {
+    const o = await this.open(id);
+    await o.fh.close();
+    return o.path;
+  }
+
+  /** GET /api/thumb/:id: a JPEG of `size` px made from the checked descriptor's bytes (cached by what was opened). */
+  async sendThumbnail(req: IncomingMessage, res: ServerResponse, id: number, size: number): Promise<void> {
+    const o = await this.open(id);
+    try {
+      const { st } = o;
+      // Keyed by what was opened (device, inode, mtime, size), not by what the catalog says.
+      const etag = `"t${id}-${size}-${st.dev}-${st.ino}-${Math.round(st.mtimeMs)}-${st.size}"`;
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, { ETag: etag, 'Cache-Control': 'private, max-age=3600' }).end();
+        return;
+      }
+      let data = this.#thumbs.get(etag);
+      if (!data) {
+        if (st.size > MAX_THUMB_SOURCE_BYTES) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is too large for a thumbnail`);
+        const bytes = await o.fh.readFile();
+        if (!sniffImageType(bytes.subarray(0, 32))) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is no longer an image`);
+        // Made from the bytes read from the checked descriptor, never from a path opened again.
+        data = (await thumbnail(bytes, { size, format: 'jpeg' })).data;
+        this.#thumbs.set(etag, data);
+      }
+      res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': data.length, 'Cache-Control': 'private, max-age=3600', ETag: etag });
+      res.end(data);
+    } finally {
+      await o.fh.close();
+    }
+  }
+
+  /** GET /api/file/:id: the image itself, streamed from the checked descriptor (an attachment with `download`). */
+  async sendFile(req: IncomingMessage, res: ServerResponse, id: number, download: boolean): Promise<void> {
+    const o = await this.open(id);
+    let handedOff = false;
+    try {
+      const { st } = o;
+      const head = Buffer.alloc(32);
+      await o.fh.read(head, 0, 32, 0);
+      const type = sniffImageType(head);
+      if (!type) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is no longer an image`);
+      const name = basename(o.path);
+      const etag = `"f${id}-${st.dev}-${st.ino}-${Math.round(st.mtimeMs)}-${st.size}"`;
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, { ETag: etag }).end();
+        return;
+      }
+      res.writeHead(200, {
+        'Content-Type': type,
+        'Content-Length': st.size,
+        'Content-Disposition': `${download ? 'attachment' : 'inline'}; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+        'Cache-Control': 'private, max-age=60',
+        'Content-Security-Policy': "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
+        ETag: etag,
+      });
+      if (st.size === 0) {
+        res.end();
+        return;
+      }
+      const stream = o.fh.createReadStream({ start: 0, end: st.size - 1, autoClose: true });
+      handedOff = true;
+      stream.on('error', () => res.destroy());
+      res.on('close', () => stream.destroy());
+      stream.pipe(res);
+    } finally {
+      if (!handedOff) await o.fh.close();
+    }
+  }
+}
