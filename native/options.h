@@ -28,7 +28,7 @@ inline PreprocessSpec ReadSpec(const Napi::Object &o) {
     if (std.IsArray()) s.std[c] = std.As<Napi::Array>().Get(c).As<Napi::Number>().FloatValue();
   }
   s.shrinkOnLoad = BoolOpt(o, "shrinkOnLoad", true);
-  s.shrinkMargin = NumberOpt(o, "shrinkMargin", 4.0);
+  s.shrinkMargin = NumberOpt(o, "shrinkMargin", s.shrinkMargin);
   s.maxPixels = NumberOpt(o, "maxPixels", s.maxPixels);
   s.autorotate = BoolOpt(o, "autorotate", false);
   return s;

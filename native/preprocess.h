@@ -1,6 +1,6 @@
-// Image decoding and CLIP preprocessing with libvips: first page, 8-bit RGB, shorter side resized to
-// the model size with Catmull-Rom (reduce when shrinking, affine when enlarging), centre crop, and
-// normalisation with the model's mean/std into CHW floats.
+// Image decoding and CLIP preprocessing: libvips decodes (first page, 8-bit RGB, JPEG shrink-on-load
+// within shrinkMargin), a port of PIL's bicubic resizes the shorter side to the model size and takes
+// the centre crop (upscale.h), and normalisation with the model's mean/std gives CHW floats.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -16,7 +16,7 @@ struct PreprocessSpec {
   float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
   // JPEG shrink-on-load, used only while the shrunk shorter side stays >= shrinkMargin * size.
   bool shrinkOnLoad = true;
-  double shrinkMargin = 4.0;
+  double shrinkMargin = 2.0;
   // Refuse images with more pixels than this (decompression bombs).
   double maxPixels = 268402689.0;  // 0x3FFF * 0x3FFF, as sharp
   bool autorotate = false;

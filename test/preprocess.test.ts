@@ -1,6 +1,8 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeCrops } from '../ts/native/index.js';
+import { decodeCrops, saveRgb } from '../ts/native/index.js';
 import { HAS_SHARED, SHARED_SKIP_REASON, shared } from './helpers/shared.js';
 
 const S = 224;
@@ -33,6 +35,40 @@ describe.skipIf(!HAS_SHARED)(`preprocessing against the reference crops ${HAS_SH
     console.log(`preprocess mean over ${entries.length} references: ${mean.toFixed(3)}`);
     for (const [name, d] of Object.entries(diffs)) expect(d, name).toBeLessThanOrEqual(3.0);
     expect(mean).toBeLessThanOrEqual(0.5);
+  });
+
+  it('JPEG shrink-on-load at the default margin stays within the bars of the full-size decode', async () => {
+    // Without shrink-on-load the crop is PIL's, byte for byte (above); with it (2x and 4x here) it
+    // must stay within the same bars. Large JPEGs made from corpus photos (PIL-bicubic enlarged).
+    const dir = mkdtempSync(join(tmpdir(), 'memery-shrink-'));
+    try {
+      const photos = ['astronaut.png', 'chelsea.png', 'coffee.png', 'rocket.jpg'].map((f) => shared('corpus', 'photos', f));
+      const paths: string[] = [];
+      for (const size of [1100, 1900]) {
+        const big = await decodeCrops(photos, { size, shrinkOnLoad: false });
+        expect(big.errors).toEqual([]);
+        for (let i = 0; i < photos.length; i++) {
+          const path = join(dir, `${i}-${size}.jpg`);
+          await saveRgb(big.data.subarray(i * size * size * 3, (i + 1) * size * size * 3), size, size, path);
+          paths.push(path);
+        }
+      }
+      const full = await decodeCrops(paths, { shrinkOnLoad: false });
+      const shrunk = await decodeCrops(paths);
+      let total = 0;
+      for (let i = 0; i < paths.length; i++) {
+        let d = 0;
+        for (let p = i * PX; p < (i + 1) * PX; p++) d += Math.abs(full.data[p]! - shrunk.data[p]!);
+        d /= PX;
+        expect(d, paths[i]).toBeGreaterThan(0); // shrink-on-load was used
+        expect(d, paths[i]).toBeLessThanOrEqual(3.0);
+        total += d;
+      }
+      console.log(`shrink-on-load mean abs diff from the full-size decode: ${(total / paths.length).toFixed(3)}`);
+      expect(total / paths.length).toBeLessThanOrEqual(0.5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('every corpus file decodes or fails with a specific error naming it', async () => {

@@ -40,7 +40,7 @@ export async function run(ctx) {
   const memery = async (variant) => {
     const home = mkdtempSync(join(ctx.tmp, 'headline-home-'));
     try {
-      const r = await timed(process.execPath, [join(ROOT, 'bin', 'memery.js'), 'index', set.dir, '--json', '--model-dir', modelDir(variant), '--threads', String(threads)], {
+      const r = await timed(process.execPath, [join(ROOT, 'bin', 'memery.js'), 'index', set.dir, '--json', '--no-ocr', '--model-dir', modelDir(variant), '--threads', String(threads)], {
         MEMERY_HOME: home,
         NO_COLOR: '1',
       });
