@@ -4,15 +4,12 @@
 
 #include "common.h"
 #include "image_encoder.h"
+#include "image_ops.h"
 #include "ocr_engine.h"
 #include "ort_model.h"
 #include "preprocess.h"
 #include "text_encoder.h"
 #include "vector_index.h"
-
-namespace memery {
-void InitImageOps(Napi::Env env, Napi::Object exports);
-}
 
 static Napi::Value Versions(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();

@@ -112,17 +112,43 @@ inline std::vector<std::string> StringArray(const Napi::Value &v, const char *wh
   return out;
 }
 
-inline double NumberOpt(const Napi::Object &o, const char *key, double def) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : def;
+// Option objects come from TypeScript with every key set (the zod schemas in ts/native fill the
+// defaults: defaults live there only). A missing key is a programming error, reported as sharp does.
+inline const char *TypeName(const Napi::Value &v) {
+  switch (v.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "boolean";
+    case napi_number: return "number";
+    case napi_string: return "string";
+    case napi_symbol: return "symbol";
+    case napi_function: return "function";
+    case napi_external: return "external";
+    case napi_bigint: return "bigint";
+    default: return v.IsArray() ? "array" : "object";
+  }
 }
-inline bool BoolOpt(const Napi::Object &o, const char *key, bool def) {
-  Napi::Value v = o.Get(key);
-  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
+[[noreturn]] inline void ThrowExpected(const Napi::Value &v, const char *what, const char *key) {
+  throw Napi::TypeError::New(v.Env(), std::string("Expected ") + what + " for " + key + " but received " + TypeName(v));
 }
-inline std::string StringOpt(const Napi::Object &o, const char *key, const std::string &def) {
+inline Napi::Object ObjectArg(const Napi::Value &v, const char *name) {
+  if (!v.IsObject()) ThrowExpected(v, "an object", name);
+  return v.As<Napi::Object>();
+}
+inline double NumberKey(const Napi::Object &o, const char *key) {
   Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : def;
+  if (!v.IsNumber()) ThrowExpected(v, "a number", key);
+  return v.As<Napi::Number>().DoubleValue();
+}
+inline bool BoolKey(const Napi::Object &o, const char *key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) ThrowExpected(v, "a boolean", key);
+  return v.As<Napi::Boolean>().Value();
+}
+inline std::string StringKey(const Napi::Object &o, const char *key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) ThrowExpected(v, "a string", key);
+  return v.As<Napi::String>().Utf8Value();
 }
 
 }  // namespace memery

@@ -2,16 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <system_error>
-#include <thread>
 
 #include "common.h"
 #include "options.h"
 #include "embeddings.h"
 #include "read_file.h"
 #include "sha256.h"
+#include "thread_pool.h"
 #include "threads.h"
 
 namespace memery {
@@ -100,7 +97,7 @@ class LoadWorker : public PromiseWorker {
     model_ = m;
   }
   Napi::Value Result(Napi::Env env) override {
-    return Data(env).imageEncoder.New({Napi::External<std::shared_ptr<ImageModel>>::New(env, &model_)});
+    return ImageEncoder::Wrap(Data(env).imageEncoder, env, model_);
   }
 
  private:
@@ -129,22 +126,20 @@ class EncodeFilesWorker : public PromiseWorker {
     if (n == 0) return;
 
     struct Item { size_t index; std::vector<float> chw; };
-    std::deque<Item> ready;
-    std::mutex mu;
-    std::condition_variable cv_ready, cv_space;
+    // Decoders run on the shared decode pool; this (libuv) thread runs inference on what they
+    // have ready, in batches. At most two batches wait decoded.
+    TaskGroup group;
+    const size_t active = group.Width(threads_, n);
+    ReadyQueue<Item> ready(active, batch_ * 2);
     std::atomic<size_t> next{0};
-    size_t active = std::min(threads_ == 0 ? std::max<unsigned>(1, std::thread::hardware_concurrency()) : threads_, n);
-    size_t running = active;
-    const size_t maxQueue = batch_ * 2;
-    std::atomic<bool> stop{false};
+    std::mutex mu;  // errors_
 
     auto decoder = [&] {
-      LowerThreadPriority();
       std::vector<uint8_t> rgb(static_cast<size_t>(m_->size) * m_->size * 3);
-      FileBytes file;  // one read buffer per thread, reused from file to file
+      FileBytes file;  // one read buffer per task, reused from file to file
       for (;;) {
         size_t i = next.fetch_add(1);
-        if (i >= n || stop.load()) break;
+        if (i >= n || ready.stopped()) break;
         Item item{i, {}};
         try {
           // Read once (one open, fstat on that descriptor); hash and decode exactly those bytes.
@@ -181,24 +176,17 @@ class EncodeFilesWorker : public PromiseWorker {
           errors_.push_back({static_cast<uint32_t>(i), paths_[i], "E_DECODE", std::string("Cannot decode ") + paths_[i] + ": " + e.what()});
           continue;
         }
-        std::unique_lock<std::mutex> lock(mu);
-        cv_space.wait(lock, [&] { return ready.size() < maxQueue || stop.load(); });
-        ready.push_back(std::move(item));
-        cv_ready.notify_one();
+        if (!ready.Push(std::move(item))) break;
       }
-      VipsThreadDone();
-      std::lock_guard<std::mutex> lock(mu);
-      running--;
-      cv_ready.notify_one();
+      ready.ProducerDone();
     };
-    std::vector<std::thread> pool;
+    size_t started = 0;
     try {
-      for (size_t t = 0; t < active; t++) pool.emplace_back(decoder);
-    } catch (const std::system_error &) {
-      // Fewer threads than asked: the ones that started share the work.
-      std::lock_guard<std::mutex> lock(mu);
-      running -= active - pool.size();
-      if (pool.empty()) throw Error("E_NATIVE", "Cannot start decoder threads");
+      for (; started < active; started++) group.Run(decoder);
+    } catch (const Error &) {
+      // Fewer decoders than asked (none could be queued): the ones that run share the work.
+      ready.ProducersMissing(active - started);
+      if (started == 0) throw;
     }
 
     std::vector<float> input;
@@ -206,21 +194,15 @@ class EncodeFilesWorker : public PromiseWorker {
     std::vector<size_t> idx;
     try {
       for (;;) {
+        std::vector<Item> items = ready.TakeBatch(batch_);
+        if (items.empty()) break;
         idx.clear();
-        {
-          std::unique_lock<std::mutex> lock(mu);
-          cv_ready.wait(lock, [&] { return ready.size() >= batch_ || running == 0; });
-          if (ready.empty() && running == 0) break;
-          size_t take = std::min(batch_, ready.size());
-          input.resize(take * per);
-          for (size_t k = 0; k < take; k++) {
-            Item &it = ready.front();
-            std::copy(it.chw.begin(), it.chw.end(), input.begin() + k * per);
-            idx.push_back(it.index);
-            ready.pop_front();
-          }
-          cv_space.notify_all();
+        input.resize(items.size() * per);
+        for (size_t k = 0; k < items.size(); k++) {
+          std::copy(items[k].chw.begin(), items[k].chw.end(), input.begin() + k * per);
+          idx.push_back(items[k].index);
         }
+        items.clear();
         emb.resize(idx.size() * dim);
         m_->Run(input.data(), idx.size(), emb.data());
         for (size_t k = 0; k < idx.size(); k++) {
@@ -229,12 +211,11 @@ class EncodeFilesWorker : public PromiseWorker {
         }
       }
     } catch (...) {
-      stop = true;
-      cv_space.notify_all();
-      for (auto &t : pool) t.join();
+      ready.Stop();
+      group.Wait();
       throw;
     }
-    for (auto &t : pool) t.join();
+    group.Wait();
     std::sort(errors_.begin(), errors_.end(), [](const FileError &a, const FileError &b) { return a.index < b.index; });
   }
 
@@ -301,49 +282,29 @@ Napi::Object ImageEncoder::Init(Napi::Env env, Napi::Object exports) {
                                  {StaticMethod<&ImageEncoder::Load>("load"),
                                   InstanceMethod<&ImageEncoder::EncodeFiles>("encodeFiles"),
                                   InstanceMethod<&ImageEncoder::EncodeTensor>("encodeTensor"),
-                                  InstanceMethod<&ImageEncoder::Info>("info"),
-                                  InstanceMethod<&ImageEncoder::Close>("close")});
+                                  InfoMethod(), CloseMethod()});
   Data(env).imageEncoder = Napi::Persistent(f);
   exports.Set("ImageEncoder", f);
   return exports;
 }
 
-ImageEncoder::ImageEncoder(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ImageEncoder>(info) {
-  if (info.Length() < 1 || !info[0].IsExternal())
-    throw Napi::TypeError::New(info.Env(), "Use ImageEncoder.load(path, options) to create an image encoder");
-  model_ = *info[0].As<Napi::External<std::shared_ptr<ImageModel>>>().Data();
-}
-
-std::shared_ptr<ImageModel> ImageEncoder::Model(Napi::Env env) {
-  if (!model_) throw ToJsError(env, "E_MODEL", "The image encoder is closed");
-  return model_;
-}
-
 Napi::Value ImageEncoder::Load(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) throw Napi::TypeError::New(env, "Expected a model path (string)");
-  Napi::Object mo = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-  Napi::Object spec = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
-  auto *w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), ReadModelOptions(mo), ReadSpec(spec));
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+  Napi::Object mo = ObjectArg(info[1], "options");
+  Napi::Object spec = ObjectArg(info[2], "spec");
+  return Queue(new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), ReadModelOptions(mo), ReadSpec(spec)));
 }
 
 Napi::Value ImageEncoder::EncodeFiles(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   auto m = Model(env);
   auto paths = StringArray(info[0], "paths");
-  Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-  size_t batch = static_cast<size_t>(NumberOpt(o, "batchSize", 16));
-  size_t threads = static_cast<size_t>(NumberOpt(o, "decodeThreads", 0));
-  double maxFileBytes = NumberOpt(o, "maxFileBytes", static_cast<double>(kDefaultMaxFileBytes));
-  if (!(maxFileBytes >= 0) || maxFileBytes > 9007199254740991.0)
-    throw ToJsError(env, "E_USAGE", "Expected a number of bytes for maxFileBytes");
-  auto *w = new EncodeFilesWorker(env, m, std::move(paths), batch, threads, static_cast<uint64_t>(maxFileBytes));
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+  Napi::Object o = ObjectArg(info[1], "options");
+  size_t batch = static_cast<size_t>(NumberKey(o, "batchSize"));
+  size_t threads = static_cast<size_t>(NumberKey(o, "decodeThreads"));
+  uint64_t maxFileBytes = ReadMaxFileBytes(env, o);
+  return Queue(new EncodeFilesWorker(env, m, std::move(paths), batch, threads, maxFileBytes));
 }
 
 Napi::Value ImageEncoder::EncodeTensor(const Napi::CallbackInfo &info) {
@@ -356,27 +317,14 @@ Napi::Value ImageEncoder::EncodeTensor(const Napi::CallbackInfo &info) {
   if (arr.ElementLength() % per != 0)
     throw ToJsError(env, "E_USAGE", "Expected a multiple of 3x" + std::to_string(m->size) + "x" + std::to_string(m->size) + " floats for pixels");
   std::vector<float> data(arr.Data(), arr.Data() + arr.ElementLength());
-  auto *w = new EncodeTensorWorker(env, m, std::move(data), arr.ElementLength() / per);
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+  return Queue(new EncodeTensorWorker(env, m, std::move(data), arr.ElementLength() / per));
 }
 
-Napi::Value ImageEncoder::Info(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  auto m = Model(env);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("input", m->model->inputs()[m->input].name);
-  o.Set("output", m->model->outputs()[m->output].name);
-  o.Set("size", m->size);
-  o.Set("dim", Napi::Number::New(env, static_cast<double>(m->dim)));
-  o.Set("provider", m->model->provider());
-  return o;
-}
-
-Napi::Value ImageEncoder::Close(const Napi::CallbackInfo &info) {
-  model_.reset();
-  return info.Env().Undefined();
+void ImageEncoder::FillInfo(Napi::Env env, const ImageModel &m, Napi::Object &o) {
+  o.Set("input", m.model->inputs()[m.input].name);
+  o.Set("output", m.model->outputs()[m.output].name);
+  o.Set("size", m.size);
+  o.Set("dim", Napi::Number::New(env, static_cast<double>(m.dim)));
 }
 
 }  // namespace memery

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "model_wrap.h"
 #include "ort_model.h"
 #include "preprocess.h"
 
@@ -23,19 +24,16 @@ struct ImageModel {
   void Run(const float *chw, size_t n, float *out);
 };
 
-class ImageEncoder : public Napi::ObjectWrap<ImageEncoder> {
+class ImageEncoder : public ModelWrap<ImageEncoder, ImageModel> {
  public:
   static Napi::Object Init(Napi::Env env, Napi::Object exports);
-  explicit ImageEncoder(const Napi::CallbackInfo &info);
+  explicit ImageEncoder(const Napi::CallbackInfo &info) : ModelWrap(info, "ImageEncoder", "image encoder") {}
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo &info);
   Napi::Value EncodeFiles(const Napi::CallbackInfo &info);
   Napi::Value EncodeTensor(const Napi::CallbackInfo &info);
-  Napi::Value Info(const Napi::CallbackInfo &info);
-  Napi::Value Close(const Napi::CallbackInfo &info);
-  std::shared_ptr<ImageModel> Model(Napi::Env env);
-  std::shared_ptr<ImageModel> model_;
+  void FillInfo(Napi::Env env, const ImageModel &m, Napi::Object &o) override;
 };
 
 }  // namespace memery

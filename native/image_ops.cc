@@ -1,18 +1,19 @@
 // Stand-alone image operations: decodeForModel (batch preprocess), thumbnail, imageInfo, saveRgb.
-
 #include <vips/vips8>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <system_error>
-#include <thread>
+#include <mutex>
+
+#include "image_ops.h"
 
 #include "common.h"
 #include "options.h"
 #include "preprocess.h"
 #include "read_file.h"
 #include "sha256.h"
-#include "threads.h"
+#include "thread_pool.h"
 
 using vips::VError;
 using vips::VImage;
@@ -49,7 +50,6 @@ class DecodeWorker : public PromiseWorker {
     std::atomic<size_t> next{0};
     std::mutex mu;
     auto work = [&] {
-      LowerThreadPriority();
       std::vector<uint8_t> rgb(px);
       for (size_t i; (i = next.fetch_add(1)) < n;) {
         try {
@@ -64,16 +64,18 @@ class DecodeWorker : public PromiseWorker {
           errors_.push_back({static_cast<uint32_t>(i), paths_[i], "E_DECODE", e.what()});
         }
       }
-      VipsThreadDone();
     };
-    size_t t = std::min(threads_ ? threads_ : std::max<unsigned>(1, std::thread::hardware_concurrency()), std::max<size_t>(n, 1));
-    std::vector<std::thread> pool;
+    // On the shared decode pool (its threads run at lowered priority and end libvips' state
+    // when they exit).
+    TaskGroup group;
+    const size_t t = group.Width(threads_, n);
+    size_t started = 0;
     try {
-      for (size_t k = 0; k < t; k++) pool.emplace_back(work);
-    } catch (const std::system_error &) {
-      if (pool.empty()) throw Error("E_NATIVE", "Cannot start decoder threads");  // else: the started ones share the work
+      for (; started < t; started++) group.Run(work);
+    } catch (const Error &) {
+      if (started == 0) throw;  // else: the queued ones share the work
     }
-    for (auto &th : pool) th.join();
+    group.Wait();
     std::sort(errors_.begin(), errors_.end(), [](const FileError &a, const FileError &b) { return a.index < b.index; });
   }
   Napi::Value Result(Napi::Env env) override {
@@ -246,9 +248,9 @@ Napi::Value Queue(W *w) {
 Napi::Value DecodeForModel(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   auto paths = StringArray(info[0], "paths");
-  Napi::Object spec = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-  bool rgb = StringOpt(spec, "output", "float") == "rgb";
-  size_t threads = static_cast<size_t>(NumberOpt(spec, "threads", 0));
+  Napi::Object spec = ObjectArg(info[1], "spec");
+  bool rgb = StringKey(spec, "output") == "rgb";
+  size_t threads = static_cast<size_t>(NumberKey(spec, "threads"));
   return Queue(new DecodeWorker(env, std::move(paths), ReadSpec(spec), rgb, threads));
 }
 
@@ -266,13 +268,11 @@ Napi::Value Thumbnail(const Napi::CallbackInfo &info) {
   } else {
     throw Napi::TypeError::New(env, "Expected a path (string) or a Buffer for input");
   }
-  Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-  const double maxFileBytes = NumberOpt(o, "maxFileBytes", static_cast<double>(kDefaultMaxFileBytes));
-  if (!(maxFileBytes >= 0) || maxFileBytes > 9007199254740991.0)
-    throw ToJsError(env, "E_USAGE", "Expected a number of bytes for maxFileBytes");
-  return Queue(new ThumbnailWorker(env, fromFile, std::move(path), std::move(bytes), static_cast<int>(NumberOpt(o, "size", 256)),
-                                   StringOpt(o, "format", "jpeg"), static_cast<int>(NumberOpt(o, "quality", 80)),
-                                   NumberOpt(o, "maxPixels", 268402689.0), static_cast<uint64_t>(maxFileBytes)));
+  Napi::Object o = ObjectArg(info[1], "options");
+  const uint64_t maxFileBytes = ReadMaxFileBytes(env, o);
+  return Queue(new ThumbnailWorker(env, fromFile, std::move(path), std::move(bytes), static_cast<int>(NumberKey(o, "size")),
+                                   StringKey(o, "format"), static_cast<int>(NumberKey(o, "quality")), NumberKey(o, "maxPixels"),
+                                   maxFileBytes));
 }
 
 Napi::Value ImageInfo(const Napi::CallbackInfo &info) {

@@ -479,11 +479,11 @@ Napi::Value OcrEngine::Load(const Napi::CallbackInfo &info) {
   Napi::Object files = info[0].As<Napi::Object>();
   for (const char *k : {"detModel", "recModel", "dict"})
     if (!files.Get(k).IsString()) throw Napi::TypeError::New(env, std::string("Expected a path (string) for ") + k);
-  Napi::Object mo = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  Napi::Object mo = ObjectArg(info[1], "options");
   OcrLoadParams lp;
   lp.mo = ReadModelOptions(mo);
-  lp.detThreads = static_cast<int>(NumberOpt(mo, "detThreads", -1));
-  lp.fuse = BoolOpt(mo, "fuse", true);
+  lp.detThreads = static_cast<int>(NumberKey(mo, "detThreads"));  // -1: as many as threads
+  lp.fuse = BoolKey(mo, "fuse");
   auto *w = new LoadWorker(env, files.Get("detModel").As<Napi::String>().Utf8Value(), files.Get("recModel").As<Napi::String>().Utf8Value(),
                            files.Get("dict").As<Napi::String>().Utf8Value(), std::move(lp));
   auto p = w->Promise();
@@ -509,25 +509,22 @@ Napi::Value OcrEngine::Read(const Napi::CallbackInfo &info) {
       throw Napi::TypeError::New(env, "Expected a path (string) or a Buffer at inputs[" + std::to_string(i) + "]");
     }
   }
-  Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  Napi::Object o = ObjectArg(info[1], "options");
   ReadParams p;
-  p.decode.limit = static_cast<int>(NumberOpt(o, "limit", 960));
-  p.decode.maxPixels = NumberOpt(o, "maxPixels", p.decode.maxPixels);
-  p.decode.autorotate = BoolOpt(o, "autorotate", true);
-  p.det.thresh = static_cast<float>(NumberOpt(o, "thresh", 0.3));
-  p.det.boxThresh = static_cast<float>(NumberOpt(o, "boxThresh", 0.6));
-  p.det.unclipRatio = static_cast<float>(NumberOpt(o, "unclipRatio", 1.5));
-  p.det.maxCandidates = static_cast<int>(NumberOpt(o, "maxCandidates", 1000));
-  p.rec.batch = static_cast<int>(NumberOpt(o, "recBatchSize", 6));
-  p.rec.dropScore = static_cast<float>(NumberOpt(o, "minConfidence", 0.5));
-  p.rec.minWidth = static_cast<int>(NumberOpt(o, "recMinWidth", 0));
-  p.decodeThreads = static_cast<size_t>(NumberOpt(o, "decodeThreads", 0));
-  p.workers = static_cast<size_t>(NumberOpt(o, "concurrency", 0));
-  p.profile = BoolOpt(o, "profile", false);
-  const double maxFileBytes = NumberOpt(o, "maxFileBytes", static_cast<double>(kDefaultMaxFileBytes));
-  if (!(maxFileBytes >= 0) || maxFileBytes > 9007199254740991.0)
-    throw ToJsError(env, "E_USAGE", "Expected a number of bytes for maxFileBytes");
-  p.maxFileBytes = static_cast<uint64_t>(maxFileBytes);
+  p.decode.limit = static_cast<int>(NumberKey(o, "limit"));
+  p.decode.maxPixels = NumberKey(o, "maxPixels");
+  p.decode.autorotate = BoolKey(o, "autorotate");
+  p.det.thresh = static_cast<float>(NumberKey(o, "thresh"));
+  p.det.boxThresh = static_cast<float>(NumberKey(o, "boxThresh"));
+  p.det.unclipRatio = static_cast<float>(NumberKey(o, "unclipRatio"));
+  p.det.maxCandidates = static_cast<int>(NumberKey(o, "maxCandidates"));
+  p.rec.batch = static_cast<int>(NumberKey(o, "recBatchSize"));
+  p.rec.dropScore = static_cast<float>(NumberKey(o, "minConfidence"));
+  p.rec.minWidth = static_cast<int>(NumberKey(o, "recMinWidth"));
+  p.decodeThreads = static_cast<size_t>(NumberKey(o, "decodeThreads"));
+  p.workers = static_cast<size_t>(NumberKey(o, "concurrency"));
+  p.profile = BoolKey(o, "profile");
+  p.maxFileBytes = ReadMaxFileBytes(env, o);
   if (p.decode.limit < 32) throw ToJsError(env, "E_USAGE", "Expected a limit of at least 32 pixels");
   auto *w = new ReadWorker(env, m, std::move(inputs), p);
   auto pr = w->Promise();

@@ -27,17 +27,21 @@ std::string ShapeString(const std::vector<int64_t> &shape) {
 
 // The CUDA provider is usable only when its shared library sits beside the ONNX Runtime library
 // (GetAvailableProviders lists what the build supports, not what is installed).
-bool CudaAvailable() {
+// The folder of the ONNX Runtime library in use (where the CUDA provider libraries must be).
+std::string OrtLibraryDir() {
   Dl_info info;
-  if (!dladdr(reinterpret_cast<void *>(&OrtGetApiBase), &info) || !info.dli_fname) return false;
+  if (!dladdr(reinterpret_cast<void *>(&OrtGetApiBase), &info) || !info.dli_fname) return ".";
   std::string dir = info.dli_fname;
   auto slash = dir.find_last_of('/');
-  dir = slash == std::string::npos ? "." : dir.substr(0, slash);
-  struct stat st;
+  return slash == std::string::npos ? "." : dir.substr(0, slash);
+}
+
+bool CudaAvailable() {
 #ifdef __APPLE__
   return false;  // no CUDA on macOS
 #else
-  return stat((dir + "/libonnxruntime_providers_cuda.so").c_str(), &st) == 0;
+  struct stat st;
+  return stat((OrtLibraryDir() + "/libonnxruntime_providers_cuda.so").c_str(), &st) == 0;
 #endif
 }
 
@@ -113,7 +117,8 @@ void OrtModel::Init(const ModelOptions &opts, const std::string *bytes) {
     provider_ = "cpu";
     if (opts.provider == "cuda" || opts.provider == "auto") {
       bool ok = false;
-      std::string why = "the CUDA execution provider is not in this ONNX Runtime build";
+      std::string why = "libonnxruntime_providers_cuda.so (and libonnxruntime_providers_shared.so) are not in " + OrtLibraryDir() +
+                        ", beside the ONNX Runtime library (see the README's GPU section)";
       if (CudaAvailable()) {
         try {
           OrtCUDAProviderOptions cuda{};

@@ -130,7 +130,7 @@ class LoadWorker : public PromiseWorker {
     model_ = m;
   }
   Napi::Value Result(Napi::Env env) override {
-    return Data(env).textEncoder.New({Napi::External<std::shared_ptr<TextModel>>::New(env, &model_)});
+    return TextEncoder::Wrap(Data(env).textEncoder, env, model_);
   }
 
  private:
@@ -163,32 +163,18 @@ class EncodeWorker : public PromiseWorker {
 Napi::Object TextEncoder::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function f = DefineClass(env, "TextEncoder",
                                  {StaticMethod<&TextEncoder::Load>("load"), InstanceMethod<&TextEncoder::Encode>("encode"),
-                                  InstanceMethod<&TextEncoder::Info>("info"), InstanceMethod<&TextEncoder::Close>("close")});
+                                  InfoMethod(), CloseMethod()});
   Data(env).textEncoder = Napi::Persistent(f);
   exports.Set("TextEncoder", f);
   return exports;
 }
 
-TextEncoder::TextEncoder(const Napi::CallbackInfo &info) : Napi::ObjectWrap<TextEncoder>(info) {
-  if (info.Length() < 1 || !info[0].IsExternal())
-    throw Napi::TypeError::New(info.Env(), "Use TextEncoder.load(path, options) to create a text encoder");
-  model_ = *info[0].As<Napi::External<std::shared_ptr<TextModel>>>().Data();
-}
-
-std::shared_ptr<TextModel> TextEncoder::Model(Napi::Env env) {
-  if (!model_) throw ToJsError(env, "E_MODEL", "The text encoder is closed");
-  return model_;
-}
-
 Napi::Value TextEncoder::Load(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) throw Napi::TypeError::New(env, "Expected a model path (string)");
-  Napi::Object mo = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-  int ctx = static_cast<int>(NumberOpt(mo, "contextLength", 77));
-  auto *w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), ReadModelOptions(mo), ctx);
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+  Napi::Object mo = ObjectArg(info[1], "options");
+  int ctx = static_cast<int>(NumberKey(mo, "contextLength"));
+  return Queue(new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), ReadModelOptions(mo), ctx));
 }
 
 Napi::Value TextEncoder::Encode(const Napi::CallbackInfo &info) {
@@ -215,28 +201,15 @@ Napi::Value TextEncoder::Encode(const Napi::CallbackInfo &info) {
     }
     if (texts[i].empty()) throw ToJsError(env, "E_USAGE", "Expected at least one token id per text");
   }
-  auto *w = new EncodeWorker(env, m, std::move(texts));
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+  return Queue(new EncodeWorker(env, m, std::move(texts)));
 }
 
-Napi::Value TextEncoder::Info(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  auto m = Model(env);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("input", m->model->inputs()[m->ids].name);
-  o.Set("mask", m->mask >= 0 ? Napi::Value(Napi::String::New(env, m->model->inputs()[m->mask].name)) : env.Null());
-  o.Set("output", m->model->outputs()[m->output].name);
-  o.Set("sequenceLength", Napi::Number::New(env, static_cast<double>(m->seqLen)));
-  o.Set("dim", Napi::Number::New(env, static_cast<double>(m->dim)));
-  o.Set("provider", m->model->provider());
-  return o;
-}
-
-Napi::Value TextEncoder::Close(const Napi::CallbackInfo &info) {
-  model_.reset();
-  return info.Env().Undefined();
+void TextEncoder::FillInfo(Napi::Env env, const TextModel &m, Napi::Object &o) {
+  o.Set("input", m.model->inputs()[m.ids].name);
+  o.Set("mask", m.mask >= 0 ? Napi::Value(Napi::String::New(env, m.model->inputs()[m.mask].name)) : env.Null());
+  o.Set("output", m.model->outputs()[m.output].name);
+  o.Set("sequenceLength", Napi::Number::New(env, static_cast<double>(m.seqLen)));
+  o.Set("dim", Napi::Number::New(env, static_cast<double>(m.dim)));
 }
 
 }  // namespace memery

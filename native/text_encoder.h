@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "model_wrap.h"
 #include "ort_model.h"
 
 namespace memery {
@@ -20,18 +21,15 @@ struct TextModel {
   std::vector<float> Encode(const std::vector<std::vector<int64_t>> &texts);
 };
 
-class TextEncoder : public Napi::ObjectWrap<TextEncoder> {
+class TextEncoder : public ModelWrap<TextEncoder, TextModel> {
  public:
   static Napi::Object Init(Napi::Env env, Napi::Object exports);
-  explicit TextEncoder(const Napi::CallbackInfo &info);
+  explicit TextEncoder(const Napi::CallbackInfo &info) : ModelWrap(info, "TextEncoder", "text encoder") {}
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo &info);
   Napi::Value Encode(const Napi::CallbackInfo &info);
-  Napi::Value Info(const Napi::CallbackInfo &info);
-  Napi::Value Close(const Napi::CallbackInfo &info);
-  std::shared_ptr<TextModel> Model(Napi::Env env);
-  std::shared_ptr<TextModel> model_;
+  void FillInfo(Napi::Env env, const TextModel &m, Napi::Object &o) override;
 };
 
 }  // namespace memery

@@ -5,6 +5,7 @@
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexScalarQuantizer.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 #include <faiss/utils/distances.h>
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <unordered_set>
 
 #include "common.h"
 
@@ -103,21 +105,90 @@ class RemoveWorker : public PromiseWorker {
   size_t removed_ = 0;
 };
 
+// Below this many selected vectors (or a twentieth of the index), a filtered hnsw search ranks
+// the selected vectors exactly (on the graph's flat storage): the graph walk, which only skips the
+// others, finds few of a small selection.
+const size_t kExactSelection = 4096;
+
 class SearchWorker : public PromiseWorker {
  public:
-  SearchWorker(Napi::Env env, std::shared_ptr<VectorStore> s, std::vector<float> q, size_t nq, size_t k)
-      : PromiseWorker(env), s_(std::move(s)), q_(std::move(q)), nq_(nq), k_(k) {}
+  // `within`: when `filtered`, only these ids are ranked (the others are never candidates).
+  SearchWorker(Napi::Env env, std::shared_ptr<VectorStore> s, std::vector<float> q, size_t nq, size_t k,
+               bool filtered, std::vector<faiss::Index::idx_t> within)
+      : PromiseWorker(env), s_(std::move(s)), q_(std::move(q)), nq_(nq), k_(k), filtered_(filtered), within_(std::move(within)) {}
   void Run() override {
     std::shared_lock<std::shared_mutex> lock(s_->mu);
-    k_ = std::min<size_t>(k_, std::max<faiss::Index::idx_t>(s_->index->ntotal, 0));
-    ids_.assign(nq_ * k_, -1);
-    scores_.assign(nq_ * k_, 0.0f);
-    if (k_ == 0) return;
+    const faiss::Index *index = s_->index.get();
+    const size_t ntotal = static_cast<size_t>(std::max<faiss::Index::idx_t>(index->ntotal, 0));
     try {
-      s_->index->search(nq_, q_.data(), k_, scores_.data(), ids_.data());
+      if (filtered_) {
+        SearchWithin(ntotal);
+        return;
+      }
+      k_ = std::min(k_, ntotal);
+      ids_.assign(nq_ * k_, -1);
+      scores_.assign(nq_ * k_, 0.0f);
+      if (k_ == 0) return;
+      index->search(nq_, q_.data(), k_, scores_.data(), ids_.data());
     } catch (const faiss::FaissException &e) {
       throw Error("E_INDEX", std::string("Search failed: ") + e.what());
     }
+  }
+
+  // The selection applies to the positions in the sub-index (FAISS 1.7.3's IndexIDMap takes no
+  // search parameters): a bitmap of the positions of the wanted ids, then positions back to ids.
+  void SearchWithin(size_t ntotal) {
+    auto *map = dynamic_cast<const faiss::IndexIDMap *>(s_->index.get());
+    if (!map) throw Error("E_INDEX", "Search failed: a filtered search needs an index with ids");
+    std::vector<uint8_t> bits((ntotal + 7) / 8, 0);
+    size_t count = 0;
+    auto select = [&](faiss::Index::idx_t pos) {
+      if (pos < 0 || static_cast<size_t>(pos) >= ntotal) return;
+      uint8_t &b = bits[pos >> 3];
+      const uint8_t bit = static_cast<uint8_t>(1u << (pos & 7));
+      if (!(b & bit)) {
+        b |= bit;
+        count++;
+      }
+    };
+    if (auto *map2 = dynamic_cast<const faiss::IndexIDMap2 *>(map)) {
+      for (auto id : within_) {
+        auto it = map2->rev_map.find(id);
+        if (it != map2->rev_map.end()) select(it->second);
+      }
+    } else {
+      std::unordered_set<faiss::Index::idx_t> want(within_.begin(), within_.end());
+      for (size_t p = 0; p < map->id_map.size(); p++)
+        if (want.count(map->id_map[p])) select(static_cast<faiss::Index::idx_t>(p));
+    }
+    k_ = std::min(k_, count);
+    ids_.assign(nq_ * k_, -1);
+    scores_.assign(nq_ * k_, 0.0f);
+    if (k_ == 0) return;
+    if (count == ntotal) {  // everything is selected: the plain search (BLAS for flat)
+      map->search(nq_, q_.data(), k_, scores_.data(), ids_.data());
+      return;
+    }
+    faiss::IDSelectorBitmap sel(ntotal, bits.data());
+    const faiss::Index *sub = map->index;
+    if (auto *hnsw = dynamic_cast<const faiss::IndexHNSW *>(sub)) {
+      if (count <= kExactSelection || count * 20 <= ntotal) {
+        faiss::SearchParameters p;
+        p.sel = &sel;
+        hnsw->storage->search(nq_, q_.data(), k_, scores_.data(), ids_.data(), &p);
+      } else {
+        faiss::SearchParametersHNSW p;
+        p.sel = &sel;
+        p.efSearch = hnsw->hnsw.efSearch;
+        hnsw->search(nq_, q_.data(), k_, scores_.data(), ids_.data(), &p);
+      }
+    } else {
+      faiss::SearchParameters p;
+      p.sel = &sel;
+      sub->search(nq_, q_.data(), k_, scores_.data(), ids_.data(), &p);
+    }
+    for (auto &id : ids_)
+      if (id >= 0) id = map->id_map[static_cast<size_t>(id)];
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);
@@ -135,6 +206,8 @@ class SearchWorker : public PromiseWorker {
   std::shared_ptr<VectorStore> s_;
   std::vector<float> q_;
   size_t nq_, k_;
+  bool filtered_;
+  std::vector<faiss::Index::idx_t> within_;
   std::vector<faiss::Index::idx_t> ids_;
   std::vector<float> scores_;
 };
@@ -313,9 +386,9 @@ VectorIndex::VectorIndex(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Vect
   if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "Expected a dimension (number)");
   int dim = info[0].As<Napi::Number>().Int32Value();
   if (dim <= 0 || dim > 65536) throw ToJsError(env, "E_USAGE", "Expected a dimension between 1 and 65536 but received " + std::to_string(dim));
-  Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
-  std::string type = StringOpt(o, "type", "flat");
-  int m = static_cast<int>(NumberOpt(o, "hnswM", 32));
+  Napi::Object o = ObjectArg(info[1], "options");
+  std::string type = StringKey(o, "type");
+  int m = static_cast<int>(NumberKey(o, "hnswM"));
   store_ = std::make_shared<VectorStore>();
   try {
     store_->index = MakeIndex(type, dim, m);
@@ -354,7 +427,11 @@ Napi::Value VectorIndex::Search(const Napi::CallbackInfo &info) {
   int64_t k = info[1].As<Napi::Number>().Int64Value();
   if (k < 0) throw ToJsError(info.Env(), "E_USAGE", "Expected k >= 0 but received " + std::to_string(k));
   size_t nq = q.size() / store_->dim;
-  QUEUE(new SearchWorker(info.Env(), store_, std::move(q), nq, static_cast<size_t>(k)));
+  // search(queries, k, within?): within, an array of ids, restricts the search to them.
+  const bool filtered = info.Length() > 2 && !info[2].IsUndefined();
+  std::vector<faiss::Index::idx_t> within;
+  if (filtered) within = ReadIds(info[2]);
+  QUEUE(new SearchWorker(info.Env(), store_, std::move(q), nq, static_cast<size_t>(k), filtered, std::move(within)));
 }
 
 Napi::Value VectorIndex::Save(const Napi::CallbackInfo &info) {
@@ -371,10 +448,14 @@ Napi::Value VectorIndex::Dim(const Napi::CallbackInfo &info) { return Napi::Numb
 Napi::Value VectorIndex::Type(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), store_->type); }
 
 Napi::Value VectorIndex::SetSearchParams(const Napi::CallbackInfo &info) {
-  Napi::Object o = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(info.Env());
+  Napi::Object o = ObjectArg(info[0], "params");
+  // Each key is optional here: only the ones given change.
+  Napi::Value ef = o.Get("efSearch");
+  if (!ef.IsUndefined() && !ef.IsNumber()) ThrowExpected(ef, "a number", "efSearch");
   std::unique_lock<std::shared_mutex> lock(store_->mu);
   if (auto *m = dynamic_cast<faiss::IndexIDMap *>(store_->index.get()))
-    if (auto *h = dynamic_cast<faiss::IndexHNSW *>(m->index)) h->hnsw.efSearch = static_cast<int>(NumberOpt(o, "efSearch", h->hnsw.efSearch));
+    if (auto *h = dynamic_cast<faiss::IndexHNSW *>(m->index))
+      if (ef.IsNumber()) h->hnsw.efSearch = ef.As<Napi::Number>().Int32Value();
   return info.Env().Undefined();
 }
 

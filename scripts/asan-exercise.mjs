@@ -14,7 +14,20 @@ const bindingPath = process.env.MEMERY_NATIVE_BINDING ?? join(root, 'build', 'na
 const b = require(bindingPath);
 const models = join(root, '.cache', 'test-models');
 const shared = process.env.MEMERY_SHARED ?? resolve(root, '..', 'shared');
-const spec = { size: 224, mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] };
+// The binding reads every option key (the TS wrappers fill the defaults): full objects here.
+const spec = {
+  size: 224,
+  mean: [0.48145466, 0.4578275, 0.40821073],
+  std: [0.26862954, 0.26130258, 0.27577711],
+  shrinkOnLoad: true,
+  shrinkMargin: 2,
+  maxPixels: 268402689,
+  autorotate: false,
+};
+const SESSION = { provider: 'cpu', threads: 0, spinning: false, optimizedPath: '', optimization: 'all', prepack: true };
+const ENC = { batchSize: 16, decodeThreads: 0, maxFileBytes: 256 * 1024 * 1024 };
+const THUMB = { size: 256, format: 'jpeg', quality: 80, maxPixels: 268402689, maxFileBytes: 256 * 1024 * 1024 };
+const INDEX = { type: 'flat', hnswM: 32 };
 
 let failures = 0;
 function check(cond, what) {
@@ -65,26 +78,26 @@ try {
     ['colour-hf/onnx/vision_model.onnx', 'colour-hf/onnx/text_model.onnx'],
     ['colour-openclip/visual/model.onnx', 'colour-openclip/textual/model.onnx'],
   ]) {
-    const enc = await b.ImageEncoder.load(join(models, vision), { provider: 'cpu' }, spec);
+    const enc = await b.ImageEncoder.load(join(models, vision), SESSION, spec);
     for (const batchSize of [1, 4, 16]) {
-      const r = await enc.encodeFiles([...paths, ...bad], { batchSize, decodeThreads: 2 });
+      const r = await enc.encodeFiles([...paths, ...bad], { ...ENC, batchSize, decodeThreads: 2 });
       check(r.errors.length === bad.length, 'encodeFiles reports the bad files');
     }
-    const r = await enc.encodeFiles(corpus, { batchSize: 8 });
+    const r = await enc.encodeFiles(corpus, { ...ENC, batchSize: 8 });
     check(r.errors.length <= 3, `corpus: ${r.errors.map((e) => e.message).join('; ')}`);
     corpus.forEach((p, i) => {
       const want = createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 32);
       check(r.hashes[i] === want, `corpus hash of ${p}`);
     });
     // read-once paths: over the size limit (also a 300 MiB sparse file), a read error, a symlink loop
-    const small = await enc.encodeFiles([...paths.slice(0, 3), '/proc/self/mem', loop, huge], { maxFileBytes: 1000, decodeThreads: 2 });
+    const small = await enc.encodeFiles([...paths.slice(0, 3), '/proc/self/mem', loop, huge], { ...ENC, maxFileBytes: 1000, decodeThreads: 2 });
     check(small.errors.some((e) => e.code === 'E_TOO_LARGE') && small.errors.some((e) => e.code === 'E_IO'), 'size limit and read errors');
-    const big = await enc.encodeFiles([huge, paths[0]], {});
+    const big = await enc.encodeFiles([huge, paths[0]], ENC);
     check(big.errors.length === 1 && big.errors[0].code === 'E_TOO_LARGE', 'sparse 300 MiB file refused');
     const t = await enc.encodeTensor(new Float32Array(2 * 3 * 224 * 224));
     check(t.length === 2 * enc.info().dim, 'encodeTensor');
     enc.close();
-    const te = await b.TextEncoder.load(join(models, text), { contextLength: 77 });
+    const te = await b.TextEncoder.load(join(models, text), { ...SESSION, contextLength: 77 });
     const e = await te.encode([[49406, 736, 49407], [49406, 1901, 1746, 49407], Int32Array.from([49406, 49407])]);
     check(e.length === 3 * te.info().dim, 'text encode');
     await rejects(te.encode([new Array(200).fill(1)]), 'E_USAGE', 'more ids than the context length');
@@ -94,23 +107,23 @@ try {
     }
     te.close();
   }
-  await rejects(b.ImageEncoder.load(join(models, 'colour-hf/onnx/vision_model.onnx'), { provider: 'cuda' }, spec), 'E_MODEL', 'cuda provider');
+  await rejects(b.ImageEncoder.load(join(models, 'colour-hf/onnx/vision_model.onnx'), { ...SESSION, provider: 'cuda' }, spec), 'E_MODEL', 'cuda provider');
 
   // bad models
   for (const m of ['bad/not-onnx.onnx', 'bad/empty.onnx', 'bad/wrong-shape/onnx/vision_model.onnx', 'bad/wrong-rank/onnx/vision_model.onnx', 'colour-hf/onnx/text_model.onnx', 'nope.onnx']) {
-    await rejects(b.ImageEncoder.load(join(models, m), {}, spec), 'E_MODEL', `image model ${m}`);
+    await rejects(b.ImageEncoder.load(join(models, m), SESSION, spec), 'E_MODEL', `image model ${m}`);
   }
-  await rejects(b.TextEncoder.load(join(models, 'colour-hf/onnx/vision_model.onnx'), {}), 'E_MODEL', 'text model given an image model');
-  await rejects(b.TextEncoder.load(join(models, 'bad/not-onnx.onnx'), {}), 'E_MODEL', 'text model not onnx');
+  await rejects(b.TextEncoder.load(join(models, 'colour-hf/onnx/vision_model.onnx'), { ...SESSION, contextLength: 77 }), 'E_MODEL', 'text model given an image model');
+  await rejects(b.TextEncoder.load(join(models, 'bad/not-onnx.onnx'), { ...SESSION, contextLength: 77 }), 'E_MODEL', 'text model not onnx');
 
   // image ops
   const d = await b.decodeForModel([...paths, ...bad, ...corpus.slice(0, 20)], { ...spec, output: 'rgb', threads: 2 });
   check(d.errors.length >= bad.length, 'decodeForModel errors');
-  await b.decodeForModel(paths.slice(0, 3), { ...spec, output: 'float' });
+  await b.decodeForModel(paths.slice(0, 3), { ...spec, output: 'float', threads: 0 });
   for (const p of [...paths.slice(0, 4), ...corpus.slice(0, 10)]) {
     for (const format of ['jpeg', 'png', 'webp']) {
       try {
-        const t = await b.thumbnail(p, { size: 96, format });
+        const t = await b.thumbnail(p, { ...THUMB, size: 96, format });
         check(t.data.length > 0, 'thumbnail');
       } catch (e) {
         check(e.code === 'E_DECODE', `thumbnail ${p}: ${e.message}`);
@@ -128,7 +141,7 @@ try {
     const view = Buffer.concat([Buffer.alloc(5), bytes]).subarray(5);
     for (const input of [bytes, view, bytes.subarray(0, bytes.length >> 1), bytes.subarray(0, 40)]) {
       try {
-        const t = await b.thumbnail(input, { size: 64, format: 'webp' });
+        const t = await b.thumbnail(input, { ...THUMB, size: 64, format: 'webp' });
         check(t.data.length > 0, 'thumbnail from bytes');
       } catch (e) {
         check(e.code === 'E_DECODE', `thumbnail from bytes of ${p}: ${e.message}`);
@@ -136,17 +149,17 @@ try {
     }
   }
   for (const input of [Buffer.alloc(0), randomBytes(3000), Buffer.from('not an image')]) {
-    await b.thumbnail(input, {}).then(() => check(false, 'thumbnail of garbage bytes'), (e) => check(e.code === 'E_DECODE', `garbage bytes: ${e.code}`));
+    await b.thumbnail(input, THUMB).then(() => check(false, 'thumbnail of garbage bytes'), (e) => check(e.code === 'E_DECODE', `garbage bytes: ${e.code}`));
   }
-  await rejects(b.thumbnail(huge, {}), 'E_TOO_LARGE', 'thumbnail of a 300 MiB file');
-  await rejects(b.thumbnail(loop, {}), 'E_IO', 'thumbnail of a symlink loop');
+  await rejects(b.thumbnail(huge, THUMB), 'E_TOO_LARGE', 'thumbnail of a 300 MiB file');
+  await rejects(b.thumbnail(loop, THUMB), 'E_IO', 'thumbnail of a symlink loop');
   for (const n of [0, 1, 55, 56, 63, 64, 65, 1000, 2 ** 20]) {
     const data = randomBytes(n);
     const want = createHash('sha256').update(data).digest('hex');
     for (const impl of ['auto', 'portable', ...(b.sha256Impl() === 'sha-ni' ? ['sha-ni'] : [])]) check(b.sha256Hex(data, impl) === want, `sha256 ${impl} ${n}`);
   }
   for (const p of bad) {
-    await b.thumbnail(p, {}).then(() => check(false, `thumbnail ${p}`), () => {});
+    await b.thumbnail(p, THUMB).then(() => check(false, `thumbnail ${p}`), () => {});
     await b.imageInfo(p).then(() => check(false, `imageInfo ${p}`), () => {});
   }
 
@@ -164,6 +177,11 @@ try {
     await ix.add(ids, vec);
     const s = await ix.search(vec.subarray(0, 5 * dim), 10);
     check(s.ids.length === 50, `${type} search`);
+    // within a selection (ids not in the index are ignored): a small one and most of the index
+    const few = await ix.search(vec.subarray(0, 5 * dim), 10, Float64Array.from([1, 4, 7, 100000]));
+    check(few.k === 3 && [...few.ids].every((id) => [1, 4, 7].includes(id)), `${type} search within a few ids`);
+    const most = await ix.search(vec.subarray(0, 2 * dim), 10, ids.subarray(0, 1900));
+    check([...most.ids].every((id) => id < 0 || id < 1900 * 3), `${type} search within most ids`);
     if (type !== 'hnsw') check((await ix.remove(ids.subarray(0, 100))) === 100, `${type} remove`);
     else await rejects(ix.remove(ids.subarray(0, 1)), 'E_INDEX', 'hnsw remove');
     ix.setSearchParams({ efSearch: 32 });
@@ -189,13 +207,13 @@ try {
     `const { parentPort, workerData } = require('node:worker_threads');
      const b = require(workerData.bindingPath);
      (async () => {
-       const enc = await b.ImageEncoder.load(workerData.model, {}, workerData.spec);
-       const r = await enc.encodeFiles(workerData.paths, {});
-       const ix = new b.VectorIndex(r.dim, {});
+       const enc = await b.ImageEncoder.load(workerData.model, workerData.session, workerData.spec);
+       const r = await enc.encodeFiles(workerData.paths, workerData.enc);
+       const ix = new b.VectorIndex(r.dim, { type: 'flat', hnswM: 32 });
        await ix.add(Float64Array.from(workerData.paths, (_, i) => i), r.embeddings);
        parentPort.postMessage((await ix.search(r.embeddings, 1)).ids.length);
      })().catch((e) => parentPort.postMessage(String(e)));`,
-    { eval: true, workerData: { bindingPath, model: join(models, 'colour-hf/onnx/vision_model.onnx'), spec, paths: paths.slice(0, 3) } },
+    { eval: true, workerData: { bindingPath, model: join(models, 'colour-hf/onnx/vision_model.onnx'), spec, session: SESSION, enc: ENC, paths: paths.slice(0, 3) } },
   );
   const got = await new Promise((res, rej) => {
     w.once('message', res);
@@ -203,7 +221,7 @@ try {
   });
   check(got === 3, `worker thread: ${got}`);
   await w.terminate();
-  const after = new b.VectorIndex(4, {});
+  const after = new b.VectorIndex(4, INDEX);
   check(after.size() === 0, 'main thread after the worker ended');
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,16 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemeryError } from '../ts/errors.js';
 import { detectLayout, type ModelLayout } from '../ts/models/layout.js';
-import { ImageEncoder, TextEncoder, VectorIndex, bindingCandidates, loadBinding } from '../ts/native/index.js';
+import {
+  EncodeFilesOptionsSchema,
+  ImageEncoder,
+  PreprocessSpecSchema,
+  SessionOptionsSchema,
+  TextEncoder,
+  VectorIndex,
+  bindingCandidates,
+  loadBinding,
+} from '../ts/native/index.js';
 import { ClipTokenizer } from '../ts/tokenizer/index.js';
 import { COLOURS, tempDir, writeColourSet, writeSolid } from './helpers/images.js';
 import { HAS_SHARED, shared, testModel } from './helpers/shared.js';
@@ -239,7 +248,7 @@ describe('execution providers', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(MemeryError);
       expect(e).toMatchObject({ code: 'E_MODEL', path: vision });
-      expect((e as Error).message).toMatch(/Cannot use provider 'cuda': .+ \(use provider 'auto' or 'cpu'\)/);
+      expect((e as Error).message).toMatch(/Cannot use provider 'cuda': libonnxruntime_providers_cuda.so .+ are not in \/.+ \(use provider 'auto' or 'cpu'\)/);
       cudaWorks = false;
     }
     const auto = await ImageEncoder.load(vision, { provider: 'auto' });
@@ -272,14 +281,23 @@ describe('worker threads', () => {
       const { parentPort, workerData } = require('node:worker_threads');
       const b = require(workerData.binding);
       (async () => {
-        const enc = await b.ImageEncoder.load(workerData.vision, {}, {});
-        const r = await enc.encodeFiles([workerData.file], {});
-        const ix = new b.VectorIndex(r.dim, {});
+        const enc = await b.ImageEncoder.load(workerData.vision, workerData.session, workerData.spec);
+        const r = await enc.encodeFiles([workerData.file], workerData.encode);
+        const ix = new b.VectorIndex(r.dim, { type: 'flat', hnswM: 32 });
         await ix.add([7], r.embeddings);
         const s = await ix.search(r.embeddings, 1);
         parentPort.postMessage({ embedding: Array.from(r.embeddings), hit: s.ids[0] });
       })().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));`;
-    const worker = new Worker(code, { eval: true, workerData: { binding, vision, file } });
+    const worker = new Worker(code, { eval: true, workerData: {
+        binding,
+        vision,
+        file,
+        // the binding reads every option key: the schemas' defaults, as the wrappers pass them
+        session: SessionOptionsSchema.parse({}),
+        spec: PreprocessSpecSchema.parse({}),
+        encode: EncodeFilesOptionsSchema.parse({}),
+      },
+    });
     const fromWorker = await new Promise<{ embedding?: number[]; hit?: number; error?: string }>((res, rej) => {
       worker.once('message', res);
       worker.once('error', rej);

@@ -432,3 +432,22 @@ describe('thumbnail from bytes in memory', () => {
     await failure(thumbnail(good, { size: 0 }), 'E_USAGE');
   });
 });
+
+describe('the binding reads every option key (defaults live in the TypeScript schemas)', () => {
+  it('a missing key is a TypeError naming it', async () => {
+    const { loadBinding } = await import('../ts/native/index.js');
+    const b = loadBinding();
+    expect(() => new b.VectorIndex(4, {} as never)).toThrow(/^Expected a string for type but received undefined$/);
+    expect(() => b.thumbnail('/nope.png', { size: 8 } as never)).toThrow(TypeError);
+    expect(() => b.thumbnail('/nope.png', { size: 8 } as never)).toThrow(/Expected a number for maxFileBytes but received undefined/);
+    expect(() => b.decodeForModel([], { size: 8 } as never)).toThrow(/Expected a string for output but received undefined/);
+    expect(() => b.TextEncoder.load(TEXT, undefined as never)).toThrow(/Expected an object for options but received undefined/);
+    const { SessionOptionsSchema, PreprocessSpecSchema } = await import('../ts/native/index.js');
+    expect(() => b.ImageEncoder.load(VISION, { ...SessionOptionsSchema.parse({}), prepack: undefined } as never, PreprocessSpecSchema.parse({}))).toThrow(
+      /Expected a boolean for prepack but received undefined/,
+    );
+    const enc = await b.ImageEncoder.load(VISION, SessionOptionsSchema.parse({}), PreprocessSpecSchema.parse({}));
+    expect(() => enc.encodeFiles([], { decodeThreads: 0, maxFileBytes: 1 } as never)).toThrow(/^Expected a number for batchSize but received undefined$/);
+    enc.close();
+  });
+});

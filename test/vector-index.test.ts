@@ -356,3 +356,43 @@ describe('bad arguments', () => {
     expect(() => VectorIndex.create(DIM, { type: 'ivf' as 'flat' })).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
   });
 });
+
+describe('search within a selection of ids (the folder filter, inside FAISS)', () => {
+  const pick = (every: number): number[] => ids.filter((_, i) => i % every === 0);
+  /** Brute force over the selected ids only. */
+  const within = (q: number, sel: number[]): SearchHits => {
+    const keep = new Set(sel);
+    return bruteForce(q, K, new Set(ids.filter((id) => !keep.has(id))));
+  };
+
+  it.each(['flat', 'flat-fp16', 'hnsw'] as const)('%s: only selected ids, ranked as brute force ranks them', async (type) => {
+    const index = type === 'hnsw' ? await sharedHnsw() : await build(type);
+    for (const sel of [pick(7), pick(1).filter((_, i) => i % 10 !== 3)]) {
+      const keep = new Set(sel);
+      const hits = await index.search(queries, K, { within: sel });
+      let found = 0;
+      hits.forEach((h, q) => {
+        expect(h.ids.every((id) => keep.has(id))).toBe(true);
+        const want = within(q, sel);
+        found += h.ids.filter((id) => want.ids.includes(id)).length;
+        if (type !== 'hnsw') {
+          expect(h.ids).toEqual(want.ids);
+          h.scores.forEach((s, i) => expect(s).toBeCloseTo(want.scores[i]!, type === 'flat' ? 5 : 2));
+        }
+      });
+      // hnsw: a small selection is ranked exactly; most of the index through the graph
+      expect(found / (NQ * K)).toBeGreaterThanOrEqual(type === 'hnsw' && sel.length > 4096 ? 0.9 : 1);
+    }
+  });
+
+  it('a selection of fewer ids than k gives those ids only; unknown ids are ignored; an empty one gives nothing', async () => {
+    const index = await build('flat');
+    const [few] = await index.search(queries.subarray(0, DIM), K, { within: [ids[5]!, ids[9]!, 12345] });
+    expect([...few!.ids].sort()).toEqual([ids[5]!, ids[9]!].sort());
+    const [none] = await index.search(queries.subarray(0, DIM), K, { within: [] });
+    expect(none!.ids).toEqual([]);
+    const [all] = await index.search(queries.subarray(0, DIM), K, { within: ids });
+    expect(all!.ids).toEqual(truth[0]!.ids);
+    await expect(index.search(queries.subarray(0, DIM), K, { within: [-1] })).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+});

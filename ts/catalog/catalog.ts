@@ -306,8 +306,11 @@ export class Catalog {
     return r ? { id: r.id, vector: blobVector(r.vector) } : undefined;
   }
 
-  /** One transaction: new embeddings and file rows. Returns ids of embeddings it inserted. */
-  commit(embeddings: EmbeddingRecord[], files: FileRecord[]): number[] {
+  /**
+   * One transaction: new embeddings and file rows. Returns ids of embeddings it inserted;
+   * `onInserted` gets each with its record (the indexer hands the vectors to the FAISS cache).
+   */
+  commit(embeddings: EmbeddingRecord[], files: FileRecord[], onInserted?: (id: number, e: EmbeddingRecord) => void): number[] {
     const insE = this.db.prepare('INSERT OR IGNORE INTO embeddings (hash, model_id, dim, vector) VALUES (?, ?, ?, ?)');
     const upF = this.db.prepare(
       `INSERT INTO files (path, size, mtime_ms, hash, width, height, status, error_code, error_message, indexed_at)
@@ -320,7 +323,10 @@ export class Catalog {
     this.db.transaction(() => {
       for (const e of embeddings) {
         const r = insE.run(e.hash, e.modelId, e.vector.length, vectorBlob(e.vector));
-        if (r.changes) ids.push(Number(r.lastInsertRowid));
+        if (r.changes) {
+          ids.push(Number(r.lastInsertRowid));
+          onInserted?.(Number(r.lastInsertRowid), e);
+        }
       }
       const now = Date.now();
       for (const f of files) {
@@ -458,6 +464,34 @@ export class Catalog {
         | undefined) ?? { width: null, height: null }
     );
   }
+
+  /**
+   * Embedding ids (of a model) of the ok files inside any of `folders` (absolute paths): the
+   * selection a folder-filtered search ranks within. A range on the path index per folder.
+   */
+  embeddingIdsUnder(folders: string[], modelId: string): number[] {
+    // Warm searches ask again and again: kept until this connection or another one writes.
+    const version = `${this.db.pragma('data_version', { simple: true })}:${this.db.prepare('SELECT total_changes()').pluck().get()}`;
+    const key = JSON.stringify([modelId, folders]);
+    const memo = this.#idsUnder;
+    if (memo && memo.version === version && memo.key === key) return memo.ids;
+    const stmt = this.db.prepare(
+      // CROSS JOIN keeps files outer: a range on its path index, then one (hash, model) lookup per file.
+      `SELECT e.id FROM files f CROSS JOIN embeddings e ON e.hash = f.hash AND e.model_id = ?
+       WHERE f.path >= ? AND f.path < ? AND f.status = 'ok'`,
+    );
+    const ids = new Set<number>();
+    for (const folder of folders) {
+      const prefix = folderPrefix(folder);
+      // Every path that starts with the prefix sorts (bytewise) between it and the prefix with its
+      // last character (the separator) moved on by one.
+      const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+      for (const id of stmt.pluck().all(modelId, prefix, end) as number[]) ids.add(id);
+    }
+    this.#idsUnder = { version, key, ids: [...ids] };
+    return this.#idsUnder.ids;
+  }
+  #idsUnder: { version: string; key: string; ids: number[] } | undefined;
 
   /** Files (status ok) whose content has one of these embedding ids. */
   filesForEmbeddings(ids: number[], modelId: string): HitRow[] {

@@ -39,6 +39,12 @@ export interface VectorProblem {
 
 type Row = { id: number; dim: number; vector: Buffer };
 
+/** A vector just committed to the catalog, with its embedding id. */
+export interface AddedVector {
+  id: number;
+  vector: Float32Array;
+}
+
 /** Splits rows into usable (ids + packed vectors) and damaged ones. */
 function screen(rows: Row[], dim: number): { ids: number[]; vectors: Float32Array; bad: Array<{ id: number; reason: string }> } {
   const ids: number[] = [];
@@ -253,8 +259,11 @@ export class VectorCache {
   /**
    * After an index run: apply added/removed embedding ids to the index that was valid at
    * `generationBefore` (in memory or on disk) and save; otherwise leave it for `get()` to rebuild.
+   * An added entry with its vector (the indexer has it in memory) is not read back from SQLite; it
+   * is checked the same way.
    */
-  async applyChanges(generationBefore: number, added: number[], removed: number[]): Promise<void> {
+  async applyChanges(generationBefore: number, addedEntries: Array<number | AddedVector>, removed: number[]): Promise<void> {
+    const added = addedEntries.map((a) => (typeof a === 'number' ? a : a.id));
     if (!added.length && !removed.length) return;
     if (!this.#index || this.#generation !== generationBefore) {
       this.#index = undefined;
@@ -284,7 +293,14 @@ export class VectorCache {
       }
     }
     if (added.length) {
-      const s = screen(this.catalog.embeddingRowsById(added, this.modelId), index.dim);
+      const inMemory: Row[] = [];
+      const toRead: number[] = [];
+      for (const a of addedEntries) {
+        if (typeof a === 'number') toRead.push(a);
+        else inMemory.push({ id: a.id, dim: a.vector.length, vector: Buffer.from(a.vector.buffer, a.vector.byteOffset, a.vector.byteLength) });
+      }
+      const rows = toRead.length ? [...inMemory, ...this.catalog.embeddingRowsById(toRead, this.modelId)] : inMemory;
+      const s = screen(rows, index.dim);
       if (s.ids.length) await index.add(s.ids, s.vectors);
       this.#quarantine(s.bad);
     }

@@ -15,10 +15,14 @@ export const SessionOptionsSchema = z.object({
   provider: ProviderSchema.default('cpu'),
   /** ONNX Runtime intra-op threads; 0 = one per core. */
   threads: z.number().int().min(0).max(256).default(0),
-  /** Write the optimised graph to this path (load it next time with optimization 'none'). */
-  optimizedPath: z.string().optional(),
+  /** ONNX Runtime's pool threads spin while they wait for work (lower latency, more CPU). */
+  spinning: z.boolean().default(false),
+  /** Write the optimised graph to this path (load it next time with optimization 'none'); '' for none. */
+  optimizedPath: z.string().default(''),
   /** Graph optimisation level; 'none' for a model file that was optimised earlier. */
   optimization: z.enum(['all', 'basic', 'none']).default('all'),
+  /** Pre-pack the weights at load (faster runs, slower load: off for one-shot use). */
+  prepack: z.boolean().default(true),
 });
 export type SessionOptions = z.input<typeof SessionOptionsSchema>;
 

@@ -18,14 +18,14 @@ export interface DecodedBatch<T extends Float32Array | Uint8Array> {
 /** libvips decode + CLIP preprocessing of a batch of files, on native threads. */
 export async function decodeForModel(paths: string[], spec: PreprocessSpecInput = {}): Promise<DecodedBatch<Float32Array>> {
   const s = parseOptions(PreprocessSpecSchema, spec, 'preprocessing spec');
-  const r = await native(() => loadBinding().decodeForModel(paths, { ...s, output: 'float' }));
+  const r = await native(() => loadBinding().decodeForModel(paths, { ...s, output: 'float', threads: 0 }));
   return r as DecodedBatch<Float32Array>;
 }
 
 /** The size x size RGB crop before normalisation (for comparing with a reference). */
 export async function decodeCrops(paths: string[], spec: PreprocessSpecInput = {}): Promise<DecodedBatch<Uint8Array>> {
   const s = parseOptions(PreprocessSpecSchema, spec, 'preprocessing spec');
-  const r = await native(() => loadBinding().decodeForModel(paths, { ...s, output: 'rgb' }));
+  const r = await native(() => loadBinding().decodeForModel(paths, { ...s, output: 'rgb', threads: 0 }));
   return r as DecodedBatch<Uint8Array>;
 }
 

@@ -8,7 +8,7 @@ import { types } from 'node:util';
 import { z } from 'zod';
 import { MemeryError, type ErrorCode } from '../errors.js';
 import { loadBinding } from './binding.js';
-import { DEFAULT_MAX_FILE_BYTES, ProviderSchema } from './image-encoder.js';
+import { DEFAULT_MAX_FILE_BYTES, ProviderSchema, SessionOptionsSchema } from './image-encoder.js';
 import { native } from './native-error.js';
 import type { NativeOcrEngine } from './types.js';
 import { parseOptions } from './validate.js';
@@ -160,7 +160,12 @@ export class OcrEngine {
     const o = parseOptions(OcrLoadOptionsSchema, options, 'OCR options');
     const { detModel, recModel, dict, ...session } = o;
     const files = detModel && recModel && dict ? { detModel, recModel, dict } : { ...defaultOcrModelFiles(), ...stripUndefined({ detModel, recModel, dict }) };
-    const n = await native(() => loadBinding().OcrEngine.load(files, session));
+    // The native side reads every key: the session keys OCR does not expose get their defaults
+    // here, and detThreads -1 means "as many as threads".
+    const { detThreads, ...rest } = session;
+    const n = await native(() =>
+      loadBinding().OcrEngine.load(files, { ...SessionOptionsSchema.parse({}), ...rest, detThreads: detThreads ?? -1 }),
+    );
     return new OcrEngine(n, files);
   }
 

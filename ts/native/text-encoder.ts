@@ -1,8 +1,14 @@
+import { z } from 'zod';
 import { loadBinding } from './binding.js';
 import { SessionOptionsSchema, type SessionOptions } from './image-encoder.js';
 import { native } from './native-error.js';
 import type { NativeTextEncoder } from './types.js';
 import { parseOptions } from './validate.js';
+
+export const TextLoadOptionsSchema = SessionOptionsSchema.extend({
+  /** CLIP's context length: longer token sequences are refused (0: no limit). */
+  contextLength: z.number().int().min(0).max(65536).default(77),
+});
 
 /**
  * An ONNX Runtime session on a CLIP text model: unpadded token ids in, L2-normalised embeddings
@@ -19,11 +25,10 @@ export class TextEncoder {
 
   static async load(
     modelPath: string,
-    options: SessionOptions & { contextLength?: number; prepack?: boolean } = {},
+    options: SessionOptions & { contextLength?: number } = {},
   ): Promise<TextEncoder> {
-    const { contextLength = 77, prepack = true, ...session } = options;
-    const o = parseOptions(SessionOptionsSchema, session, 'text encoder options');
-    const n = await native(() => loadBinding().TextEncoder.load(modelPath, { ...o, contextLength, prepack }));
+    const o = parseOptions(TextLoadOptionsSchema, options, 'text encoder options');
+    const n = await native(() => loadBinding().TextEncoder.load(modelPath, o));
     return new TextEncoder(n, modelPath);
   }
 

@@ -7,32 +7,38 @@ export interface NativeFileError {
   message: string;
 }
 
+// Option objects: the native side reads every key (a missing one is a TypeError); the zod
+// schemas in the wrappers fill the defaults.
 export interface NativeModelOptions {
-  provider?: 'cpu' | 'cuda' | 'auto';
-  threads?: number;
-  spinning?: boolean;
-  optimizedPath?: string;
-  optimization?: 'all' | 'basic' | 'none';
-  prepack?: boolean;
-  contextLength?: number;
+  provider: 'cpu' | 'cuda' | 'auto';
+  threads: number;
+  spinning: boolean;
+  /** '' for none. */
+  optimizedPath: string;
+  optimization: 'all' | 'basic' | 'none';
+  prepack: boolean;
 }
 
 export interface NativePreprocessSpec {
   size: number;
   mean: [number, number, number];
   std: [number, number, number];
-  shrinkOnLoad?: boolean;
-  shrinkMargin?: number;
-  maxPixels?: number;
-  autorotate?: boolean;
-  output?: 'float' | 'rgb';
-  threads?: number;
+  shrinkOnLoad: boolean;
+  shrinkMargin: number;
+  maxPixels: number;
+  autorotate: boolean;
+}
+
+export interface NativeDecodeSpec extends NativePreprocessSpec {
+  output: 'float' | 'rgb';
+  /** Decode tasks on the shared decode pool; 0 = its size (one per core). */
+  threads: number;
 }
 
 export interface NativeImageEncoder {
   encodeFiles(
     paths: string[],
-    opts: { batchSize?: number; decodeThreads?: number; maxFileBytes?: number },
+    opts: { batchSize: number; decodeThreads: number; maxFileBytes: number },
   ): Promise<{
     embeddings: Float32Array;
     dim: number;
@@ -56,7 +62,8 @@ export interface NativeTextEncoder {
 export interface NativeVectorIndex {
   add(ids: Float64Array | number[], vectors: Float32Array): Promise<number>;
   remove(ids: Float64Array | number[]): Promise<number>;
-  search(queries: Float32Array, k: number): Promise<{ ids: Float64Array; scores: Float32Array; k: number }>;
+  /** `within`: only these ids are ranked. */
+  search(queries: Float32Array, k: number, within?: Float64Array): Promise<{ ids: Float64Array; scores: Float32Array; k: number }>;
   save(path: string, meta: string): Promise<void>;
   size(): number;
   dim(): number;
@@ -68,20 +75,20 @@ export interface NativeOcrEngine {
   read(
     inputs: Array<string | Uint8Array>,
     opts: {
-      limit?: number;
-      thresh?: number;
-      boxThresh?: number;
-      unclipRatio?: number;
-      maxCandidates?: number;
-      minConfidence?: number;
-      recBatchSize?: number;
-      recMinWidth?: number;
-      decodeThreads?: number;
-      concurrency?: number;
-      maxFileBytes?: number;
-      maxPixels?: number;
-      autorotate?: boolean;
-      profile?: boolean;
+      limit: number;
+      thresh: number;
+      boxThresh: number;
+      unclipRatio: number;
+      maxCandidates: number;
+      minConfidence: number;
+      recBatchSize: number;
+      recMinWidth: number;
+      decodeThreads: number;
+      concurrency: number;
+      maxFileBytes: number;
+      maxPixels: number;
+      autorotate: boolean;
+      profile: boolean;
     },
   ): Promise<
     Array<
@@ -94,26 +101,27 @@ export interface NativeOcrEngine {
 }
 
 export interface NativeOcrLoadOptions extends NativeModelOptions {
-  detThreads?: number;
-  fuse?: boolean;
+  /** -1: as many as threads. */
+  detThreads: number;
+  fuse: boolean;
 }
 
 export interface NativeBinding {
   OcrEngine: { load(files: { detModel: string; recModel: string; dict: string }, opts: NativeOcrLoadOptions): Promise<NativeOcrEngine> };
   ImageEncoder: { load(path: string, opts: NativeModelOptions, spec: NativePreprocessSpec): Promise<NativeImageEncoder> };
-  TextEncoder: { load(path: string, opts: NativeModelOptions): Promise<NativeTextEncoder> };
+  TextEncoder: { load(path: string, opts: NativeModelOptions & { contextLength: number }): Promise<NativeTextEncoder> };
   VectorIndex: {
-    new (dim: number, opts?: { type?: string; hnswM?: number }): NativeVectorIndex;
+    new (dim: number, opts: { type: string; hnswM: number }): NativeVectorIndex;
     load(path: string): Promise<{ index: NativeVectorIndex; meta: string }>;
   };
   decodeForModel(
     paths: string[],
-    spec: NativePreprocessSpec,
+    spec: NativeDecodeSpec,
   ): Promise<{ data: Float32Array | Uint8Array; size: number; errors: NativeFileError[] }>;
   /** A path (read once: open, fstat, read) or the encoded image bytes; both decode from memory. */
   thumbnail(
     input: string | Uint8Array,
-    opts: { size?: number; format?: 'jpeg' | 'webp' | 'png'; quality?: number; maxPixels?: number; maxFileBytes?: number },
+    opts: { size: number; format: 'jpeg' | 'webp' | 'png'; quality: number; maxPixels: number; maxFileBytes: number },
   ): Promise<{ data: Buffer; width: number; height: number; format: string }>;
   imageInfo(path: string): Promise<{
     width: number;

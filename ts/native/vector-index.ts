@@ -74,9 +74,13 @@ export class VectorIndex {
     return native(() => this.#native.remove(checkIds(ids)));
   }
 
-  /** Top-k for each query row; scores are inner products (cosine for normalised vectors). */
-  async search(queries: Float32Array, k: number): Promise<SearchHits[]> {
-    const r = await native(() => this.#native.search(queries, k));
+  /**
+   * Top-k for each query row; scores are inner products (cosine for normalised vectors). With
+   * `within`, only those ids are ranked (inside FAISS: no other id is a candidate).
+   */
+  async search(queries: Float32Array, k: number, options: { within?: ArrayLike<number> } = {}): Promise<SearchHits[]> {
+    const within = options.within === undefined ? undefined : checkIds(options.within);
+    const r = await native(() => this.#native.search(queries, k, within));
     const nq = queries.length / this.dim;
     const out: SearchHits[] = [];
     for (let q = 0; q < nq; q++) {

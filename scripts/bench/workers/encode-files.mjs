@@ -11,7 +11,7 @@ workerMain(async (cfg) => {
   const { native } = await lib();
   const spec = native.PreprocessSpecSchema.parse(cfg.spec ?? {});
   const t0 = performance.now();
-  const enc = await native.loadBinding().ImageEncoder.load(cfg.model, { provider: 'cpu', threads: cfg.threads ?? 0, spinning: !!cfg.spinning }, spec);
+  const enc = await native.loadBinding().ImageEncoder.load(cfg.model, native.SessionOptionsSchema.parse({ provider: 'cpu', threads: cfg.threads ?? 0, spinning: !!cfg.spinning }), spec);
   const loadSeconds = (performance.now() - t0) / 1000;
   const files = cfg.files;
   const chunk = cfg.chunk || files.length;
@@ -22,7 +22,7 @@ workerMain(async (cfg) => {
   const c0 = process.cpuUsage();
   for (let i = 0; i < files.length; i += chunk) {
     const part = files.slice(i, i + chunk);
-    const r = await enc.encodeFiles(part, { batchSize: cfg.batchSize ?? 16, decodeThreads: cfg.decodeThreads ?? 0 });
+    const r = await enc.encodeFiles(part, native.EncodeFilesOptionsSchema.parse({ batchSize: cfg.batchSize ?? 16, decodeThreads: cfg.decodeThreads ?? 0 }));
     dim = r.dim;
     failed += r.errors.length;
     embeddings ??= new Float32Array(files.length * dim);

@@ -16,7 +16,7 @@ function tensor(n, size = 224) {
 async function memeryEngine(cfg) {
   const { native } = await lib();
   const spec = native.PreprocessSpecSchema.parse({});
-  const enc = await native.loadBinding().ImageEncoder.load(cfg.model, { provider: 'cpu', threads: cfg.threads, spinning: !!cfg.spinning }, spec);
+  const enc = await native.loadBinding().ImageEncoder.load(cfg.model, native.SessionOptionsSchema.parse({ provider: 'cpu', threads: cfg.threads ?? 0, spinning: !!cfg.spinning }), spec);
   return { run: (px) => enc.encodeTensor(px), close: () => enc.close() };
 }
 
