@@ -2,17 +2,19 @@
 // page holds no secret: opening the `?token=` URL that `memery serve` prints set an HttpOnly,
 // SameSite=Strict cookie, which the browser sends with every same-origin request (fetch, <img>,
 // EventSource); this script never sees the token. Routes, event names and the event-stream parser
-// come from the protocol module the server serves as /client.js (@memery/client's protocol).
-import { EVENTS, ROUTES, fileRoute, sseParser, thumbRoute } from '/client.js';
+// come from the protocol module the server serves as /client.js (@memery/client's protocol), and so
+// does the snippet of each result's text (OCR): text from images is only ever set as DOM text
+// (textContent, text nodes, <mark> elements), never parsed as HTML.
+import { EVENTS, ROUTES, SEARCH_MODES, fileRoute, sseParser, textSnippet, thumbRoute } from '/client.js';
 
 const $ = (id) => document.getElementById(id);
 
 const el = {
-  q: $('q'), neg: $('neg'), folder: $('folder'), n: $('n'), threshold: $('threshold'), thresholdOut: $('threshold-out'),
+  q: $('q'), neg: $('neg'), mode: $('mode'), folder: $('folder'), n: $('n'), threshold: $('threshold'), thresholdOut: $('threshold-out'),
   grid: $('grid'), info: $('info'), stats: $('stats'), empty: $('empty'), chip: $('chip'), chipImg: $('chip-img'),
   chipLabel: $('chip-label'), chipClear: $('chip-clear'), pick: $('pick'), file: $('file'), progress: $('progress'),
   progressBar: $('progress-bar'), progressText: $('progress-text'), viewer: $('viewer'), vImg: $('v-img'),
-  vCaption: $('v-caption'), vDownload: $('v-download'), drop: $('drop'), toast: $('toast'),
+  vCaption: $('v-caption'), vDownload: $('v-download'), vText: $('v-text'), vCopyText: $('v-copy-text'), drop: $('drop'), toast: $('toast'),
   folderList: $('folder-list'), indexForm: $('index-form'), indexPath: $('index-path'),
 };
 
@@ -64,6 +66,7 @@ function options() {
     n: Number(el.n.value),
     threshold: t > 0 ? t : undefined,
     folders: el.folder.value ? [el.folder.value] : undefined,
+    mode: SEARCH_MODES.includes(el.mode.value) ? el.mode.value : 'hybrid',
   };
 }
 
@@ -94,6 +97,7 @@ async function search() {
       if (o.folders) p.append('folder', o.folders[0]);
       if (text) p.set('text', text);
       if (neg) p.set('negativeText', neg);
+      p.set('mode', o.mode);
       res = await api(`${ROUTES.searchImage}?${p}`, {
         method: 'POST',
         headers: { 'Content-Type': state.image.blob.type || 'application/octet-stream' },
@@ -131,6 +135,47 @@ function searchSoon(ms = 180) {
 
 // ---- rendering ---------------------------------------------------------------------------------
 
+/** Appends snippet parts to `parent`: plain parts as text nodes, matched ones as <mark> with textContent (no HTML is parsed). */
+function appendMarked(parent, parts) {
+  for (const p of parts) {
+    if (p.hit) {
+      const mark = document.createElement('mark');
+      mark.textContent = p.text;
+      parent.append(mark);
+    } else {
+      parent.append(document.createTextNode(p.text));
+    }
+  }
+}
+
+/** The whole text as parts, the matched spans as hits (for the large view). */
+function markedParts(text, match) {
+  const parts = [];
+  let at = 0;
+  const spans = [...(match?.spans ?? [])].filter((s) => s.end > s.start).sort((a, b) => a.start - b.start);
+  for (const s of spans) {
+    const a = Math.max(at, s.start);
+    const b = Math.min(text.length, s.end);
+    if (a >= b) continue;
+    if (a > at) parts.push({ text: text.slice(at, a), hit: false });
+    parts.push({ text: text.slice(a, b), hit: true });
+    at = b;
+  }
+  if (at < text.length) parts.push({ text: text.slice(at), hit: false });
+  return parts;
+}
+
+/** A short, clipped line of the image's text under its thumbnail, the matched words marked. */
+function snippet(r) {
+  const parts = textSnippet(r.text, r.match, { width: 60, lead: 6 });
+  if (!parts.length) return null;
+  const p = document.createElement('p');
+  p.className = 'snippet';
+  p.title = r.text;
+  appendMarked(p, parts);
+  return p;
+}
+
 function card(r, i) {
   const fig = document.createElement('figure');
   fig.className = 'card';
@@ -164,6 +209,8 @@ function card(r, i) {
   a.href = fileRoute(r.id, true);
   a.download = basename(r.path);
   fig.append(frame, tools, cap);
+  const text = snippet(r);
+  if (text) fig.append(text);
   return fig;
 }
 
@@ -266,7 +313,22 @@ function openViewer(i) {
   el.vCaption.textContent = `${r.path} · ${r.width ?? '?'}×${r.height ?? '?'} · score ${r.score.toFixed(3)}`;
   el.vDownload.href = fileRoute(r.id, true);
   el.vDownload.download = basename(r.path);
+  el.vText.replaceChildren();
+  if (r.text) appendMarked(el.vText, markedParts(r.text, r.match));
+  el.vText.hidden = !r.text;
+  el.vCopyText.hidden = !r.text;
   el.viewer.hidden = false;
+}
+
+async function copyText(i) {
+  const r = state.results[i];
+  if (!r?.text) return;
+  try {
+    await navigator.clipboard.writeText(r.text);
+    toast(`Copied the text of ${basename(r.path)}`);
+  } catch (err) {
+    toast(`Cannot copy: ${err.message}`);
+  }
 }
 
 function closeViewer() {
@@ -286,7 +348,8 @@ async function refreshStatus() {
     for (const f of st.folders) opts.push(new Option(`${f.path} (${f.files})`, f.path));
     el.folder.replaceChildren(...opts);
     el.folder.value = st.folders.some((f) => f.path === current) ? current : '';
-    el.stats.textContent = `${st.counts.files.toLocaleString()} images · ${st.model.name}${st.server.watch.enabled ? ' · watching' : ''}`;
+    const texts = st.counts.texts ? ` · ${st.counts.texts.toLocaleString()} with text` : '';
+    el.stats.textContent = `${st.counts.files.toLocaleString()} images${texts} · ${st.model.name}${st.server.watch.enabled ? ' · watching' : ''}`;
     el.empty.dataset.idle = st.counts.files ? 'Type to search your images.' : 'Nothing indexed yet: add a folder below (Folders).';
     if (!hasQuery()) render(null);
     el.folderList.replaceChildren(
@@ -348,11 +411,14 @@ async function forgetFolder(folder) {
   }
 }
 
+/** How each indexing phase is said in the progress bar. */
+const PHASES = { scan: 'scanning', hash: 'hashing', encode: 'encoding', finish: 'finishing', ocr: 'reading text' };
+
 function showProgress(p) {
   el.progress.hidden = false;
   const pct = p.total > 0 ? Math.round((100 * p.done) / p.total) : 0;
   el.progressBar.style.width = `${p.phase === 'scan' ? 5 : pct}%`;
-  el.progressText.textContent = `Indexing ${p.folder}: ${p.phase}${p.total ? ` ${p.done}/${p.total}` : ''}`;
+  el.progressText.textContent = `Indexing ${p.folder}: ${PHASES[p.phase] ?? p.phase}${p.total ? ` ${p.done}/${p.total}` : ''}`;
 }
 
 let refreshTimer;
@@ -383,6 +449,7 @@ function listen() {
 el.q.addEventListener('input', () => { state.selected = 0; searchSoon(); });
 el.neg.addEventListener('input', () => searchSoon());
 el.folder.addEventListener('change', () => search());
+el.mode.addEventListener('change', () => search());
 el.n.addEventListener('change', () => search());
 el.threshold.addEventListener('input', () => {
   const t = Number(el.threshold.value);
@@ -422,6 +489,7 @@ el.grid.addEventListener('dragstart', (e) => {
 
 $('v-close').addEventListener('click', closeViewer);
 $('v-copy').addEventListener('click', () => copyImage(state.viewing));
+el.vCopyText.addEventListener('click', () => copyText(state.viewing));
 $('v-like').addEventListener('click', () => moreLike(state.viewing));
 $('v-prev').addEventListener('click', () => openViewer(Math.max(0, state.viewing - 1)));
 $('v-next').addEventListener('click', () => openViewer(Math.min(state.results.length - 1, state.viewing + 1)));

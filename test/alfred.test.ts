@@ -3,7 +3,9 @@
  * Filter runs the bundled script the package contains), the script's output against a real
  * `memery serve` and against the CLI fallback (valid Script Filter JSON, the right image first,
  * queries passed verbatim), starting the server on demand, the index keyword's script, and the
- * packaged .alfredworkflow (info.plist at the root of the zip). Prints the per-keystroke latency
+ * packaged .alfredworkflow (info.plist at the root of the zip). The words in images (OCR, given to
+ * one colour image with test/helpers/texts.ts): a snippet in the subtitle, ⇧ copies them (wired to the
+ * clipboard in info.plist), ⌘C copies them, through the server, the CLI and `--format alfred`. Prints the per-keystroke latency
  * through the server (p50 of 30 runs of the script as a process) for the benchmark.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,12 +23,16 @@ import { startServer, type RunningServer } from '../ts/server/index.js';
 import { CLI, CLI_BUILT } from './helpers/cli.js';
 import { tempDir, writeColourSet } from './helpers/images.js';
 import { COLOUR_HF } from './helpers/memery.js';
+import { setImageText } from './helpers/texts.js';
+import { alfredItem } from '@memery/client/alfred';
 import { ROOT } from './helpers/shared.js';
 
 const WF = join(ROOT, 'alfred-workflow');
 const SEARCH = join(WF, 'scripts', 'search.mjs');
 const INDEX = join(WF, 'scripts', 'index.mjs');
 const ZSH = ['/bin/zsh', '/usr/bin/zsh'].find((p) => existsSync(p));
+/** White's words (the colour images have none): no colour word in them. */
+const WORDS = 'When the build passes\n{query} <b>cash money</b> {var:keyword} & "quotes"';
 const METACHARS = `red; $(touch pwned) \`id\` "q" 'x' | & > out * ? ~ \\ $HOME {query} -n 1`;
 
 type Dict = { [key: string]: PlistValue };
@@ -101,13 +107,14 @@ function expectResultItems(doc: AlfredScriptFilter, home?: string): void {
     expect(it.uid).toBe(it.arg);
     expect(it.quicklookurl).toBe(it.arg);
     expect(it.title).toBe((it.arg as string).split('/').pop());
-    expect(it.subtitle).toMatch(/^-?\d\.\d{3} · \S/);
+    // The score and folder, after a snippet of the image's words when it has some.
+    expect(it.subtitle).toMatch(/^(\u201c[^\n]+\u201d · )?-?\d\.\d{3} · \S/);
     expect(it.icon?.path).toBeTruthy();
     if (home && it.icon?.type === undefined) {
       expect(it.icon!.path.startsWith(join(home, 'thumbs'))).toBe(true);
       expect(readFileSync(it.icon!.path).subarray(0, 2).toString('hex')).toBe('ffd8'); // a JPEG
     }
-    expect(Object.keys(it.mods ?? {})).toEqual(expect.arrayContaining(['cmd', 'alt', 'ctrl']));
+    expect(Object.keys(it.mods ?? {})).toEqual(expect.arrayContaining(['cmd', 'alt', 'ctrl', 'shift']));
   }
 }
 
@@ -218,6 +225,31 @@ describe('info.plist', () => {
     const trigger = objectsOf(plist).find((o) => o.type === 'alfred.workflow.trigger.external' && configOf(o).triggerid === configOf(call).externaltriggerid)!;
     expect((plist.connections as { [s: string]: Dict[] })[trigger.uid as string]!.map((c) => c.destinationuid)).toEqual([sf.uid]);
     expect(to(8388608).type).toBe('alfred.workflow.action.script'); // fn: the grid
+    // ⇧: the item's ⇧ arg (the text in the image) to the clipboard, placeholders in it left alone.
+    const copyText = to(131072);
+    expect(copyText.type).toBe('alfred.workflow.output.clipboard');
+    expect(configOf(copyText).clipboardtext).toBe('{query}');
+    expect(configOf(copyText).ignoredynamicplaceholders).toBe(true);
+    const grid = objectsOf(plist).find((o) => o.type === 'alfred.workflow.userinterface.grid')!;
+    const fromGrid = (plist.connections as { [s: string]: Dict[] })[grid.uid as string]!;
+    expect(fromGrid.find((c) => c.modifiers === 131072)?.destinationuid).toBe(copyText.uid);
+  });
+
+  it('alfredItem (the one builder): the words in a subtitle snippet, ⇧ and ⌘C copy them, ⌘L shows them', () => {
+    const text = 'My grandpa who knows nothing about\nvideo games but loves me very much\nand wants to relate to me:\nARE YA WINNING?';
+    const start = text.indexOf('ARE YA');
+    const r = { id: 7, path: '/m/Wholesome-Meme-1.jpg', score: 0.5, text, match: { score: 1, spans: [{ start, end: start + 14 }] } };
+    const item = alfredItem(r, { icon: { path: 'i.jpg' }, actions: { query: 'are ya winning', grid: false } });
+    expect(item.subtitle).toMatch(/^\u201c.*ARE YA WINNING.*\u201d · 0\.500 · \/m$/);
+    expect(item.subtitle).not.toContain('\n');
+    expect(item.mods!.shift).toMatchObject({ arg: text });
+    expect(item.text).toEqual({ copy: text, largetype: text });
+    expect(item.arg).toBe(r.path);
+    const plain = alfredItem({ id: 8, path: '/m/red.png', score: 0.25, text: null, match: null }, { icon: { path: 'i.jpg' }, actions: { query: 'x', grid: true } });
+    expect(plain.subtitle).toBe('0.250 · /m');
+    expect(plain.mods!.shift).toEqual({ valid: false, subtitle: 'No text found in this image' });
+    expect(plain.text).toEqual({ copy: '/m/red.png', largetype: 'red.png' });
+    expect(AlfredScriptFilterSchema.safeParse({ items: [item, plain] }).success).toBe(true);
   });
 
   it('shows results in a Grid View fed by the same script, keeping memery’s order', () => {
@@ -337,6 +369,21 @@ describe('against a real memery server', () => {
     expect(existsSync(join(WF, 'pwned'))).toBe(false);
   });
 
+  it('shows the words in an image: snippet in the subtitle, ⇧ and ⌘C copy them', async () => {
+    setImageText(home, files.white!, WORDS);
+    const doc = await searchScript('cash money', vars());
+    expect(doc.variables?.memery_source).toBe('server');
+    expectResultItems(doc, home);
+    const white = doc.items[0]!;
+    expect(white.title).toBe('white.png');
+    expect(white.subtitle).toMatch(/^\u201c.*cash money.*\u201d · \d\.\d{3} · \S/);
+    expect(white.mods!.shift!.arg).toBe(WORDS);
+    expect(white.text!.copy).toBe(WORDS);
+    const red = doc.items.find((i) => i.title === 'red.png')!;
+    expect(red.mods!.shift!.valid).toBe(false);
+    expect(red.text!.copy).toBe(files.red);
+  });
+
   it('honours result_count, and searches every indexed folder when none is configured', async () => {
     const three = await searchScript('yellow', { ...vars(), result_count: '3' });
     expect(names(three)).toHaveLength(3);
@@ -441,6 +488,25 @@ describe.skipIf(!CLI_BUILT)(`without a server: the CLI fallback${CLI_BUILT ? '' 
     // ⌃ gives the path here (no ids without the server); it searches by that image.
     const byImage = await searchScript(doc.items[2]!.mods!.ctrl!.arg as string, vars());
     expect(names(byImage)[0]).toBe(doc.items[2]!.title);
+  });
+
+  it('shows the words in an image through the CLI too, and `memery search --format alfred` builds the same items', async () => {
+    setImageText(home, join(imgs, 'white.png'), WORDS);
+    const doc = await searchScript('cash money', vars());
+    expect(doc.variables?.memery_source).toBe('cli');
+    expect(doc.items[0]!.title).toBe('white.png');
+    expect(doc.items[0]!.subtitle).toMatch(/^\u201c.*cash money.*\u201d · \d\.\d{3} · \S/);
+    expect(doc.items[0]!.mods!.shift!.arg).toBe(WORDS);
+    const cli = await run(process.execPath, [CLI, 'search', imgs, 'cash money', '--format', 'alfred', '--no-index', '-n', '3'], {
+      ...process.env,
+      MEMERY_HOME: home,
+      MEMERY_MODEL_DIR: COLOUR_HF,
+    }, ROOT);
+    expect(cli.code, cli.stderr).toBe(0);
+    const out = AlfredScriptFilterSchema.parse(JSON.parse(cli.stdout));
+    expect(out.items[0]!.title).toBe('white.png');
+    expect(out.items[0]!.subtitle).toMatch(/^\u201c.*cash money.*\u201d · \d\.\d{3} · /);
+    expect(out.items[0]!.text).toEqual({ copy: WORDS, largetype: WORDS });
   });
 
   it('passes a query with shell metacharacters to memery as one argument, verbatim', async () => {

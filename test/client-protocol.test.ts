@@ -20,9 +20,12 @@ import {
   SOCKET_FILE,
   sseFrame,
   sseParser,
+  snippetText,
+  textSnippet,
   TOKEN_FILE,
   TOKEN_HEADER,
 } from '@memery/client/protocol';
+import { mergeResults } from '@memery/client';
 import { ErrorBodySchema, ServerEventSchema } from '@memery/client/schemas';
 import { defaultHome as libraryHome } from '../ts/config/load.js';
 import { ERROR_CODES as LIBRARY_CODES } from '../ts/errors.js';
@@ -113,6 +116,60 @@ describe('the protocol module (@memery/client/protocol)', () => {
     const paths = Object.values(ROUTES);
     expect(new Set(paths).size).toBe(paths.length);
     for (const p of paths) expect(p).toMatch(/^\/(api\/[a-z-]+\/?|client\.js)$/);
+  });
+});
+
+describe('textSnippet (the piece of an image’s text every client shows)', () => {
+  const text = 'My grandpa who knows nothing about\nvideo games but loves me\nARE YA WINNING?';
+  const start = text.indexOf('ARE');
+  const match = { spans: [{ start, end: start + 14 }] };
+
+  it('starts a little before the match, marks it, reads line breaks as " / " and marks cuts with an ellipsis', () => {
+    const parts = textSnippet(text, match, { width: 24, lead: 6 });
+    expect(parts.filter((p) => p.hit).map((p) => p.text)).toEqual(['ARE YA WINNING']);
+    expect(snippetText(parts)).toBe('\u2026es me / ARE YA WINNING?');
+    expect(textSnippet(text, null, { width: 12 })).toEqual([
+      { text: 'My grandpa w', hit: false },
+      { text: '\u2026', hit: false },
+    ]);
+    expect(textSnippet(null, null)).toEqual([]);
+    expect(textSnippet('', match)).toEqual([]);
+  });
+
+  it('fills a fixed width when asked (a match near the end starts earlier), never splits a surrogate pair, clamps bad spans', () => {
+    const filled = snippetText(textSnippet(text, match, { width: 24, lead: 0, fill: true }));
+    expect(filled.endsWith('ARE YA WINNING?')).toBe(true);
+    expect(filled.length).toBe(24 + 1 + 2); // an ellipsis, and " / " for the line break
+    const emoji = 'ab😂cd';
+    expect(textSnippet(emoji, { spans: [{ start: 2, end: 4 }] }, { width: 3, lead: 0 })).toEqual([
+      { text: '\u2026', hit: false },
+      { text: '😂', hit: true },
+      { text: 'c', hit: false },
+      { text: '\u2026', hit: false },
+    ]);
+    expect(snippetText(textSnippet(emoji, { spans: [{ start: 4, end: 5 }] }, { width: 2, lead: 1 }))).toBe('\u2026😂c\u2026'); // not half of it
+    expect(snippetText(textSnippet('😂ab', null, { width: 1 }))).toBe('😂\u2026');
+    expect(textSnippet('abc', { spans: [{ start: 2, end: 99 }, { start: 1, end: 0 }] })).toEqual([
+      { text: 'ab', hit: false },
+      { text: 'c', hit: true },
+    ]);
+  });
+});
+
+describe('mergeResults (one CLI run per folder, merged)', () => {
+  it('keeps each run’s order (words matches first) and interleaves runs by match, then score', () => {
+    const a = [
+      { path: '/a/words', score: 0.1, match: { score: 1 } },
+      { path: '/a/x', score: 0.9, match: null },
+      { path: '/a/y', score: 0.2, match: null },
+    ];
+    const b = [
+      { path: '/b/z', score: 0.5, match: null },
+      { path: '/a/x', score: 0.9, match: null },
+    ];
+    expect(mergeResults([a, b], 10).map((r) => r.path)).toEqual(['/a/words', '/a/x', '/b/z', '/a/y']);
+    expect(mergeResults([a], 2).map((r) => r.path)).toEqual(['/a/words', '/a/x']);
+    expect(mergeResults([[{ path: '/n', score: Number.NaN }], [{ path: '/m', score: 0 }]], 5).map((r) => r.path)).toEqual(['/m', '/n']);
   });
 });
 

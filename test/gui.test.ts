@@ -1,7 +1,10 @@
 /**
  * The web GUI in a real browser (Debian's chromium driven by playwright-core): search as you
  * type, search by a dropped or chosen image, the negative field, keyboard navigation and the
- * viewer, copying to the clipboard, and a grid of 200 results. The page is opened the way the
+ * viewer, copying to the clipboard, a grid of 200 results, and the words in images (OCR): the
+ * snippet under each thumbnail with the matched words marked, the text in the large view with "Copy
+ * text", the mode selector, the "reading text" progress of indexing the meme folder, and text that
+ * looks like HTML shown as text. The page is opened the way the
  * owner opens it, by the `?token=` URL that `memery serve` prints: it becomes an HttpOnly cookie
  * that the page's scripts never see; without it the page is only a note on how to get in.
  */
@@ -10,6 +13,9 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, CHROMIUM_SKIP_REASON, launchChromium, serverFixture, type ServerFixture } from './helpers/browser.js';
+import { HAS_SHARED, SHARED_SKIP_REASON, shared } from './helpers/shared.js';
+import { setImageText } from './helpers/texts.js';
+import { CAPTIONS } from '../scripts/bench/ocr-captions.mjs';
 
 let fx: ServerFixture;
 let browser: { context: BrowserContext; close: () => Promise<void> } | undefined;
@@ -169,6 +175,106 @@ describe.skipIf(!CHROMIUM)('web GUI in chromium', () => {
     console.log(`GUI: 200 results on screen ${elapsed} ms after typing (debounce included); a re-search + render of 200 cards took ${renderMs.toFixed(0)} ms`);
     expect(renderMs).toBeLessThan(2_000);
   });
+
+  it('shows an image’s text as text: HTML-like OCR text never becomes elements; only <mark> does', async () => {
+    const hostile = 'Beware <b>bold</b> <img src=x onerror="window.__pwned=1"> white words\n<script>window.__pwned=2</script> & "quotes"';
+    setImageText(fx.home, fx.files.white!, hostile);
+    await page.locator('#folder').selectOption(fx.dir); // not the copies of the 200-results test (same content, same text)
+    await page.locator('#n').selectOption('20');
+    await page.locator('#mode').selectOption('hybrid');
+    await page.locator('#q').fill('bold words');
+    await waitForNames(page, (n) => n[0] === 'white.png', 'white.png first by its words');
+    const tile = page.locator('#grid .card').first();
+    const snip = tile.locator('.snippet');
+    expect(await snip.count()).toBe(1);
+    const dom = await snip.evaluate((p) => ({
+      tags: [...p.querySelectorAll('*')].map((e) => e.tagName),
+      marks: [...p.querySelectorAll('mark')].map((m) => m.textContent),
+      text: p.textContent,
+      title: p.getAttribute('title'),
+    }));
+    expect(dom.tags.length).toBeGreaterThan(0);
+    expect(dom.tags.every((t) => t === 'MARK')).toBe(true);
+    expect(dom.marks).toEqual(['bold']); // "words" lies past the snippet's end
+    expect(dom.text).toContain('<b>bold</b>');
+    expect(dom.title).toBe(hostile);
+    expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+
+    // The large view: the whole text (line break kept), as text, with "Copy text".
+    await tile.click();
+    await expect.poll(() => page.locator('#viewer').isVisible()).toBe(true);
+    expect(await page.locator('#v-text').textContent()).toBe(hostile);
+    expect(await page.locator('#v-text').evaluate((p) => [...p.querySelectorAll('*')].map((e) => `${e.tagName}:${e.textContent}`))).toEqual(['MARK:bold', 'MARK:words']);
+    await page.locator('#v-copy-text').click();
+    await page.waitForFunction(() => /Copied the text|Cannot copy/.test(document.getElementById('toast')!.textContent ?? ''));
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(hostile);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('#viewer').isHidden()).toBe(true);
+    // An image without text: no snippet, no text in the view, no "Copy text".
+    await page.locator('#q').fill('green');
+    await waitForNames(page, (n) => n[0] === 'green.png', 'green first');
+    expect(await page.locator('#grid .card').first().locator('.snippet').count()).toBe(0);
+    await page.locator('#grid .card').first().click();
+    await expect.poll(() => page.locator('#viewer').isVisible()).toBe(true);
+    expect(await page.locator('#v-copy-text').isHidden()).toBe(true);
+    expect(await page.locator('#v-text').isHidden()).toBe(true);
+    await page.keyboard.press('Escape');
+  });
+
+  it('the mode selector: words only, or pictures only (no words marked)', async () => {
+    expect(await page.locator('#mode option').evaluateAll((os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent]))).toEqual([
+      ['hybrid', 'Hybrid'],
+      ['clip', 'Pictures'],
+      ['text', 'Words'],
+    ]);
+    await page.locator('#q').fill('bold words');
+    await waitForNames(page, (n) => n[0] === 'white.png', 'white.png first (hybrid)');
+    await page.locator('#mode').selectOption('text');
+    await waitForNames(page, (n) => n.length === 1 && n[0] === 'white.png', 'only white.png (words)');
+    await page.locator('#mode').selectOption('clip');
+    await waitForNames(page, (n) => n.length === 8, 'every image (pictures)');
+    expect(await page.locator('#grid mark').count()).toBe(0);
+    expect(await page.locator('#grid .snippet').count()).toBe(1); // the text is still shown, unmarked
+    await page.locator('#mode').selectOption('hybrid');
+  });
+
+  it.skipIf(!HAS_SHARED)(`indexes the meme folder ("reading text N/M"), then a caption phrase finds its meme with the words marked ${HAS_SHARED ? '' : SHARED_SKIP_REASON}`, async () => {
+    const memes = shared('corpus', 'memes');
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as { __progress?: string[] }).__progress = seen;
+      const t = document.getElementById('progress-text')!;
+      new MutationObserver(() => seen.push(t.textContent ?? '')).observe(t, { childList: true, characterData: true, subtree: true });
+    });
+    if (!(await page.locator('#folders-panel').evaluate((d) => (d as HTMLDetailsElement).open))) await page.locator('#folders-panel summary').click();
+    await page.locator('#index-path').fill(memes);
+    await page.locator('#index-form button[type="submit"]').click();
+    await page.waitForFunction(() => /^Indexed |^Indexing failed/.test(document.getElementById('toast')!.textContent ?? ''), undefined, { timeout: 400_000, polling: 200 });
+    expect(await page.locator('#toast').textContent()).toMatch(/^Indexed /);
+    const progress = await page.evaluate(() => (window as { __progress?: string[] }).__progress ?? []);
+    expect(progress.some((t) => /: reading text \d+\/\d+$/.test(t)), progress.slice(-5).join(' | ')).toBe(true);
+    await page.waitForFunction(() => /with text/.test(document.getElementById('stats')!.textContent ?? ''));
+
+    const phrase = 'are ya winning';
+    expect(CAPTIONS['Wholesome-Meme-1.jpg']).toContain('ARE YA WINNING?');
+    await page.waitForFunction((f) => [...document.querySelectorAll('#folder option')].some((o) => (o as HTMLOptionElement).value === f), memes);
+    await page.locator('#folder').selectOption(memes);
+    await page.locator('#q').fill(phrase);
+    await waitForNames(page, (n) => n[0] === 'Wholesome-Meme-1.jpg', 'the meme with those words first', 20_000);
+    const snip = page.locator('#grid .card').first().locator('.snippet');
+    const marks = await snip.locator('mark').allTextContents();
+    expect(marks.join('').toLowerCase().replace(/[^a-z0-9]/g, '')).toBe('areyawinning');
+    expect(await snip.evaluate((p) => [...p.querySelectorAll('*')].every((e) => e.tagName === 'MARK'))).toBe(true);
+    expect((await snip.textContent())!.length).toBeLessThanOrEqual(75); // short and clipped (60 characters, line breaks as " / ")
+    // The marked words are on screen, not cut off by the clamped lines.
+    const box = await snip.evaluate((p) => {
+      const outer = p.getBoundingClientRect();
+      const m = p.querySelector('mark')!.getBoundingClientRect();
+      return { inside: m.top >= outer.top - 1 && m.bottom <= outer.bottom + 1 && m.width > 0 };
+    });
+    expect(box.inside).toBe(true);
+    await page.screenshot({ path: '/tmp/memery-gui-text.png' });
+  }, 500_000);
 
   it('without the cookie shows only how to get in, and the printed URL lets the owner back in', async () => {
     await browser!.context.clearCookies();

@@ -1,7 +1,9 @@
 /**
  * The Raycast extension (raycast-extension/) against real memery: its client and search grid talk
  * to a real server over the Unix socket and to the real CLI (dist/, built by `npm test`), with
- * `@raycast/api` replaced by test/raycast/raycast-api.ts (an alias in vitest.config.ts).
+ * `@raycast/api` replaced by test/raycast/raycast-api.ts (an alias in vitest.config.ts). The words
+ * in an image (OCR) are given to one colour image with test/helpers/texts.ts: the grid shows them,
+ * "Copy Text" copies them, and the Search By preference (mode) reaches the server and the CLI.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,6 +20,7 @@ import IndexFolder from '../raycast-extension/src/index-folder.js';
 import SearchMemes from '../raycast-extension/src/search-memes.js';
 import { __reset, __setPreferences, calls } from './raycast/raycast-api.js';
 import { tempDir, writeColourSet } from './helpers/images.js';
+import { setImageText } from './helpers/texts.js';
 import { COLOUR_HF } from './helpers/memery.js';
 import { ROOT } from './helpers/shared.js';
 
@@ -26,6 +29,8 @@ import { ROOT } from './helpers/shared.js';
 
 const BIN = join(ROOT, 'bin', 'memery.js');
 const CLI_MAIN = join(ROOT, 'dist', 'ts', 'cli', 'main.js');
+/** White's words (the colour images have none): no colour word in them, so colour queries rank as before. */
+const WORDS = 'When the build passes\n<b>cash money</b> & "quotes"';
 const EVIL = `red $(touch x) \`touch y\` "double" 'single' ; touch z && echo $HOME | tee w > v`;
 
 let images: string;
@@ -275,6 +280,50 @@ describe('raycast extension: through a warm server on the Unix socket', () => {
     const found = await items(r);
     expect(found.length).toBe(Object.keys(colours).length);
   });
+
+  it('shows the words in an image: a snippet in the subtitle (score after it), the text in the tooltip and accessory, "Copy Text"', async () => {
+    setImageText(home, colours.white!, WORDS);
+    __setPreferences({ memeryHome: home, memeryPath: '/nonexistent/memery', folders: images, resultCount: '8' });
+    const r = await render(createElement(SearchMemes));
+    await typeQuery(r, 'cash money');
+    const found = await until('white first', () => {
+      const f = byType(r.root, 'Grid.Item');
+      return f[0]?.props.title === 'white.png' && !r.root.find((n) => n.type === 'Grid').props.isLoading ? f : undefined;
+    });
+    const white = found[0]!;
+    expect(white.props.subtitle).toMatch(/cash money.* · \d\.\d{3}$/);
+    expect(white.props.subtitle).not.toContain('\n');
+    expect(white.props.content.tooltip).toContain(WORDS);
+    expect(white.props.accessory).toEqual({ icon: 'Text', tooltip: WORDS });
+    expect(white.props.quickLook).toEqual({ path: colours.white, name: 'white.png' }); // Quick Look still works
+    const panel = await render(white.props.actions as ReactElement);
+    const copy = panel.root.find((n) => n.type === 'Action.CopyToClipboard' && n.props.title === 'Copy Text');
+    expect(copy.props.content).toBe(WORDS);
+    expect(byType(panel.root, 'Action.ToggleQuickLook')).toHaveLength(1);
+    // An image without words: score and folder, no accessory, no "Copy Text".
+    const other = found.find((i) => i.props.title !== 'white.png')!;
+    expect(other.props.subtitle).toMatch(/^\d\.\d{3} · /);
+    expect(other.props.accessory).toBeUndefined();
+    const otherPanel = await render(other.props.actions as ReactElement);
+    expect(otherPanel.root.findAll((n) => n.props.title === 'Copy Text')).toHaveLength(0);
+  });
+
+  it('the Search By preference: words only reaches the server as mode text', async () => {
+    __setPreferences({ memeryHome: home, memeryPath: '/nonexistent/memery', folders: images, searchMode: 'text' });
+    const r = await render(createElement(SearchMemes));
+    await typeQuery(r, 'cash money');
+    const found = await items(r);
+    expect(found.map((i) => i.props.title)).toEqual(['white.png']);
+    expect(byType(r.root, 'Grid.Section')[0]!.props.subtitle).toContain('words only');
+    const client = new MemeryClient({ home, startServer: false });
+    const words = await client.search({ query: { text: 'cash money' }, n: 5, mode: 'text' });
+    expect(words.results.map((x) => x.path)).toEqual([colours.white]);
+    expect(words.results[0]!.text).toBe(WORDS);
+    expect(words.results[0]!.match!.spans.length).toBeGreaterThan(0);
+    const pictures = await client.search({ query: { text: 'cash money' }, n: 8, mode: 'clip' });
+    expect(pictures.results).toHaveLength(8);
+    expect(pictures.results.every((x) => x.match === null)).toBe(true);
+  });
 });
 
 describe('raycast extension: falling back to the CLI', () => {
@@ -322,6 +371,20 @@ describe('raycast extension: falling back to the CLI', () => {
     const out = await client.search({ query: { similarTo: { id: 0, path: colours.yellow! } }, folders: [images], n: 2 });
     expect(out.via).toBe('cli');
     expect(out.results[0]!.path).toBe(colours.yellow);
+  });
+
+  it('carries the words in images and the search mode through the CLI (--mode)', async () => {
+    setImageText(home, colours.white!, WORDS);
+    const client = new MemeryClient({ home, memeryPath: BIN, nodePath: process.execPath, modelDir: COLOUR_HF, startServer: false });
+    const out = await client.search({ query: { text: 'cash money' }, folders: [images], n: 5, mode: 'text' });
+    expect(out.via).toBe('cli');
+    expect(out.results.map((x) => x.path)).toEqual([colours.white]);
+    expect(out.results[0]!.text).toBe(WORDS);
+    expect(out.results[0]!.match!.score).toBe(1);
+    const hybrid = await client.search({ query: { text: 'red' }, folders: [images], n: 8 });
+    expect(hybrid.results[0]!.path).toBe(colours.red);
+    expect(hybrid.results.find((x) => x.path === colours.white)!.text).toBe(WORDS);
+    expect(hybrid.results.find((x) => x.path === colours.red)!.text).toBeNull();
   });
 
   it('falls back to the CLI when the server cannot start, passing shell metacharacters verbatim', async () => {

@@ -1,7 +1,8 @@
 /**
  * The server's JSON API over real HTTP and over the Unix socket, with the colour-CLIP test model:
  * search, status, indexing with server-sent progress, forget, thumbnails and files by id, 400s
- * carrying the zod issue, 404s for unknown ids, and 200 concurrent searches.
+ * carrying the zod issue, 404s for unknown ids, 200 concurrent searches, and the words in images:
+ * the search `mode`, the index request's `ocr`, and how many images have text in /api/status.
  */
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -11,6 +12,7 @@ import { findServer, type ServerClient } from '../ts/server/client.js';
 import { DEFAULT_PORT, TOKEN_HEADER } from '@memery/client/protocol';
 import { COLOURS, writeSolid } from './helpers/images.js';
 import { parseSse, raw, serverFixture, type RawOptions, type ServerFixture } from './helpers/browser.js';
+import { setImageText } from './helpers/texts.js';
 
 const name = (p: string) => basename(p).replace(/\.\w+$/, '');
 
@@ -50,6 +52,42 @@ describe('server API', () => {
     expect(missing.json().error.code).toBe('E_NOT_FOUND');
     const file = await raw({ port: fx.port, path: '/api/index', body: { folder: fx.files.red }, headers: { [TOKEN_HEADER]: token } });
     expect(file.status).toBe(400);
+  });
+
+  it('words in images: search mode, index ocr, the count of images with text in the status', async () => {
+    const auth = { port: fx.port, headers: { [TOKEN_HEADER]: token } };
+    const status = async () => (await raw({ ...auth, path: '/api/status' })).json<{ counts: { texts: number } }>().counts;
+    expect((await status()).texts).toBe(0); // solid colours carry no words
+    setImageText(fx.home, fx.files.white!, 'That was very\ncash money of you');
+    expect((await status()).texts).toBe(1);
+    const search = (body: object) => raw({ ...auth, path: '/api/search', body });
+    type Hit = { path: string; score: number; text: string | null; match: { score: number; spans: Array<{ start: number; end: number }> } | null };
+    const hybrid = (await search({ query: 'cash money', n: 8 })).json<{ results: Hit[] }>().results;
+    expect(name(hybrid[0]!.path)).toBe('white');
+    expect(hybrid[0]!.text).toBe('That was very\ncash money of you');
+    expect(hybrid[0]!.match!.score).toBe(1);
+    expect(hybrid.slice(1).every((r) => r.text === null && r.match === null)).toBe(true);
+    const text = (await search({ query: 'cash money', n: 8, mode: 'text' })).json<{ results: Hit[] }>().results;
+    expect(text.map((r) => name(r.path))).toEqual(['white']);
+    const clip = (await search({ query: 'cash money', n: 8, mode: 'clip' })).json<{ results: Hit[] }>().results;
+    expect(clip).toHaveLength(8);
+    expect(clip.every((r) => r.match === null)).toBe(true);
+    const bad = await search({ query: 'cash money', mode: 'words' });
+    expect(bad.status).toBe(400);
+    expect(bad.json().error.issues[0].path).toEqual(['mode']);
+
+    // ocr: false reads no text in that run; the next run (the server's default) reads what it skipped.
+    const more = join(fx.dir, '..', `${basename(fx.dir)}-ocr`);
+    mkdirSync(more, { recursive: true });
+    for (const c of ['red', 'blue']) await writeSolid(join(more, `${c}-big.png`), COLOURS[c]!, 120, 90);
+    const index = async (body: object) => parseSse((await raw({ ...auth, path: '/api/index', body })).text).at(-1)!;
+    const off = await index({ folder: more, ocr: false });
+    expect(off.event).toBe('done');
+    expect(off.data).toMatchObject({ new: 2, texts: 0 });
+    const on = await index({ folder: more });
+    expect(on.data).toMatchObject({ new: 0, unchanged: 2, texts: 2 });
+    expect((await raw({ ...auth, path: '/api/index', body: { folder: more, ocr: 'yes' } })).status).toBe(400);
+    await raw({ ...auth, path: '/api/forget', body: { folder: more } });
   });
 
   describe.each([

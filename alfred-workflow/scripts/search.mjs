@@ -10,7 +10,8 @@
  * warm model answers in milliseconds. When no server runs it starts `memery serve` in the background
  * and meanwhile runs `memery search FOLDER --json --no-index -- QUERY` itself, asking Alfred to rerun
  * the filter until the server answers. Items are built by @memery/client's alfredItem, the function
- * behind `memery search --format alfred`.
+ * behind `memery search --format alfred`: the subtitle shows the words in the image (OCR) around the
+ * matched ones, ⇧ copies them (info.plist wires ⇧ to the clipboard), ⌘C copies them too.
  *
  * Configuration (the workflow's configuration sheet, as environment variables): folders,
  * memery_path, node_path (used by find-node.zsh), result_count, memery_home, start_server.
@@ -157,7 +158,13 @@ async function viaCli(memery, home, query, folders, n, env) {
     lists.push(
       (doc.results ?? []).map((res) => {
         const thumb = alfredThumbPath(home, res);
-        return { path: res.path, score: res.score, icon: existsSync(thumb) ? { path: thumb } : { type: 'fileicon', path: res.path } };
+        return {
+          path: res.path,
+          score: res.score,
+          text: res.text ?? null,
+          match: res.match ?? null,
+          icon: existsSync(thumb) ? { path: thumb } : { type: 'fileicon', path: res.path },
+        };
       }),
     );
   });

@@ -24,6 +24,7 @@ export const UID = {
   copyNotify: '14421EBF-3027-44AB-A757-D3A3E17FC190',
   reveal: 'E69FD56E-763A-4918-8D1F-B2AF6D3E67F9',
   copyPath: '0FFDEDD2-2192-4A40-ABDB-894271136128',
+  copyText: '53034B62-D673-486A-8D2E-363A72DC14AF',
   callSimilar: 'EF7A41CD-22B0-461C-A284-0A15595A8C98',
   similarTrigger: 'DC2D4666-68FA-4E63-B154-15A24CC1929E',
   gridKeyword: 'CF870222-240D-4C8B-985F-C546E49243DD',
@@ -66,9 +67,10 @@ Search your image folders by meaning, with CLIP running on your Mac: type \`meme
 * **↩** copies the image to the clipboard as a file: paste it into Messages, Slack, Discord, Mail…
 * **⌘↩** reveals it in Finder
 * **⌥↩** copies its path
+* **⇧↩** copies the text in the image (memery reads the words in images; the subtitle shows them)
 * **⌃↩** finds similar images (the query becomes \`id:<n>\`; add words after it to steer)
 * **fn↩** shows the results in a grid (or use the \`memegrid\` keyword)
-* **⇧** or **⌘Y** Quick Looks the image; **⌘C** copies the path
+* tapping **⇧** or **⌘Y** Quick Looks the image; **⌘C** copies its text (or the path, when it has none), **⌘L** shows the text in Large Type
 
 \`memeindex\` indexes the configured folders (or the folder you type) and tells you when it is done. Folders also have an **Index with memery** file action.
 
@@ -116,6 +118,12 @@ export function workflow(version) {
       type: 'alfred.workflow.output.clipboard',
       version: 3,
       config: { autopaste: false, clipboardtext: '{query}', ignoredynamicplaceholders: false, transient: false },
+    },
+    {
+      uid: UID.copyText,
+      type: 'alfred.workflow.output.clipboard',
+      version: 3,
+      config: { autopaste: false, clipboardtext: '{query}', ignoredynamicplaceholders: true, transient: false },
     },
     {
       uid: UID.callSimilar,
@@ -196,6 +204,7 @@ export function workflow(version) {
     connection(UID.reveal, MOD.cmd, 'Reveal in Finder'),
     connection(UID.copyPath, MOD.alt, 'Copy the path'),
     connection(UID.callSimilar, MOD.ctrl, 'Find similar images'),
+    connection(UID.copyText, MOD.shift, 'Copy the text in the image'),
     ...(source === 'search' ? [connection(UID.gridScript, MOD.fn, 'Show these results in a grid')] : []),
   ];
   const connections = {
@@ -220,6 +229,7 @@ export function workflow(version) {
     [UID.reveal]: at(330, 150, '⌘ reveal'),
     [UID.copyPath]: at(330, 280, '⌥ copy the path'),
     [UID.callSimilar]: at(330, 410, '⌃ similar images: reruns the search with id:<n>'),
+    [UID.copyText]: at(560, 280, '⇧ copy the text in the image (the item’s arg for ⇧)'),
     [UID.gridKeyword]: at(40, 560),
     [UID.gridScript]: at(330, 560, 'fn / grid keyword: the same results as Script Filter JSON'),
     [UID.gridConfig]: at(500, 560),

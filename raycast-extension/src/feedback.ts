@@ -51,6 +51,7 @@ const PHASE: Record<IndexProgress["phase"], string> = {
   hash: "Checking",
   encode: "Encoding",
   finish: "Finishing",
+  ocr: "Reading text",
 };
 
 export function describeProgress(p: IndexProgress): string {
@@ -64,6 +65,7 @@ export function describeSummary(s: IndexSummary): string {
   if (s.moved) parts.push(`${s.moved} moved`);
   if (s.removed) parts.push(`${s.removed} removed`);
   if (s.failed) parts.push(`${s.failed} could not be read`);
+  if (s.texts) parts.push(`text read in ${s.texts}`);
   return `${parts.join(", ")} in ${s.seconds.toFixed(1)} s`;
 }
 

@@ -26,14 +26,18 @@ import {
   type ErrorCode,
   type IndexProgress,
   type IndexSummary,
+  type SearchModeName,
   type SearchResult,
   type Status,
 } from "@memery/client/launcher";
-import { childPath, expandHome, isNodeScript, locateMemery, locateNode } from "./locate";
+import { childPath, expandHome, isNodeScript, locateMemery, locateNode, memeryMissingHint } from "./locate";
 
 export type { IndexProgress, IndexSummary };
 
-/** One image of a result list (the server's and the CLI's `--json` shape). */
+/**
+ * One image of a result list (the server's and the CLI's `--json` shape): `text` is the text read
+ * from the image (null: none), `match` where the query's words matched it.
+ */
 export type MemeResult = SearchResult;
 
 /** A text query, or "more like this image" (a catalog result). */
@@ -46,6 +50,8 @@ export interface SearchParams {
   n: number;
   /** Drop results scoring below this cosine similarity. */
   threshold?: number;
+  /** How text queries rank: hybrid (memery's default), clip (pictures only) or text (words in images only). */
+  mode?: SearchModeName;
   signal?: AbortSignal;
 }
 
@@ -325,7 +331,7 @@ export class MemeryClient {
       throw new MemeryClientError(
         "memery-missing",
         `memery is not installed (no memery executable ${where})`,
-        "Install the memery command (`npm install -g .` in a memery checkout; see the extension README), or set Memery Executable in the extension preferences (`which memery` in Terminal prints it).",
+        memeryMissingHint(memery.searched),
       );
     }
     const node = locateNode(this.#o.nodePath, { env: this.#env });
@@ -421,8 +427,10 @@ export class MemeryClient {
 
   async #searchServer(p: SearchParams): Promise<MemeResult[]> {
     const query = "text" in p.query ? { text: p.query.text } : { image: `id:${p.query.similarTo.id}` };
+    const mode = textMode(p);
     const answer = await this.#server.searchTimed(query, {
       n: p.n,
+      ...(mode ? { mode } : {}),
       ...(p.threshold !== undefined ? { threshold: p.threshold } : {}),
       ...(p.folders && p.folders.length > 0 ? { folders: p.folders } : {}),
       ...(p.signal ? { signal: p.signal } : {}),
@@ -442,6 +450,8 @@ export class MemeryClient {
     for (const folder of folders) {
       const args = ["search", "--json", `--limit=${p.n}`];
       if (p.threshold !== undefined) args.push(`--threshold=${p.threshold}`);
+      const mode = textMode(p);
+      if (mode) args.push(`--mode=${mode}`);
       if ("similarTo" in p.query) args.push(`--image=${p.query.similarTo.path}`);
       // `--` ends the options: a query starting with "-" stays a query.
       args.push("--", folder);
@@ -504,6 +514,11 @@ export class MemeryClient {
   }
 }
 
+/** The mode to ask for: only for text queries, and only when not memery's default (older servers know no `mode`). */
+function textMode(p: SearchParams): SearchModeName | undefined {
+  return "text" in p.query && p.mode && p.mode !== "hybrid" ? p.mode : undefined;
+}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -534,6 +549,8 @@ function resultsOf(body: unknown): MemeResult[] {
       height: r.height ?? null,
       bytes: Number(r.bytes ?? 0),
       mtime: Number(r.mtime ?? 0),
+      text: typeof r.text === "string" && r.text !== "" ? r.text : null,
+      match: r.match && Array.isArray(r.match.spans) ? r.match : null,
     }));
 }
 

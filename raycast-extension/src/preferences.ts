@@ -1,5 +1,6 @@
 /** The extension's preferences, read once per command, and the client built from them. */
 import { getPreferenceValues } from "@raycast/api";
+import { SEARCH_MODES, type SearchModeName } from "@memery/client/launcher";
 import { expandHome } from "./locate";
 import { MemeryClient } from "./memery-client";
 
@@ -10,6 +11,8 @@ export interface Preferences {
   resultCount?: string;
   /** Minimum score, empty for none. */
   threshold?: string;
+  /** "hybrid" (words in images, then pictures), "clip" (pictures) or "text" (words). */
+  searchMode?: string;
   memeryPath?: string;
   nodePath?: string;
   modelDir?: string;
@@ -23,6 +26,7 @@ export interface Settings {
   folders: string[];
   n: number;
   threshold: number | undefined;
+  mode: SearchModeName;
   client: MemeryClient;
 }
 
@@ -46,6 +50,11 @@ export function parseThreshold(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === "") return undefined;
   const n = Number(value);
   return Number.isFinite(n) && n >= -1 && n <= 1 ? n : undefined;
+}
+
+/** The Search By preference as a search mode (hybrid when unset or unknown). */
+export function parseMode(value: string | undefined): SearchModeName {
+  return (SEARCH_MODES as readonly string[]).includes(value ?? "") ? (value as SearchModeName) : "hybrid";
 }
 
 let cached: { key: string; client: MemeryClient } | undefined;
@@ -72,6 +81,7 @@ export function readSettings(): Settings {
     folders: parseFolders(p.folders),
     n: parseCount(p.resultCount),
     threshold: parseThreshold(p.threshold),
+    mode: parseMode(p.searchMode),
     client: clientFor(p),
   };
 }

@@ -1,6 +1,8 @@
 /**
  * "Search Memes": a grid of thumbnails that follows what you type. Enter pastes the image into the
- * app you came from; ⌘Y previews it; "Search Similar" finds images like it.
+ * app you came from; ⌘Y previews it; "Search Similar" finds images like it. An image with words in
+ * it (memery reads them) shows a snippet of them under it, the whole text in its tooltip, and
+ * offers "Copy Text".
  */
 import {
   Action,
@@ -15,6 +17,7 @@ import {
   showToast,
   Toast,
 } from "@raycast/api";
+import { snippetText, textSnippet } from "@memery/client/launcher";
 import { existsSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { useEffect, useMemo, useState, type ReactElement } from "react";
@@ -35,6 +38,22 @@ export function formatScore(score: number): string {
 export function lowerThreshold(t: number): number | undefined {
   const next = Math.round((t - 0.1) * 100) / 100;
   return next <= 0 ? undefined : next;
+}
+
+/** The words of an image as a short line around the matched ones (the snippet every memery client shows). */
+export function textLine(r: Pick<MemeResult, "text" | "match">, width = 40): string {
+  return snippetText(textSnippet(r.text, r.match, { width, lead: 2 }));
+}
+
+/** What is written under an image: its words (when it has some) or its folder, and the score. */
+export function itemSubtitle(r: MemeResult): string {
+  const words = textLine(r);
+  return words ? `${words} · ${formatScore(r.score)}` : `${formatScore(r.score)} · ${basename(dirname(r.path))}`;
+}
+
+/** The tooltip of an image: where it is, its score, and all of its text. */
+export function itemTooltip(r: MemeResult): string {
+  return `${shortPath(r.path)}\nscore ${formatScore(r.score)}${r.text ? `\n\n${r.text}` : ""}`;
 }
 
 function shortPath(p: string): string {
@@ -80,6 +99,14 @@ function ItemActions(props: { result: MemeResult; common: ReactElement }) {
         <Action.ShowInFinder path={r.path} shortcut={{ modifiers: ["cmd", "shift"], key: "f" }} />
         <Action.OpenWith path={r.path} shortcut={Keyboard.Shortcut.Common.OpenWith} />
         <Action.CopyToClipboard title="Copy Path" content={r.path} shortcut={Keyboard.Shortcut.Common.CopyPath} />
+        {r.text ? (
+          <Action.CopyToClipboard
+            title="Copy Text"
+            icon={Icon.Text}
+            content={r.text}
+            shortcut={{ modifiers: ["cmd", "shift"], key: "t" }}
+          />
+        ) : null}
       </ActionPanel.Section>
       {props.common}
     </ActionPanel>
@@ -110,6 +137,7 @@ export function MemeGrid(props: { similarTo?: MemeResult }) {
     folders: selected ? [selected] : folders.length > 0 ? folders : undefined,
     n: settings.n,
     threshold,
+    mode: settings.mode,
   });
 
   const error: MemeryClientError | undefined = search.error ?? status.error;
@@ -276,6 +304,13 @@ export function MemeGrid(props: { similarTo?: MemeResult }) {
 
   const sectionTitle = props.similarTo ? `Like ${basename(props.similarTo.path)}` : "Results";
   const via = search.via === "cli" ? "memery CLI" : search.via === "server" ? "memery server" : undefined;
+  const by = props.similarTo
+    ? ""
+    : settings.mode === "text"
+      ? " · words only"
+      : settings.mode === "clip"
+        ? " · pictures only"
+        : "";
 
   return (
     <Grid
@@ -287,7 +322,9 @@ export function MemeGrid(props: { similarTo?: MemeResult }) {
       throttle
       filtering={Boolean(props.similarTo)}
       {...(props.similarTo ? {} : { onSearchTextChange: setText })}
-      searchBarPlaceholder={props.similarTo ? "Filter by file name" : "Describe a meme, e.g. “this is fine dog”"}
+      searchBarPlaceholder={
+        props.similarTo ? "Filter by file name or words" : "Describe a meme, e.g. “this is fine dog”"
+      }
       navigationTitle={props.similarTo ? `Similar to ${basename(props.similarTo.path)}` : "Search Memes"}
       searchBarAccessory={dropdown}
     >
@@ -295,15 +332,17 @@ export function MemeGrid(props: { similarTo?: MemeResult }) {
       {search.results.length > 0 ? (
         <Grid.Section
           title={sectionTitle}
-          subtitle={`${search.results.length}${via ? ` · ${via}` : ""}${threshold !== undefined ? ` · score ≥ ${threshold}` : ""}`}
+          subtitle={`${search.results.length}${via ? ` · ${via}` : ""}${by}${threshold !== undefined ? ` · score ≥ ${threshold}` : ""}`}
         >
           {search.results.map((r) => (
             <Grid.Item
               key={r.id}
               id={String(r.id)}
-              content={{ value: { source: r.path }, tooltip: `${shortPath(r.path)}\nscore ${formatScore(r.score)}` }}
+              content={{ value: { source: r.path }, tooltip: itemTooltip(r) }}
               title={basename(r.path)}
-              subtitle={`${formatScore(r.score)} · ${basename(dirname(r.path))}`}
+              subtitle={itemSubtitle(r)}
+              {...(r.text ? { accessory: { icon: Icon.Text, tooltip: r.text } } : {})}
+              keywords={r.text ? [r.text] : []}
               quickLook={{ path: r.path, name: basename(r.path) }}
               actions={<ItemActions result={r} common={common} />}
             />

@@ -2,6 +2,7 @@
 import { showToast, Toast } from "@raycast/api";
 import { useCallback, useEffect, useState } from "react";
 import { toClientError } from "./feedback";
+import type { SearchModeName } from "@memery/client/launcher";
 import type { MemeQuery, MemeResult, MemeryClient, MemeryClientError, MemeryStatus, Transport } from "./memery-client";
 
 export interface StatusState {
@@ -72,6 +73,8 @@ export interface SearchArgs {
   folders: string[] | undefined;
   n: number;
   threshold: number | undefined;
+  /** hybrid, clip or text (text queries only). */
+  mode?: SearchModeName;
   /** Wait this long after the last change before asking (default 120 ms). */
   delayMs?: number;
 }
@@ -93,9 +96,9 @@ const IDLE: SearchState = { results: [], isLoading: false, error: undefined, sea
  */
 export function useMemeSearch(client: MemeryClient, args: SearchArgs): SearchState {
   const [state, setState] = useState<SearchState>(IDLE);
-  const key = JSON.stringify([args.query, args.folders, args.n, args.threshold]);
+  const key = JSON.stringify([args.query, args.folders, args.n, args.threshold, args.mode]);
   useEffect(() => {
-    const { query, folders, n, threshold } = args;
+    const { query, folders, n, threshold, mode } = args;
     if (!query) {
       setState(IDLE);
       return;
@@ -109,6 +112,7 @@ export function useMemeSearch(client: MemeryClient, args: SearchArgs): SearchSta
           n,
           ...(folders ? { folders } : {}),
           ...(threshold !== undefined ? { threshold } : {}),
+          ...(mode ? { mode } : {}),
           signal: abort.signal,
         })
         .then(

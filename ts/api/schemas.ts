@@ -4,7 +4,7 @@
  * @memery/client (packages/client/src/schemas.ts) and are re-exported here.
  */
 import { z } from 'zod';
-import { IndexTypeSchema } from '@memery/client/schemas';
+import { IndexTypeSchema, SearchModeSchema } from '@memery/client/schemas';
 import { ProviderSchema } from '../native/image-encoder.js';
 
 export {
@@ -13,8 +13,10 @@ export {
   IndexSummarySchema,
   SearchQueryObjectSchema,
   SearchQuerySchema,
+  SearchModeSchema,
   SearchResultSchema,
   StatusSchema,
+  type SearchMode,
   type IndexFileError,
   type IndexProgress,
   type IndexSummary,
@@ -43,9 +45,6 @@ export const MemeryOptionsSchema = z
   })
   .strict();
 export type MemeryOptions = z.input<typeof MemeryOptionsSchema>;
-
-export const SearchModeSchema = z.enum(['hybrid', 'clip', 'text']);
-export type SearchMode = z.infer<typeof SearchModeSchema>;
 
 export const SearchOptionsSchema = z
   .object({

@@ -103,6 +103,18 @@ export class TextStore {
     ) as number;
   }
 
+  /** Indexed (ok) files whose content has text read with this OCR model (not empty, not failed). */
+  filesWithText(ocrModelId: string): number {
+    if (!this.present()) return 0;
+    return this.#db
+      .prepare(
+        `SELECT COUNT(*) FROM files f WHERE f.status = 'ok' AND f.hash IS NOT NULL
+           AND EXISTS (SELECT 1 FROM texts t WHERE t.hash = f.hash AND t.ocr_model_id = ? AND t.text != '' AND t.error_code IS NULL)`,
+      )
+      .pluck()
+      .get(ocrModelId) as number;
+  }
+
   /**
    * Ids of texts that may match the plan: the best `limit` by FTS5 rank over the query's quoted
    * trigrams, and for a single short word those matching its one-edit LIKE patterns.

@@ -117,7 +117,7 @@ export class JobQueue extends EventEmitter<JobEvents> {
   }
 
   /** Indexes `folder` (absolute), queued behind other jobs. */
-  index(folder: string, opts: { source: JobSource; onProgress?: (p: IndexProgress) => void; signal?: AbortSignal }): Promise<IndexSummary> {
+  index(folder: string, opts: { source: JobSource; onProgress?: (p: IndexProgress) => void; signal?: AbortSignal; ocr?: boolean }): Promise<IndexSummary> {
     return this.#enqueue(
       folder,
       opts.source,
@@ -130,6 +130,7 @@ export class JobQueue extends EventEmitter<JobEvents> {
         try {
           const summary = await this.#memery.index(folder, {
             signal,
+            ...(opts.ocr !== undefined ? { ocr: opts.ocr } : {}),
             onProgress: (p) => {
               opts.onProgress?.(p);
               this.emit('progress', { folder, source: opts.source, ...p });

@@ -18,6 +18,7 @@ import {
   ThumbParamsSchema,
   type ForgetResponse,
   type PingResponse,
+  type SearchMode,
   type SearchQuery,
   type SearchQueryObject,
   type SearchResponse,
@@ -92,9 +93,9 @@ async function resolveQuery(s: ServerContext, q: SearchQuery, viaSocket: boolean
   return out;
 }
 
-async function timedSearch(s: ServerContext, query: SearchQuery, o: { n?: number; threshold?: number; folders?: string[] }): Promise<SearchResponse> {
+async function timedSearch(s: ServerContext, query: SearchQuery, o: { n?: number; threshold?: number; folders?: string[]; mode?: SearchMode }): Promise<SearchResponse> {
   const t0 = performance.now();
-  const results = await s.memery.search(query, { n: o.n, threshold: o.threshold, folders: o.folders });
+  const results = await s.memery.search(query, { n: o.n, threshold: o.threshold, folders: o.folders, ...(o.mode ? { mode: o.mode } : {}) });
   return { results, ms: Math.round((performance.now() - t0) * 100) / 100 };
 }
 
@@ -145,7 +146,7 @@ const searchImage: Handler = async (s, r) => {
     if (p.negativeText) query.negativeText = p.negativeText;
     const neg = await resolveImageRef(s, p.negativeImage, r.viaSocket, 'negativeImage');
     if (neg) query.negativeImage = neg;
-    answer = await timedSearch(s, query, { n: p.n, threshold: p.threshold, folders: p.folder });
+    answer = await timedSearch(s, query, { n: p.n, threshold: p.threshold, folders: p.folder, mode: p.mode });
   } finally {
     await rm(tmp, { force: true }); // before answering: the upload is gone once the client has its results
   }
@@ -153,7 +154,7 @@ const searchImage: Handler = async (s, r) => {
 };
 
 const index: Handler = async (s, r) => {
-  const { folder } = IndexRequestSchema.parse(await json(s, r));
+  const { folder, ocr } = IndexRequestSchema.parse(await json(s, r));
   const abs = resolve(folder);
   const st = await stat(abs).catch(() => undefined);
   if (!st) throw new HttpError(404, 'E_NOT_FOUND', `Folder not found: ${abs}`, { hint: "The path is read on the server's machine." });
@@ -170,6 +171,7 @@ const index: Handler = async (s, r) => {
     const summary = await s.jobs.index(abs, {
       source: 'api',
       signal: abort.signal,
+      ...(ocr !== undefined ? { ocr } : {}),
       onProgress: (pr) => {
         if (pass(pr)) res.write(sseFrame(EVENTS.progress, { folder: abs, ...pr }));
       },

@@ -45,12 +45,34 @@ export function readProgressLine(line: string): { progress: IndexProgress & { fo
   return undefined;
 }
 
-/** Results of several runs (one per folder), best score first, each path once, at most `n`. */
-export function mergeResults<T extends { path: string; score: number }>(lists: T[][], n: number): T[] {
+/**
+ * Results of several runs (one per folder) as one list of at most `n`, each path once. Each run's
+ * own order is kept (memery's hybrid ranking puts images whose words match first, whatever their
+ * score); the runs are interleaved by what each one's next result is worth: a words match (by its
+ * share of the query) before none, then the higher score (NaN last).
+ */
+export function mergeResults<T extends { path: string; score: number; match?: { score: number } | null }>(lists: T[][], n: number): T[] {
+  const worth = (r: T): [number, number] => [r.match ? 1 + r.match.score : 0, Number.isNaN(r.score) ? -Infinity : r.score];
+  const better = (a: T, b: T): boolean => {
+    const [wa, sa] = worth(a);
+    const [wb, sb] = worth(b);
+    return wa !== wb ? wa > wb : sa > sb;
+  };
+  const at = lists.map(() => 0);
   const seen = new Set<string>();
-  return lists
-    .flat()
-    .sort((a, b) => (Number.isNaN(b.score) ? -1 : Number.isNaN(a.score) ? 1 : b.score - a.score))
-    .filter((r) => (seen.has(r.path) ? false : (seen.add(r.path), true)))
-    .slice(0, n);
+  const out: T[] = [];
+  while (out.length < n) {
+    let pick = -1;
+    for (let i = 0; i < lists.length; i++) {
+      const r = lists[i]![at[i]!];
+      if (r !== undefined && (pick < 0 || better(r, lists[pick]![at[pick]!]!))) pick = i;
+    }
+    if (pick < 0) break;
+    const r = lists[pick]![at[pick]!++]!;
+    if (!seen.has(r.path)) {
+      seen.add(r.path);
+      out.push(r);
+    }
+  }
+  return out;
 }

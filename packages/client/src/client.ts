@@ -16,6 +16,7 @@ import type {
   IndexProgressEvent,
   IndexSummary,
   PingResponse,
+  SearchMode,
   SearchQuery,
   SearchResponse,
   SearchResult,
@@ -100,6 +101,8 @@ export interface SearchOptions {
   folders?: string[];
   n?: number;
   threshold?: number;
+  /** hybrid (the server's default when left out), clip or text. */
+  mode?: SearchMode;
   signal?: AbortSignal;
 }
 
@@ -221,6 +224,7 @@ export class ServerClient {
     if (opts.n !== undefined) body.n = opts.n;
     if (opts.threshold !== undefined) body.threshold = opts.threshold;
     if (opts.folders !== undefined && opts.folders.length > 0) body.folders = opts.folders.map((f) => resolve(f));
+    if (opts.mode !== undefined) body.mode = opts.mode;
     return this.#json((s) => s.SearchResponseSchema, 'POST', ROUTES.search, body, opts.signal ? { signal: opts.signal } : {});
   }
 
@@ -233,6 +237,7 @@ export class ServerClient {
     if (opts.text) p.set('text', opts.text);
     if (opts.negativeText) p.set('negativeText', opts.negativeText);
     if (opts.negativeImage) p.set('negativeImage', opts.negativeImage);
+    if (opts.mode) p.set('mode', opts.mode);
     const qs = p.toString();
     const reply = await this.call('POST', `${ROUTES.searchImage}${qs ? `?${qs}` : ''}`, {
       body: image,
@@ -243,10 +248,15 @@ export class ServerClient {
     return (this.#validate ? (await loadSchemas()).SearchResponseSchema.parse(value) : (value as SearchResponse)).results;
   }
 
-  /** Indexes `folder` (made absolute here) on the server, reporting progress; resolves with the summary. */
-  async index(folder: string, onProgress?: (p: IndexProgressEvent) => void, opts: { signal?: AbortSignal } = {}): Promise<IndexSummary> {
+  /**
+   * Indexes `folder` (made absolute here) on the server, reporting progress; resolves with the
+   * summary. `ocr`: read the text in images in this run (default: the server's setting).
+   */
+  async index(folder: string, onProgress?: (p: IndexProgressEvent) => void, opts: { signal?: AbortSignal; ocr?: boolean } = {}): Promise<IndexSummary> {
     const abs = resolve(folder);
-    const res = await this.request('POST', ROUTES.index, { body: Buffer.from(JSON.stringify({ folder: abs })), ...(opts.signal ? { signal: opts.signal } : {}) });
+    const request: Record<string, unknown> = { folder: abs };
+    if (opts.ocr !== undefined) request.ocr = opts.ocr;
+    const res = await this.request('POST', ROUTES.index, { body: Buffer.from(JSON.stringify(request)), ...(opts.signal ? { signal: opts.signal } : {}) });
     if ((res.statusCode ?? 0) >= 400) {
       const chunks: Buffer[] = [];
       for await (const c of res) chunks.push(c as Buffer);

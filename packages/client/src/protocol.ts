@@ -180,3 +180,68 @@ export function progressThrottle(intervalMs = 100, now: () => number = Date.now)
     return true;
   };
 }
+
+/**
+ * How a search ranks (POST /api/search `mode`, `memery search --mode`): hybrid (the default) puts
+ * images whose text (OCR) holds the query's words first, then the rest by CLIP score; clip ranks by
+ * the picture only; text returns only images whose words match.
+ */
+export const SEARCH_MODES = ['hybrid', 'clip', 'text'] as const;
+export type SearchModeName = (typeof SEARCH_MODES)[number];
+
+/** A piece of a snippet: plain text, or (`hit`) a part the query's words matched. */
+export interface SnippetPart {
+  text: string;
+  hit: boolean;
+}
+
+const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
+const flatten = (s: string) => s.replace(/\r?\n/g, ' / ').replace(/[\u0000-\u001f\u007f]/g, ' ');
+
+/**
+ * The one-line piece of a result's text (OCR) that every client shows (GUI, CLI table, Raycast,
+ * Alfred): at most `width` characters from `lead` characters before the first matched span (so the
+ * match shows first even where the client clips the line), else from the text's start; with `fill`
+ * (a fixed-width column) a match near the end starts the piece earlier to fill `width`. Line breaks
+ * read as " / ", an ellipsis marks a cut. The parts are plain
+ * strings: a client renders them as text (the GUI with DOM text nodes and <mark>, never as HTML).
+ * `match.spans` are UTF-16 offsets into `text`, end exclusive (the search result's `match`).
+ */
+export function textSnippet(
+  text: string | null | undefined,
+  match: { spans: ReadonlyArray<{ start: number; end: number }> } | null | undefined,
+  opts: { width?: number; lead?: number; fill?: boolean } = {},
+): SnippetPart[] {
+  if (!text) return [];
+  const width = Math.max(1, opts.width ?? 60);
+  const lead = Math.max(0, opts.lead ?? 12);
+  const spans = [...(match?.spans ?? [])].filter((s) => s.end > s.start).sort((a, b) => a.start - b.start);
+  const first = spans[0];
+  let from = first ? Math.max(0, opts.fill ? Math.min(first.start - lead, text.length - width) : first.start - lead) : 0;
+  let to = Math.min(text.length, from + width);
+  if (from > 0 && isLowSurrogate(text.charCodeAt(from))) from--; // never half a character
+  if (to < text.length && isLowSurrogate(text.charCodeAt(to))) to++;
+  const parts: SnippetPart[] = [];
+  const push = (s: string, hit: boolean) => {
+    const t = flatten(s);
+    if (t) parts.push({ text: t, hit });
+  };
+  if (from > 0) parts.push({ text: '\u2026', hit: false });
+  let at = from;
+  for (const s of spans) {
+    const a = Math.max(s.start, at);
+    const b = Math.min(s.end, to);
+    if (a >= b) continue;
+    push(text.slice(at, a), false);
+    push(text.slice(a, b), true);
+    at = b;
+  }
+  push(text.slice(at, to), false);
+  if (to < text.length) parts.push({ text: '\u2026', hit: false });
+  return parts;
+}
+
+/** A snippet as one plain string. */
+export function snippetText(parts: readonly SnippetPart[]): string {
+  return parts.map((p) => p.text).join('');
+}

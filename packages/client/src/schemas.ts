@@ -4,7 +4,7 @@
  * result, summary, progress and status types are these (ts/api/schemas.ts re-exports them).
  */
 import { z } from 'zod';
-import { ERROR_CODES, EVENTS, PROGRESS_LINE_TYPES } from './protocol.js';
+import { ERROR_CODES, EVENTS, PROGRESS_LINE_TYPES, SEARCH_MODES } from './protocol.js';
 
 /** POSIX absolute (memery runs on macOS and Linux): what node:path's isAbsolute says there. */
 const isAbsolutePath = (p: string) => p.startsWith('/');
@@ -20,6 +20,10 @@ export const ErrorCodeSchema = z.enum(ERROR_CODES);
 /** Kinds of vector index a catalog can use. */
 export const IndexTypeSchema = z.enum(['flat', 'flat-fp16', 'hnsw']);
 export type IndexType = z.infer<typeof IndexTypeSchema>;
+
+/** How a search ranks: hybrid (words in images first, then pictures), clip (pictures only) or text (words only). */
+export const SearchModeSchema = z.enum(SEARCH_MODES);
+export type SearchMode = z.infer<typeof SearchModeSchema>;
 
 // ---- results, summaries, progress, status (the library's types) -------------------------------
 
@@ -120,7 +124,14 @@ export const StatusSchema = z.object({
   catalog: z.string(),
   model: z.object({ name: z.string(), id: z.string().nullable(), dir: z.string().nullable(), layout: z.string().nullable() }),
   folders: z.array(FolderStatusSchema),
-  counts: z.object({ files: z.number().int(), failed: z.number().int(), embeddings: z.number().int(), folders: z.number().int() }),
+  counts: z.object({
+    files: z.number().int(),
+    failed: z.number().int(),
+    embeddings: z.number().int(),
+    folders: z.number().int(),
+    /** Indexed images with text in them (OCR, with the current OCR model). Absent from servers before OCR. */
+    texts: z.number().int().optional(),
+  }),
   index: z.object({
     file: z.string().nullable(),
     type: IndexTypeSchema,
@@ -145,6 +156,8 @@ export const SearchRequestSchema = z
     n: z.number().int().min(1).max(10_000).optional(),
     threshold: z.number().min(-1).max(1).optional(),
     folders: z.array(absolutePath).optional(),
+    /** hybrid (default): images whose text holds the query's words first; clip: the picture only; text: the words only. */
+    mode: SearchModeSchema.default('hybrid'),
   })
   .strict();
 export type SearchRequest = z.input<typeof SearchRequestSchema>;
@@ -170,12 +183,19 @@ export const SearchImageParamsSchema = z
     text: z.string().min(1).optional(),
     negativeText: z.string().min(1).optional(),
     negativeImage: z.string().regex(/^id:\d+$/, 'Expected id:<n>').optional(),
+    mode: SearchModeSchema.optional(),
   })
   .strict();
 export type SearchImageParams = z.infer<typeof SearchImageParamsSchema>;
 
 /** POST /api/index: indexes (incrementally) an absolute folder; answers server-sent events. */
-export const IndexRequestSchema = z.object({ folder: absolutePath }).strict();
+export const IndexRequestSchema = z
+  .object({
+    folder: absolutePath,
+    /** Read the text in images (OCR) in this run; default: the server's setting (config `ocr`). */
+    ocr: z.boolean().optional(),
+  })
+  .strict();
 export type IndexRequest = z.infer<typeof IndexRequestSchema>;
 
 /** POST /api/forget. */
