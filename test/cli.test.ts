@@ -12,6 +12,7 @@ import { imageInfo } from '../ts/native/index.js';
 import { CLI_BUILT, COLOUR_MODEL, STACK_LINE, runCli, runColour, type CliResult } from './helpers/cli.js';
 import { COLOURS, tempDir, writeColourSet, writeSolid } from './helpers/images.js';
 import { HAS_SHARED, ROOT, SHARED_SKIP_REASON, shared } from './helpers/shared.js';
+import { setImageText } from './helpers/texts.js';
 
 const built = CLI_BUILT ? '' : ' (dist/ts/cli/main.js missing: run `npm run build:ts`)';
 const temps: string[] = [];
@@ -127,7 +128,7 @@ describe.skipIf(!CLI_BUILT)(`memery CLI${built}`, () => {
 
     it.each([
       ['an unknown flag', ['search', '.', 'red', '--bogus'], /unknown option '--bogus'/],
-      ['a missing argument', ['search'], /missing required argument 'folder'/],
+      ['no folder and no query', ['search'], /Expected a query/],
       ['a non-number -n', ['search', '.', 'red', '-n', 'abc'], /'abc' is invalid.*whole number/],
       ['-n 0', ['search', '.', 'red', '-n', '0'], /'0' is invalid/],
       ['a threshold out of range', ['search', '.', 'red', '--threshold', '1.5'], /'1\.5' is invalid/],
@@ -168,9 +169,9 @@ describe.skipIf(!CLI_BUILT)(`memery CLI${built}`, () => {
       expect(d.stderr).toMatch(STACK_LINE);
     });
 
-    it('an unknown registry model: exit 1 naming it and the known ones', async () => {
+    it('an unknown registry model: a usage error (exit 2) naming it and the known ones', async () => {
       const r = await runCli(['--model', 'no-such-model', 'search', colours, 'red'], { home: temp() });
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2);
       expect(r.stderr).toContain('no-such-model');
       expect(r.stderr).toMatch(/Known models: /);
       expect(r.stderr).not.toMatch(STACK_LINE);
@@ -228,7 +229,7 @@ describe.skipIf(!CLI_BUILT)(`memery CLI${built}`, () => {
       const r = await runColour(['status'], { home });
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(memes);
-      expect(r.stdout).toContain('server running: no');
+      expect(r.stdout).toMatch(/^server +not running$/m);
       const j = await runColour(['status', '--json'], { home });
       const s = JSON.parse(j.stdout) as { counts: { files: number; failed: number }; server: { running: boolean } };
       expect(s.counts).toMatchObject({ files: 79, failed: 1 });
@@ -262,14 +263,24 @@ describe.skipIf(!CLI_BUILT)(`memery CLI${built}`, () => {
         expect(JSON.parse(viaServer.stdout)).toEqual(JSON.parse(local.stdout));
         expect((JSON.parse(viaServer.stdout) as { results: Array<{ path: string }> }).results[0]!.path).toBe(files.red);
         const st = ok(await runColour(['status'], { home }));
-        expect(st.stdout).toMatch(/server running: yes/);
+        expect(st.stdout).toMatch(/^server +running \(http/m);
+        // --mode and --no-ocr go through the server too (no model here: it must answer).
+        const clip = ok(await runCli(['search', dir, 'red', '--mode', 'clip', '--no-ocr', '--json'], { home, env }));
+        expect((JSON.parse(clip.stdout) as { results: Array<{ path: string }> }).results[0]!.path).toBe(files.red);
+        setImageText(home, files.white!, 'That was very\ncash money of you');
+        const words = ok(await runCli(['search', dir, 'cash money', '--mode', 'text', '--json'], { home, env }));
+        const hits = (JSON.parse(words.stdout) as { results: Array<{ path: string; text: string; match: { score: number } }> }).results;
+        expect(hits.map((h) => h.path)).toEqual([files.white]);
+        expect(hits[0]!.text).toBe('That was very\ncash money of you');
+        expect(ok(await runColour(['status'], { home })).stdout).toMatch(/8 indexed, 0 failed, 8 embeddings, 1 with text/);
+        expect((JSON.parse(ok(await runColour(['status', '--json'], { home })).stdout) as { counts: { texts: number } }).counts.texts).toBe(1);
       } finally {
         child?.kill('SIGINT');
       }
       const end = await served;
       expect(end.code).toBe(0);
       // The server is gone: status says no.
-      expect(ok(await runColour(['status'], { home })).stdout).toMatch(/server running: no/);
+      expect(ok(await runColour(['status'], { home })).stdout).toMatch(/^server +not running$/m);
     });
   });
 

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Memery, isMemeryError, loadConfig } from '../ts/index.js';
+import { configKeys, envName, loadConfigWithSources } from '../ts/config/load.js';
 import { tempDir } from './helpers/images.js';
 
 describe('config', () => {
@@ -12,6 +13,19 @@ describe('config', () => {
     expect(loadConfig(home, {}, {})).toMatchObject({ batchSize: 8, threads: 2 });
     expect(loadConfig(home, {}, { MEMERY_BATCH_SIZE: '4' })).toMatchObject({ batchSize: 4, threads: 2 });
     expect(loadConfig(home, { batchSize: 2 }, { MEMERY_BATCH_SIZE: '4' })).toMatchObject({ batchSize: 2 });
+  });
+
+  it('every key has an environment variable, converted by its type; sources say where each value came from', () => {
+    expect(configKeys().map((k) => k.env)).toContain('MEMERY_HF_ENDPOINT');
+    expect(envName('maxFileBytes')).toBe('MEMERY_MAX_FILE_BYTES');
+    const home = tempDir();
+    const env = { MEMERY_OCR: 'off', MEMERY_WATCH: '1', MEMERY_FOLDERS: '/a:/b', MEMERY_EXCLUDE: '["*.gif","drafts/"]', MEMERY_LOCK_TIMEOUT: '2.5' };
+    expect(loadConfig(home, {}, env)).toMatchObject({ ocr: false, watch: true, folders: ['/a', '/b'], exclude: ['*.gif', 'drafts/'], lockTimeout: 2.5 });
+    expect(() => loadConfig(home, {}, { MEMERY_WATCH: 'maybe' })).toThrow(/MEMERY_WATCH/);
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ batchSize: 8 }));
+    const { sources, config } = loadConfigWithSources(home, { threads: 3 }, { MEMERY_OCR: '0' });
+    expect(config).toMatchObject({ batchSize: 8, threads: 3, ocr: false });
+    expect(sources).toMatchObject({ batchSize: 'config.json', threads: 'command line', ocr: 'environment', port: 'default' });
   });
 
   it('errors name the bad key', () => {

@@ -192,7 +192,7 @@ export class Memery {
             : {}),
         },
         abs,
-        opts,
+        { ...opts, exclude: [...this.config.exclude, ...(opts.exclude ?? [])] },
       );
     } catch (err) {
       throw catalogError(err, this.#catalog.path, 'write');
@@ -312,9 +312,13 @@ export class Memery {
     let rebuilt = false;
     const prefixes = o.folders?.map((f) => folderPrefix(resolve(f)));
     const inFolders = (p: string): boolean => !prefixes || prefixes.some((pre) => p.startsWith(pre));
-    let k = Math.min(index.size, Math.max(o.n * 2, o.n + 16));
+    // With folders, FAISS ranks only the vectors of files inside them (one search, no re-search).
+    const within = o.folders ? this.#catalog.embeddingIdsUnder(o.folders.map((f) => resolve(f)), m.id) : undefined;
+    if (within && !within.length) return { results: [], vector };
+    const candidates = (): number => Math.min(index!.size, within?.length ?? Infinity);
+    let k = Math.min(candidates(), Math.max(o.n * 2, o.n + 16));
     for (;;) {
-      let [hits] = await index.search(vector, k);
+      let [hits] = await index.search(vector, k, { within });
       // The query and every indexed vector are unit length: a score beyond 1 means the index holds a
       // damaged vector (e.g. a cache file written from it). Rebuild from SQLite (which checks every
       // vector) and search again; never rank by an impossible score.
@@ -325,7 +329,7 @@ export class Memery {
           this.#extras.onWarning?.(`the index ${cache.file} gave an impossible score; rebuilding it from the catalog`);
           index = await cache.rebuild();
           if (!index) return { results: [], vector };
-          k = Math.min(index.size, k);
+          k = Math.min(candidates(), k);
           continue;
         }
         const keep = hits!.scores.map((s) => !impossible(s));
@@ -348,8 +352,8 @@ export class Memery {
         .sort((a, b) => b.score - a.score || (a.path < b.path ? -1 : 1));
       const lastScore = hits!.scores[hits!.scores.length - 1];
       const belowThreshold = o.threshold !== undefined && lastScore !== undefined && lastScore < o.threshold;
-      if (results.length >= o.n || k >= index.size || belowThreshold) return { results: results.slice(0, o.n), vector };
-      k = Math.min(index.size, k * 4);
+      if (results.length >= o.n || k >= candidates() || belowThreshold) return { results: results.slice(0, o.n), vector };
+      k = Math.min(candidates(), k * 4);
     }
   }
 
@@ -411,7 +415,7 @@ export class Memery {
         layout: layout?.kind ?? null,
       },
       folders: this.folders(),
-      counts: this.#catalog.counts(),
+      counts: { ...this.#catalog.counts(), texts: this.#texts.filesWithText(ocrModelInfo().id) },
       index: { file, type: this.config.indexType, health, vectors, problems },
       integrity: this.#catalog.integrityCheck(),
     };

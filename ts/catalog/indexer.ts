@@ -6,7 +6,7 @@ import { folderPrefix, type Catalog, type EmbeddingRecord, type FileRecord, type
 import { contentHash, MAX_FILE_BYTES, tooLarge } from './hash.js';
 import type { VectorCache } from './vector-cache.js';
 import { readTexts, type ReadTextsContext } from './read-texts.js';
-import { walkImages, type WalkedFile } from './walk.js';
+import { excludeMatcher, walkImages, type WalkedFile } from './walk.js';
 
 /** Failures that say nothing about the content (permissions, a flaky disk): retried on every run. */
 const RETRY_EVERY_RUN = new Set(['E_IO', 'E_NOT_FOUND', 'E_NOMEM', 'E_NATIVE']);
@@ -33,6 +33,11 @@ export interface IndexRunOptions {
   chunkSize?: number;
   /** Read the text in images (OCR) in this run (Memery.index; default: the config's `ocr`). */
   ocr?: boolean;
+  /**
+   * Gitignore-style patterns (relative to the folder) to leave out, besides each .memeryignore;
+   * files of the folder already in the catalog that they match are removed from it.
+   */
+  exclude?: readonly string[];
 }
 
 interface Candidate {
@@ -67,7 +72,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   const generationBefore = catalog.generation();
   progress({ phase: 'scan', done: 0, total: 0 });
   const maxFileBytes = ctx.maxFileBytes ?? MAX_FILE_BYTES;
-  const { files, problems } = await walkImages(folder, { signal, exclude: ctx.exclude });
+  const { files, problems } = await walkImages(folder, { signal, exclude: ctx.exclude, ...(opts.exclude?.length ? { ignore: excludeMatcher(opts.exclude) } : {}) });
   const known = catalog.filesUnder(folder);
   const seen = new Set<string>();
   const candidates: Candidate[] = [];
@@ -147,6 +152,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   let reembedded = 0;
   let encodedDone = 0;
   const added: number[] = [];
+  const addedVectors = new Map<number, Float32Array>(); // the cache gets them without reading SQLite
   const dimsByHash = new Map<string, { width: number; height: number }>();
   if (toEncode.length) {
     const encoder = await ctx.encoder();
@@ -190,7 +196,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
         if (c.prior) reembedded++;
         else created++;
       });
-      added.push(...catalog.commit(embeddings, records));
+      added.push(...catalog.commit(embeddings, records, (id, e) => addedVectors.set(id, e.vector)));
       encodedDone += chunk.length;
       progress({ phase: 'encode', done: encodedDone, total: toEncode.length });
       if (!inFlight.length) break; // stopped: what was committed is kept
@@ -220,7 +226,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   // The vectors are searchable before the (slower) reading of text starts.
   await ctx.cache.applyChanges(
     generationBefore,
-    added.filter((id) => !orphans.has(id)),
+    added.filter((id) => !orphans.has(id)).map((id) => ({ id, vector: addedVectors.get(id)! })),
     [...orphans].filter((id) => !addedSet.has(id)),
   );
 

@@ -1,6 +1,7 @@
 import type { OpenDirOptions } from 'node:fs';
-import { opendir, realpath, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { opendir, readFile, realpath, stat } from 'node:fs/promises';
+import { extname, join, relative, sep } from 'node:path';
+import ignore, { type Ignore } from 'ignore';
 
 /** Extensions memery indexes (lower case). Other files are ignored, not reported. */
 export const IMAGE_EXTENSIONS = new Set([
@@ -9,6 +10,29 @@ export const IMAGE_EXTENSIONS = new Set([
 
 export function isImagePath(path: string): boolean {
   return IMAGE_EXTENSIONS.has(extname(path).toLowerCase());
+}
+
+/** A file in an indexed folder (or any of its subfolders) listing what to leave out, in gitignore syntax. */
+export const IGNORE_FILE = '.memeryignore';
+
+/**
+ * Whether to leave a path out: `rel` is relative to the walked folder, with "/" separators;
+ * `isDir` says whether it is a folder (a folder left out is not entered).
+ */
+export type PathMatcher = (rel: string, isDir: boolean) => boolean;
+
+/** A PathMatcher for gitignore-style patterns (such as --exclude), relative to the walked folder. */
+export function excludeMatcher(patterns: readonly string[]): PathMatcher {
+  const ig = ignore().add([...patterns]);
+  return (rel, isDir) => rel !== '' && ig.ignores(isDir ? `${rel}/` : rel);
+}
+
+const posix = (p: string): string => (sep === '/' ? p : p.split(sep).join('/'));
+
+/** The rules of one .memeryignore: they apply below `base`. */
+interface IgnoreRules {
+  base: string;
+  ig: Ignore;
 }
 
 export interface WalkedFile {
@@ -65,17 +89,38 @@ function reason(err: unknown): string {
  * symlinks are followed, but each real folder is visited once, so loops cannot hang the walk.
  * What cannot be looked at is returned in `problems`, never dropped silently: an unreadable folder
  * (its files are unknown, not gone), a file that cannot be stat'ed, a name that is not UTF-8.
- * `exclude` folders are not entered.
+ * `exclude` folders are not entered. Paths that `ignore` matches are left out, and so are those
+ * that a .memeryignore (gitignore syntax) in the folder or a subfolder matches; a deeper file's
+ * rules win over its parents' (a "!pattern" there takes a file back in). A folder left out is not
+ * entered.
  */
-export async function walkImages(root: string, opts: { signal?: AbortSignal; exclude?: string[] } = {}): Promise<WalkResult> {
+export async function walkImages(
+  root: string,
+  opts: { signal?: AbortSignal; exclude?: string[]; ignore?: PathMatcher; ignoreFile?: string | false } = {},
+): Promise<WalkResult> {
   const files: WalkedFile[] = [];
   const problems: WalkProblem[] = [];
   // Folders never walked (memery's own home: thumbnails and models are not the user's images).
   const seen = new Set<string>(await Promise.all((opts.exclude ?? []).map((p) => realpath(p).catch(() => p))));
+  const ignoreFile = opts.ignoreFile === undefined ? IGNORE_FILE : opts.ignoreFile;
+  const rulesOf = new Map<string, IgnoreRules[]>([[root, []]]);
+  const left = (p: string, isDir: boolean, rules: IgnoreRules[]): boolean => {
+    if (opts.ignore?.(posix(relative(root, p)), isDir)) return true;
+    for (let i = rules.length - 1; i >= 0; i--) {
+      const r = rules[i]!;
+      const rel = posix(relative(r.base, p));
+      const t = r.ig.test(isDir ? `${rel}/` : rel);
+      if (t.ignored) return true;
+      if (t.unignored) return false;
+    }
+    return false;
+  };
   const stack = [root];
   while (stack.length) {
     opts.signal?.throwIfAborted();
     const dir = stack.pop()!;
+    let rules = rulesOf.get(dir) ?? [];
+    rulesOf.delete(dir);
     let real: string;
     let handle;
     try {
@@ -87,6 +132,17 @@ export async function walkImages(root: string, opts: { signal?: AbortSignal; exc
     } catch (err) {
       problems.push({ path: dir, code: 'E_IO', message: `Cannot read folder ${dir} (${reason(err)}); its files are kept as they were`, folder: true });
       continue;
+    }
+    if (ignoreFile) {
+      const file = join(dir, ignoreFile);
+      try {
+        rules = [...rules, { base: dir, ig: ignore().add(await readFile(file, 'utf8')) }];
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+          problems.push({ path: file, code: 'E_IO', message: `Cannot read ${file} (${reason(err)}); the files it lists are not left out`, folder: false });
+        }
+      }
     }
     try {
       for await (const ent of handle) {
@@ -118,8 +174,12 @@ export async function walkImages(root: string, opts: { signal?: AbortSignal; exc
             continue; // dangling link
           }
         }
-        if (isDir) stack.push(p);
-        else if (isFile && isImagePath(p)) {
+        if (isDir) {
+          if (left(p, true, rules)) continue;
+          stack.push(p);
+          rulesOf.set(p, rules);
+        } else if (isFile && isImagePath(p)) {
+          if (left(p, false, rules)) continue;
           try {
             const st = await stat(p);
             files.push({ path: p, size: st.size, mtimeMs: st.mtimeMs });

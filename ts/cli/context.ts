@@ -16,6 +16,7 @@ export interface GlobalOptions {
   provider?: ProviderName;
   threads?: number;
   debug?: boolean;
+  color?: ColorMode;
 }
 
 export interface TextStream {
@@ -24,8 +25,28 @@ export interface TextStream {
   columns?: number;
 }
 
-/** https://no-color.org: a non-empty NO_COLOR turns colour off; so does TERM=dumb and a non-TTY. */
-export function useColor(stream: TextStream, env: NodeJS.ProcessEnv = process.env): boolean {
+export type ColorMode = 'auto' | 'always' | 'never';
+let colorMode: ColorMode = 'auto';
+
+/** --color auto|always|never (the global option; set before a command runs). */
+export function setColorMode(mode: ColorMode | undefined): void {
+  colorMode = mode ?? 'auto';
+}
+
+/**
+ * Whether to colour `stream`: --color always|never decides; with auto (the default), a
+ * FORCE_COLOR other than 0/false turns colour on even in a pipe (FORCE_COLOR=0 turns it off), then a
+ * non-empty NO_COLOR (https://no-color.org) turns it off, and otherwise a TTY that is not TERM=dumb
+ * gets colour. (FORCE_COLOR over NO_COLOR, as in Node.js itself.)
+ */
+export function useColor(stream: TextStream, env: NodeJS.ProcessEnv = process.env, mode: ColorMode = colorMode): boolean {
+  if (mode === 'always') return true;
+  if (mode === 'never') return false;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) {
+    if (force === '0' || force.toLowerCase() === 'false') return false;
+    return true; // '' , '1', '2', '3', 'true': on
+  }
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
   if (env.TERM === 'dumb') return false;
   return stream.isTTY === true;

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { parseLimit, parsePort, parseSize, parseThreads, parseThreshold } from './args.js';
-import { useColor, type GlobalOptions } from './context.js';
-import { EXIT_OK, EXIT_USAGE, exitCodeFor, printError, printErrorJson } from './errors.js';
+import { setColorMode, useColor, type ColorMode, type GlobalOptions } from './context.js';
+import { EXIT_OK, EXIT_USAGE, UsageError, exitCodeFor, printError, printErrorJson } from './errors.js';
 import { ENV_ERROR_FORMAT } from '@memery/client/protocol';
 
 /**
@@ -31,7 +31,20 @@ function examples(lines: Array<[string, string]>): string {
   return `\nExamples:\n${lines.map(([c, d]) => `  $ ${c.padEnd(w)}  # ${d}`).join('\n')}\n`;
 }
 
-const GLOBAL_KEYS = ['home', 'model', 'modelDir', 'provider', 'threads', 'debug'] as const;
+const GLOBAL_KEYS = ['home', 'model', 'modelDir', 'provider', 'threads', 'debug', 'color'] as const;
+
+/** --exclude GLOB, repeatable. */
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/**
+ * The configuration section of --help, generated from the config schema. Its modules are loaded
+ * only when help is asked for (main() preloads them), so other commands start without them.
+ */
+let configHelpText: (() => string) | undefined;
+async function preloadConfigHelp(): Promise<void> {
+  const { configHelp } = await import('./config-help.js');
+  configHelpText = configHelp;
+}
 
 function globalsOf(cmd: Command): GlobalOptions {
   const all = cmd.optsWithGlobals() as Record<string, unknown>;
@@ -52,6 +65,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--provider <provider>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda', 'auto']))
     .option('--threads <n>', 'inference threads (0 = one per core)', parseThreads)
     .option('--debug', 'show stack traces for errors')
+    .addOption(
+      new Option('--color <when>', 'colour: auto (a terminal, unless NO_COLOR; FORCE_COLOR turns it on in a pipe), always or never')
+        .choices(['auto', 'always', 'never'])
+        .default('auto'),
+    )
     .exitOverride()
     .showHelpAfterError('(run with --help for usage and examples)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
@@ -61,20 +79,34 @@ export function buildProgram(): Command {
           ? write(`${JSON.stringify({ error: { code: 'E_USAGE', message: str.replace(/^error: /, '').split('\n')[0]!.trim() } })}\n`)
           : write(`memery: ${str.replace(/^error: /, 'error: ')}`),
     })
-    .hook('preAction', (_program, action) => {
+    .hook('preAction', async (_program, action) => {
       const o = action.opts() as { json?: boolean; progress?: string; format?: string };
       if (o.json || o.progress === 'json' || o.format === 'json' || o.format === 'alfred') machineErrors = true;
+      const g = action.optsWithGlobals() as GlobalOptions;
+      setColorMode(g.color);
+      // An unknown --model is a usage error, named with the known ones (before anything loads).
+      if (g.model !== undefined) {
+        const { MODEL_REGISTRY } = await import('../models/registry.js');
+        if (!MODEL_REGISTRY.some((e) => e.name === g.model)) {
+          throw new UsageError(
+            `Expected a known model for --model but received "${g.model}"`,
+            `Known models: ${MODEL_REGISTRY.map((e) => e.name).join(', ')}. For a model folder you have, use --model-dir.`,
+          );
+        }
+      }
     })
     .addHelpText(
       'after',
       examples([
         ['memery index ~/Pictures/memes', 'index a folder (only what changed)'],
         ['memery search ~/Pictures/memes "a cat in a box"', 'search it'],
+        ['memery search "dad joke"', 'search every indexed folder'],
         ['memery search ~/Pictures --image cat.jpg -n 5', 'images like cat.jpg'],
         ['memery search ~/Pictures dog -0 | xargs -0 open', 'pipe the results'],
         ['memery status', 'what is indexed, which model'],
-      ]) + '\nEnvironment: MEMERY_HOME, MEMERY_MODEL, MEMERY_MODEL_DIR, MEMERY_PROVIDER, MEMERY_THREADS, NO_COLOR.\n',
-    );
+      ]),
+    )
+    .addHelpText('after', () => configHelpText?.() ?? '\nConfiguration and environment: `memery --help` lists them, `memery config` shows them.\n');
 
   program
     .command('index')
@@ -82,6 +114,7 @@ export function buildProgram(): Command {
     .argument('<folders...>', 'folders to index')
     .option('--json', 'print the summary as JSON on stdout (an array for several folders)')
     .option('--no-ocr', 'do not read the text in images (default: config ocr, on)')
+    .option('--exclude <glob>', 'leave out files and folders this gitignore-style pattern matches (repeatable; besides .memeryignore)', collect)
     .addOption(new Option('--progress <format>', 'progress on stderr: text (a bar or lines) or json (one JSON object a line, then a summary per folder)').choices(['text', 'json']))
     .addHelpText(
       'after',
@@ -91,9 +124,13 @@ export function buildProgram(): Command {
         ['memery index ~/Pictures --json | jq .failed', 'the summary as JSON'],
         ['memery index ~/Pictures --progress json', 'progress as JSON lines on stderr (for launchers)'],
         ['memery index ~/Pictures --no-ocr', 'images only, without reading their text'],
-      ]) + '\nThe text in each image is read (OCR) after it is encoded, once per content; --no-ocr skips it.\nFiles that cannot be decoded are listed on stderr ("path: reason"); they do not fail the run.\nCtrl-C stops after the current batch and keeps what was indexed.\n',
+        ['memery index ~/Pictures --exclude "*.gif" --exclude drafts/', 'leave out GIFs and drafts folders'],
+      ]) +
+        '\nA .memeryignore file (gitignore syntax) in the folder or any subfolder lists what to leave out; so do\n' +
+        '--exclude and the config key exclude. Files left out that are in the catalog are removed from it.\n' +
+        '\nThe text in each image is read (OCR) after it is encoded, once per content; --no-ocr skips it.\nFiles that cannot be decoded are listed on stderr ("path: reason"); they do not fail the run.\nCtrl-C stops after the current batch and keeps what was indexed.\n',
     )
-    .action(async (folders: string[], opts: { json?: boolean; progress?: 'text' | 'json'; ocr?: boolean }, cmd: Command) => {
+    .action(async (folders: string[], opts: { json?: boolean; progress?: 'text' | 'json'; ocr?: boolean; exclude?: string[] }, cmd: Command) => {
       const { runIndex } = await import('./commands/index.js');
       await runIndex(folders, opts, globalsOf(cmd));
     });
@@ -101,8 +138,8 @@ export function buildProgram(): Command {
   program
     .command('search')
     .alias('recall')
-    .description('search FOLDER with a text query and/or an example image (indexes what changed first)')
-    .argument('<folder>', 'folder to search (indexed first unless --no-index)')
+    .description('search FOLDER, or every indexed folder, with a text query and/or an example image (indexes what changed in FOLDER first)')
+    .argument('[folder]', 'folder to search (indexed first unless --no-index); left out: every indexed folder (see below)')
     .argument('[query...]', 'text query (several words are joined)')
     .option('--image <file>', 'an example image: find images like it')
     .option('--not <text>', 'a text to steer away from')
@@ -110,6 +147,7 @@ export function buildProgram(): Command {
     .option('-n, --limit <n>', 'number of results (default 20)', parseLimit)
     .option('--threshold <score>', 'drop results scoring below this cosine similarity (-1 to 1)', parseThreshold)
     .option('--no-index', 'search the catalog as it is, without indexing first')
+    .option('--exclude <glob>', 'leave out what this gitignore-style pattern matches, when indexing and in the results (repeatable)', collect)
     .addOption(
       new Option('--mode <mode>', 'hybrid: images whose text matches the words first, then by look (default); clip: by look only; text: by their text only').choices([
         'hybrid',
@@ -126,6 +164,7 @@ export function buildProgram(): Command {
       'after',
       examples([
         ['memery search ~/Pictures "a dog on a beach"', 'a table in a terminal'],
+        ['memery search "dad joke"', 'every indexed folder, as indexed'],
         ['memery search ~/Pictures --image dog.jpg --not "snow"', 'like dog.jpg, without snow'],
         ['memery search ~/Pictures dog -n 5 --json', 'JSON for scripts'],
         ['memery search ~/Pictures dog -0 | xargs -0 ls -l', 'NUL-separated paths'],
@@ -133,14 +172,21 @@ export function buildProgram(): Command {
         ['memery search ~/memes "mom making food" --mode text', 'only memes whose text says it'],
         ['memery recall ~/Pictures "birthday cake" -n 20', 'the original command name'],
         ['memery search ~/Pictures -- --help', 'a query that starts with "-" goes after --'],
+        ['memery search ~/Pictures cat --exclude drafts/', 'leave out the drafts folders'],
       ]) +
+        '\nThe folder rule: the first word is FOLDER when it is an existing folder or reads as a path (starts with\n' +
+        '/, ~, ./ or ../, or ends with /); otherwise every word is the query and every indexed folder is searched\n' +
+        'as it is, without indexing first. So `memery search ~/Pictures dog` searches ~/Pictures (indexing it\n' +
+        'first) and `memery search "dad joke"` searches everything; give a path (./memes) for a folder named\n' +
+        'like a word.\n' +
         '\nA query word that starts with "-" (such as --help or -n) is read as an option unless it follows --.\n' +
         'Paths are printed one a line, so a file name containing a newline spans two lines: use -0 or --json\n' +
         'when names may contain newlines.\n',
     )
-    .action(async (folder: string, query: string[], opts: Record<string, unknown>, cmd: Command) => {
-      const { runSearch } = await import('./commands/search.js');
-      await runSearch(folder, query.length ? query.join(' ') : undefined, opts, globalsOf(cmd));
+    .action(async (first: string | undefined, rest: string[], opts: Record<string, unknown>, cmd: Command) => {
+      const { runSearch, splitFolderAndQuery } = await import('./commands/search.js');
+      const { folder, text } = await splitFolderAndQuery(first, rest);
+      await runSearch(folder, text, opts, globalsOf(cmd));
     });
 
   program
@@ -184,9 +230,18 @@ export function buildProgram(): Command {
   models
     .command('download')
     .description('download a registry model (resumable, checksummed)')
-    .argument('<name>', 'model name (see `memery models list`)')
-    .addHelpText('after', examples([['memery models download ViT-B-32__laion2b-s34b-b79k', 'the default model']]))
-    .action(async (name: string, opts: unknown, cmd: Command) => {
+    .argument('[name]', 'model name (see `memery models list`; default: the model in use, from --model, MEMERY_MODEL or config.json, else the default model)')
+    .option('--dry-run', 'say which model and files would be downloaded, and where, without downloading')
+    .option('--json', 'print JSON (with --dry-run: the plan)')
+    .addHelpText(
+      'after',
+      examples([
+        ['memery models download', 'the model in use (the default model unless configured)'],
+        ['memery models download ViT-B-32__laion2b-s34b-b79k', 'the default model'],
+        ['memery models download --dry-run', 'which model, which files, where'],
+      ]),
+    )
+    .action(async (name: string | undefined, opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
       const { runModelsDownload } = await import('./commands/models.js');
       await runModelsDownload(name, opts, globalsOf(cmd));
     });
@@ -208,6 +263,24 @@ export function buildProgram(): Command {
     .action(async (name: string, opts: unknown, cmd: Command) => {
       const { runModelsRemove } = await import('./commands/models.js');
       await runModelsRemove(name, opts, globalsOf(cmd));
+    });
+
+  program
+    .command('config')
+    .description('the configuration in effect and where each value came from (default, config.json, environment, command line)')
+    .option('--json', 'print JSON: { home, file, config, sources, env }')
+    .option('--schema', "print config.json's JSON Schema")
+    .addHelpText(
+      'after',
+      examples([
+        ['memery config', 'every key, its value and its source'],
+        ['MEMERY_BATCH_SIZE=4 memery config --json | jq .sources', 'where each value came from'],
+        ['memery config --schema > memery-config.schema.json', 'for editors that validate config.json'],
+      ]) + '\n`memery --help` lists every key and its environment variable.\n',
+    )
+    .action(async (opts: { json?: boolean; schema?: boolean }, cmd: Command) => {
+      const { runConfig } = await import('./commands/config.js');
+      await runConfig(opts, globalsOf(cmd));
     });
 
   program
@@ -324,6 +397,8 @@ export function buildProgram(): Command {
 
 /** Runs the command line; resolves with the exit code (errors are printed here). */
 export async function main(argv: string[] = process.argv): Promise<number> {
+  const args = argv.slice(2);
+  if (args.length === 0 || args.includes('-h') || args.includes('--help') || args[0] === 'help') await preloadConfigHelp();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -331,6 +406,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     const debug = argv.includes('--debug') || (program.opts() as GlobalOptions).debug === true;
+    setColorMode((program.opts() as { color?: ColorMode }).color);
     if (machineErrors) printErrorJson(err, process.stderr);
     else printError(err, process.stderr, { debug, color: useColor(process.stderr) });
     return exitCodeFor(err);

@@ -14,10 +14,12 @@ export interface ServerLink {
   pid: number;
   /** The model the server uses. */
   model: { name: string; id: string | null; dir: string | null };
-  /** Indexes what changed under `folder` in the server's process. */
-  index(folder: string, onProgress?: (p: IndexProgress) => void): Promise<IndexSummary>;
-  /** Same contract as Memery.search. */
+  /** Indexes what changed under `folder` in the server's process (`ocr: false`: read no text in this run). */
+  index(folder: string, onProgress?: (p: IndexProgress) => void, opts?: { ocr?: boolean }): Promise<IndexSummary>;
+  /** Same contract as Memery.search (mode included). */
   search(query: SearchQuery, options: SearchOptions): Promise<SearchResult[]>;
+  /** The catalog's folders, as the server sees them now. */
+  folders(): Promise<Array<{ path: string; files: number; failed: number }>>;
   close(): void;
 }
 
@@ -32,8 +34,9 @@ export async function findServer(home: string): Promise<ServerLink | undefined> 
       url: st.server.url,
       pid: st.server.pid,
       model: { name: st.model.name, id: st.model.id, dir: st.model.dir },
-      index: (folder, onProgress) => client.index(folder, onProgress),
+      index: (folder, onProgress, opts) => client.index(folder, onProgress, opts?.ocr !== undefined ? { ocr: opts.ocr } : {}),
       search: (query, options) => client.search(query, options),
+      folders: async () => (await client.status()).folders,
       close: () => client.close(),
     };
   } catch {

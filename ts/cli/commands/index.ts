@@ -15,6 +15,8 @@ export interface IndexCommandOptions {
   progress?: 'text' | 'json';
   /** false with --no-ocr (commander sets true otherwise: only false overrides the config). */
   ocr?: boolean;
+  /** --exclude GLOB (repeatable). */
+  exclude?: string[];
 }
 
 const jsonLine = (line: ProgressLine) => process.stderr.write(`${JSON.stringify(line)}\n`);
@@ -51,7 +53,7 @@ export async function runIndex(folders: string[], opts: IndexCommandOptions, g: 
       let summary: IndexSummary;
       try {
         summary = await withInterrupt(
-          (signal) => m.index(folder, { signal, onProgress: view.update, ...(opts.ocr === false ? { ocr: false } : {}) }),
+          (signal) => m.index(folder, { signal, onProgress: view.update, ...(opts.ocr === false ? { ocr: false } : {}), ...(opts.exclude?.length ? { exclude: opts.exclude } : {}) }),
           () => view.done(),
         );
       } finally {

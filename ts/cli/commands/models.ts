@@ -21,12 +21,23 @@ export async function runModelsList(opts: { json?: boolean }, g: GlobalOptions):
   const rows = listModelEntries().map((e) => {
     const i = installed.get(e.name);
     const state = !i ? 'not installed' : i.downloading ? 'downloading' : i.complete ? 'installed' : 'incomplete';
-    return { name: e.name, repo: e.repo, layout: e.layout, state, bytes: i?.bytes ?? 0, dir: i?.dir ?? null, default: e.name === DEFAULT_MODEL_NAME, current: e.name === current, description: e.description };
+    return {
+      name: e.name,
+      repo: e.repo,
+      layout: e.layout,
+      state,
+      bytes: i?.bytes ?? 0,
+      downloadBytes: registryBytes(e),
+      dir: i?.dir ?? null,
+      default: e.name === DEFAULT_MODEL_NAME,
+      current: e.name === current,
+      description: e.description,
+    };
   });
   // Folders under <home>/models that are not registry models (copied in by hand).
   for (const [name, i] of installed) {
     if (rows.some((r) => r.name === name)) continue;
-    rows.push({ name, repo: '', layout: 'hf', state: i.complete ? 'installed' : 'local folder', bytes: i.bytes, dir: i.dir, default: false, current: false, description: 'not in the registry' });
+    rows.push({ name, repo: '', layout: 'hf', state: i.complete ? 'installed' : 'local folder', bytes: i.bytes, downloadBytes: null, dir: i.dir, default: false, current: false, description: 'not in the registry' });
   }
   if (opts.json) {
     await writeOut(`${JSON.stringify({ home, models: rows }, null, 2)}\n`);
@@ -35,27 +46,64 @@ export async function runModelsList(opts: { json?: boolean }, g: GlobalOptions):
   const color = useColor(process.stdout);
   const lines = rows.map((r) => {
     const mark = r.current ? '*' : ' ';
-    const size = r.bytes ? `  ${formatBytes(r.bytes)}` : '';
+    // On disk when installed; else the download size when the registry records it.
+    const size = r.bytes
+      ? `  ${formatBytes(r.bytes)} on disk`
+      : r.downloadBytes !== null
+        ? `  ${formatBytes(r.downloadBytes)} to download`
+        : r.state === 'not installed'
+          ? '  (size known once downloaded)'
+          : '';
     return `${mark} ${paint(color, '1', r.name)}  ${r.state}${size}${r.default ? '  (default)' : ''}\n    ${r.description}`;
   });
   await writeOut(`${lines.join('\n')}\n`);
 }
 
-export async function runModelsDownload(name: string, _opts: unknown, g: GlobalOptions): Promise<void> {
+/** The registry's download size of a model: the sum of its files' sizes when every one is recorded. */
+function registryBytes(e: { files: ReadonlyArray<{ size?: number | undefined; optional?: boolean | undefined }> }): number | null {
+  const required = e.files.filter((f) => !f.optional);
+  return required.every((f) => f.size !== undefined) ? required.reduce((n, f) => n + f.size!, 0) : null;
+}
+
+/**
+ * `models download [NAME] [--dry-run] [--json]`: NAME defaults to the model in use (--model,
+ * MEMERY_MODEL or config.json's model; else the default model).
+ */
+export async function runModelsDownload(name: string | undefined, opts: { dryRun?: boolean; json?: boolean }, g: GlobalOptions): Promise<void> {
   const home = await resolveHome(g);
-  const [{ getModelEntry }, { downloadModel, modelDir }, { ProgressReporter, downloadProgress, formatBytes }, { loadConfig }] = await Promise.all([
+  const [{ getModelEntry }, { downloadModel, modelDir, resolveEndpoint }, { ProgressReporter, downloadProgress, formatBytes }, { loadConfig }] = await Promise.all([
     import('../../models/registry.js'),
     import('../../models/download.js'),
     import('../../models/progress.js'),
     import('../../config/load.js'),
   ]);
-  const entry = getModelEntry(name);
-  const config = loadConfig(home);
+  const config = loadConfig(home, g.model ? { model: g.model } : {});
+  const entry = getModelEntry(name ?? config.model);
+  if (opts.dryRun) {
+    const plan = {
+      name: entry.name,
+      repo: entry.repo,
+      revision: entry.revision,
+      endpoint: resolveEndpoint(config.hfEndpoint),
+      dir: modelDir(home, entry.name),
+      files: entry.files.map((f) => ({ path: f.path, ...(f.size !== undefined ? { bytes: f.size } : {}), ...(f.optional ? { optional: true } : {}) })),
+      bytes: registryBytes(entry),
+    };
+    if (opts.json) await writeOut(`${JSON.stringify(plan, null, 2)}\n`);
+    else {
+      await writeOut(
+        `would download ${plan.name} (${plan.repo}@${plan.revision}${plan.bytes !== null ? `, ${formatBytes(plan.bytes)}` : ''}) from ${plan.endpoint} into ${plan.dir}:\n` +
+          plan.files.map((f) => `  ${f.path}${f.optional ? ' (optional)' : ''}\n`).join(''),
+      );
+    }
+    return;
+  }
   const reporter = new ProgressReporter({ stream: process.stderr });
   const r = await withInterrupt((signal) =>
     downloadModel(entry, { destDir: modelDir(home, entry.name), endpoint: config.hfEndpoint, signal, onProgress: downloadProgress(reporter) }),
   );
   process.stderr.write(`${entry.name}: ready in ${r.dir} (${formatBytes(r.bytesTransferred)} downloaded)\n`);
+  if (opts.json) await writeOut(`${JSON.stringify({ name: entry.name, dir: r.dir, bytesTransferred: r.bytesTransferred }, null, 2)}\n`);
 }
 
 export async function runModelsVerify(name: string | undefined, opts: { json?: boolean }, g: GlobalOptions): Promise<void> {

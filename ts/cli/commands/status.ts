@@ -24,8 +24,8 @@ export async function runStatus(opts: { json?: boolean }, g: GlobalOptions): Pro
     `${b('catalog')}    ${out.catalog} (integrity: ${out.integrity})`,
     `${b('model')}      ${out.model.name}${out.model.layout ? ` (${out.model.layout})` : ''}${out.model.dir ? ` ${out.model.dir}` : ''}${out.model.id ? '' : ' (not available)'}`,
     `${b('index')}      ${out.index.type}, ${out.index.vectors} vectors, ${out.index.health}`,
-    `${b('files')}      ${out.counts.files} indexed, ${out.counts.failed} failed, ${out.counts.embeddings} embeddings`,
-    `${b('server')}     server running: ${out.server.running ? `yes (${out.server.url}, pid ${out.server.pid})` : 'no'}`,
+    `${b('files')}      ${out.counts.files} indexed, ${out.counts.failed} failed, ${out.counts.embeddings} embeddings, ${out.counts.texts ?? 0} with text`,
+    `${b('server')}     ${out.server.running ? `running (${out.server.url}, pid ${out.server.pid})` : 'not running'}`,
     `${b('folders')}    ${out.folders.length === 0 ? 'none (run `memery index FOLDER`)' : out.folders.length}`,
     ...out.folders.map(
       (f) => `  ${f.path}  ${f.files} files${f.failed ? `, ${f.failed} failed` : ''}${f.indexedAt ? `, indexed ${new Date(f.indexedAt).toISOString()}` : ', never indexed'}`,

@@ -1,4 +1,5 @@
 /** The light formats: table (a TTY's default), paths (a pipe's default), NUL-separated and JSON. */
+import { textSnippet as snippetParts } from '@memery/client/protocol';
 import { formatBytes } from '../../models/progress.js';
 import { paint } from '../context.js';
 import type { SearchResult } from '../../api/schemas.js';
@@ -32,39 +33,15 @@ const SNIPPET_WIDTH = 32;
 
 /**
  * A one-line piece of an image's text, at most `width` characters: around the first matched span
- * (the matched parts marked when colour is on), else its start. Line breaks read as " / ".
+ * (the matched parts marked when colour is on), else its start. Line breaks read as " / ". The
+ * piece is @memery/client's textSnippet, the one every client shows.
  */
 export function textSnippet(text: string | null | undefined, match: SearchResult['match'], color: boolean, width = SNIPPET_WIDTH): { shown: string; length: number } {
-  if (!text) return { shown: '', length: 0 };
-  const first = match?.spans[0];
-  let from = 0;
-  if (first) from = Math.max(0, Math.min(first.start - 4, text.length - width));
-  const to = Math.min(text.length, from + width);
-  // Mark the matched parts inside the window, then flatten line breaks (one char each, so offsets hold).
-  let shown = '';
-  let length = 0;
-  const spans = (match?.spans ?? []).map((s) => ({ start: Math.max(s.start, from), end: Math.min(s.end, to) })).filter((s) => s.start < s.end);
-  let at = from;
-  const flat = (s: string): string => s.replace(/\r?\n/g, ' / ').replace(/[\u0000-\u001f\u007f]/g, ' ');
-  for (const s of spans) {
-    const before = flat(text.slice(at, s.start));
-    const hit = flat(text.slice(s.start, s.end));
-    shown += before + paint(color, '1;33', hit);
-    length += before.length + hit.length;
-    at = s.end;
-  }
-  const rest = flat(text.slice(at, to));
-  shown += rest;
-  length += rest.length;
-  if (from > 0) {
-    shown = `\u2026${shown}`;
-    length++;
-  }
-  if (to < text.length) {
-    shown += '\u2026';
-    length++;
-  }
-  return { shown, length };
+  const parts = snippetParts(text, match, { width, lead: 4, fill: true });
+  return {
+    shown: parts.map((p) => (p.hit ? paint(color, '1;33', p.text) : p.text)).join(''),
+    length: parts.reduce((n, p) => n + p.text.length, 0),
+  };
 }
 
 /**

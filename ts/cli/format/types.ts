@@ -5,7 +5,7 @@ export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'json', 'paths'
 
 export interface FormatContext {
   query: SearchQueryObject;
-  folder: string;
+  folder: string | null;
   n: number;
   threshold?: number;
   /** MEMERY_HOME (Alfred thumbnails are cached under it). */
