@@ -1,13 +1,12 @@
 #!/usr/bin/env node
-// memery's npm `install` script: use the prebuilt addon for this platform when there is one and it
-// loads; otherwise compile it with cmake-js, and when that fails say exactly what is missing.
-//
-//   prebuilds/<platform>-<arch>/memery.node   (made by scripts/prebuild.mjs, shipped in the package)
-//   build/native/Release/memery.node          (made here by `cmake-js compile --out build/native`)
+// memery's `prepare` script, for contributors: `npm ci` / `npm install` in a checkout compiles the
+// native addon into build/native/Release with cmake-js, and when that fails says exactly what is
+// missing. Users never run it: the published package has no scripts (scripts/pack.mjs drops them)
+// and gets the addon from its platform package (@memery/linux-x64-gnu, ...), see ts/native/binding.ts.
 //
 // Environment:
-//   MEMERY_BUILD_FROM_SOURCE=1   ignore the prebuild and compile (also npm's --build-from-source)
-//   MEMERY_SKIP_INSTALL=1        do nothing (e.g. when MEMERY_NATIVE_BINDING points at a build)
+//   MEMERY_SKIP_INSTALL=1   do nothing (e.g. when MEMERY_NATIVE_BINDING points at a build)
+// `npm pack` / `npm publish` also run `prepare`; it compiles nothing then.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,8 +14,6 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const TAG = `${process.platform}-${process.arch}`;
-const PREBUILD = join(ROOT, 'prebuilds', TAG, 'memery.node');
 const LOCAL = join(ROOT, 'build', 'native', 'Release', 'memery.node');
 
 const log = (msg) => console.log(`memery: ${msg}`);
@@ -117,7 +114,7 @@ export function diagnose() {
     ['onnxruntime-node', join(ROOT, 'node_modules', 'onnxruntime-node')],
     ['@img/sharp-libvips-dev', join(ROOT, 'node_modules', '@img', 'sharp-libvips-dev')],
   ]) {
-    if (!existsSync(dir)) missing.push(`the npm package ${dep} (run npm install in ${ROOT})`);
+    if (!existsSync(dir)) missing.push(`the npm package ${dep}, a devDependency (run npm ci in ${ROOT})`);
   }
   return { missing, fixes };
 }
@@ -127,21 +124,13 @@ function main() {
     log('MEMERY_SKIP_INSTALL=1: not building the native addon');
     return 0;
   }
-  const fromSource = process.env.MEMERY_BUILD_FROM_SOURCE === '1' || process.env.npm_config_build_from_source === 'true';
-  if (!fromSource && existsSync(PREBUILD)) {
-    const r = loads(PREBUILD);
-    if (r.ok) {
-      log(`using the prebuilt addon ${PREBUILD}`);
-      return 0;
-    }
-    warn(`the prebuilt addon ${PREBUILD} does not load here (${r.why}); compiling from source`);
-  } else if (!fromSource) {
-    log(`no prebuilt addon for ${TAG}; compiling from source (cmake-js)`);
-  }
+  if (['pack', 'publish'].includes(process.env.npm_command ?? '')) return 0;
+  if (!existsSync(join(ROOT, 'CMakeLists.txt')) || !existsSync(join(ROOT, 'native'))) return 0; // not a checkout
+  log('compiling the native addon (cmake-js compile --out build/native)');
 
   const cj = cmakeJs();
   if (!cj) {
-    warn('cannot find cmake-js (a dependency of memery): run npm install again');
+    warn('cannot find cmake-js (a devDependency of memery): run npm ci in the checkout');
     return 1;
   }
   const r = spawnSync(cj.cmd, [...cj.args, 'compile', '--out', 'build/native'], { cwd: ROOT, stdio: 'inherit', shell: cj.shell });
@@ -166,7 +155,7 @@ function main() {
   if (process.platform === 'darwin') {
     lines.push('  Homebrew builds also need: CMAKE_PREFIX_PATH=$(brew --prefix) OpenMP_ROOT=$(brew --prefix libomp)');
   }
-  lines.push('  Then run `npm rebuild memery` (or `npm run build:native` in a checkout),');
+  lines.push('  Then run `npm run build:native`,');
   lines.push('  or point MEMERY_NATIVE_BINDING at a memery.node built elsewhere.');
   console.error(lines.join('\n'));
   return 1;

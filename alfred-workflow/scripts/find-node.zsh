@@ -5,8 +5,10 @@
 #   source ./scripts/find-node.zsh json || exit 0   # a Script Filter: the message is an Alfred item
 #   source ./scripts/find-node.zsh text || exit 0   # a Run Script: the message becomes a notification
 #
-# Order: the workflow's "Node path" (node_path), the node next to its "memery path", the usual
-# install locations (Homebrew, /usr/local, Volta, nvm, ~/.npm-global, asdf, mise, fnm), then PATH.
+# Order: the workflow's "Node path" (node_path), the node next to its "memery path", the node of
+# npm's global prefix when it is set (NPM_CONFIG_PREFIX, `prefix=` in ~/.npmrc), the usual install
+# locations (Homebrew /opt/homebrew and /usr/local, Volta, nvm, ~/.npm-global, asdf, mise, fnm),
+# then PATH. `npm install -g memery` puts memery beside the node that ran npm (`npm prefix -g`/bin).
 
 memery_report=${1:-text}
 node=''
@@ -45,6 +47,19 @@ else
     memery_mp=${~memery_path}
     memery_candidates+=("${memery_mp:h}/node")
   fi
+  # npm's global prefix, when set apart from node's own folder (memery's `memery` lives there)
+  memery_prefixes=()
+  [[ -n ${NPM_CONFIG_PREFIX:-} ]] && memery_prefixes+=(${~NPM_CONFIG_PREFIX})
+  if [[ -r $HOME/.npmrc ]]; then
+    for memery_line in ${(f)"$(<$HOME/.npmrc)"}; do
+      if [[ $memery_line =~ '^[[:space:]]*prefix[[:space:]]*=[[:space:]]*(.*[^[:space:]])' ]]; then
+        memery_prefixes+=(${~match[1]})
+      fi
+    done
+  fi
+  for memery_p in $memery_prefixes; do
+    memery_candidates+=("$memery_p/bin/node")
+  done
   memery_candidates+=(
     /opt/homebrew/bin/node
     /usr/local/bin/node
@@ -54,6 +69,7 @@ else
     "$HOME/.asdf/shims/node"
     "$HOME/.local/share/mise/shims/node"
     "$HOME/.local/share/fnm/aliases/default/bin/node"
+    "$HOME/Library/Application Support/fnm/aliases/default/bin/node"
     "$HOME/.fnm/aliases/default/bin/node"
     "$HOME/.local/bin/node"
     /usr/bin/node
@@ -68,7 +84,7 @@ else
     node=$commands[node]
   fi
   if [[ -z $node ]]; then
-    memery_node_missing "Node.js not found" "memery needs Node.js 20+. Set “Node path” in Configure Workflow… (looked in /opt/homebrew/bin, /usr/local/bin, ~/.volta/bin, ~/.nvm, ~/.npm-global/bin, asdf, mise, fnm)"
+    memery_node_missing "Node.js not found" "memery needs Node.js 20.19+: install it (brew install node), then npm install -g memery; or set “Node path” in Configure Workflow… to the output of “which node” (looked in /opt/homebrew/bin, /usr/local/bin, ~/.volta/bin, ~/.nvm, ~/.npm-global/bin, asdf, mise, fnm)"
     return 1
   fi
 fi

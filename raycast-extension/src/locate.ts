@@ -1,9 +1,21 @@
 /**
  * Finding `node` and `memery` from a launcher. Raycast does not inherit the login shell's PATH, so
- * the usual install locations are searched too (Homebrew, /usr/local, npm's and Volta's global bins,
- * nvm, fnm, asdf, pnpm, bun), after the paths set in the preferences.
+ * the usual install locations are searched too, after the paths set in the preferences: npm's
+ * global prefix (`npm prefix -g`: NPM_CONFIG_PREFIX, `prefix=` in ~/.npmrc, else the folder of the
+ * node that runs npm, i.e. Homebrew's /opt/homebrew and /usr/local), Volta, nvm, fnm, asdf, mise,
+ * pnpm, bun. `npm install -g memery` puts `memery` in `<prefix>/bin`.
  */
-import { accessSync, closeSync, constants, openSync, readSync, readdirSync, realpathSync, statSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  realpathSync,
+  statSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, dirname, extname, join } from "node:path";
 import { expandHome } from "@memery/client/launcher";
@@ -58,19 +70,47 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/**
+ * npm's global prefixes that differ from a node's own folder: NPM_CONFIG_PREFIX (any case) and
+ * `prefix=` in the user's ~/.npmrc (what `npm config set prefix ~/.npm-global` writes).
+ */
+export function npmGlobalPrefixes(options: LocateOptions = {}): string[] {
+  const env = options.env ?? process.env;
+  const home = options.home ?? homedir();
+  const out: string[] = [];
+  for (const key of ["NPM_CONFIG_PREFIX", "npm_config_prefix"]) {
+    const v = env[key];
+    if (v && v.trim() !== "") out.push(expandHome(v.trim(), home));
+  }
+  try {
+    const rc = readFileSync(env.NPM_CONFIG_USERCONFIG ?? join(home, ".npmrc"), "utf8");
+    for (const line of rc.split(/\r?\n/)) {
+      const m = line.match(/^\s*prefix\s*=\s*(.+?)\s*$/);
+      if (m && m[1]) out.push(expandHome(m[1].replace(/^["']|["']$/g, "").replace(/\$\{HOME\}/g, home), home));
+    }
+  } catch {
+    // no ~/.npmrc
+  }
+  return [...new Set(out)];
+}
+
 /** Folders where `node` and globally installed npm commands usually live on macOS (and Linux). */
 export function usualBinDirs(options: LocateOptions = {}): string[] {
   const env = options.env ?? process.env;
   const home = options.home ?? homedir();
   const dirs = [
     ...(env.PATH ?? "").split(delimiter).filter(Boolean),
+    ...npmGlobalPrefixes(options).map((p) => join(p, "bin")),
     "/opt/homebrew/bin",
     "/usr/local/bin",
     join(home, ".npm-global", "bin"),
     join(home, ".volta", "bin"),
     ...(env.NVM_BIN ? [env.NVM_BIN] : []),
     ...versionBins(join(home, ".nvm", "versions", "node"), "bin"),
+    ...(env.FNM_MULTISHELL_PATH ? [join(env.FNM_MULTISHELL_PATH, "bin")] : []),
     join(home, ".local", "share", "fnm", "aliases", "default", "bin"),
+    join(home, "Library", "Application Support", "fnm", "aliases", "default", "bin"),
+    join(home, ".fnm", "aliases", "default", "bin"),
     ...versionBins(join(home, ".local", "share", "fnm", "node-versions"), "installation", "bin"),
     ...versionBins(join(home, "Library", "Application Support", "fnm", "node-versions"), "installation", "bin"),
     join(home, ".asdf", "shims"),
@@ -154,4 +194,16 @@ export function childPath(nodePath: string | undefined, options: LocateOptions =
   const dirs = usualBinDirs(options);
   if (nodePath) dirs.unshift(dirname(nodePath));
   return [...new Set(dirs)].join(delimiter);
+}
+
+/** What to tell a user whose `memery` was not found (the fix, in one sentence). */
+export function memeryMissingHint(searched: string[] = []): string {
+  const where = searched.length
+    ? ` Looked in ${[...new Set(searched.map((p) => dirname(p)))].slice(0, 8).join(", ")}.`
+    : "";
+  return (
+    "Install it with `npm install -g memery` (needs Node.js 20.19+: `brew install node`), then run `npm prefix -g` in Terminal: " +
+    "memery is in its bin folder. Or set Memery Executable in the extension preferences to the output of `which memery`." +
+    where
+  );
 }
