@@ -81,7 +81,7 @@ async function prepare(opts) {
 async function prepareCorpus(opts, selected) {
   const q = opts.quick;
   const names = new Set(selected.map((m) => m.name));
-  const full = ['headline', 'pipeline', 'alternative', 'int8', 'resources'].some((n) => names.has(n));
+  const full = ['pipeline', 'alternative', 'int8', 'resources'].some((n) => names.has(n));
   const tiny = ['reindex', 'cold', 'resources'].some((n) => names.has(n));
   if (full) {
     log(`corpus: ${q ? 100 : 2000} generated images in ${CORPUS_CACHE} (generated once; ~0.3-0.5 s per image) ...`);
