@@ -21,22 +21,6 @@ using vips::VImage;
 namespace memery {
 namespace {
 
-// The reason in a libvips error: its first non-empty line (loaders repeat themselves), or a
-// generic one when libvips left none.
-std::string Reason(const VError &e) {
-  const std::string m = e.what();
-  size_t start = 0;
-  while (start < m.size()) {
-    size_t end = m.find('\n', start);
-    if (end == std::string::npos) end = m.size();
-    std::string line = m.substr(start, end - start);
-    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
-    if (!line.empty()) return line;
-    start = end + 1;
-  }
-  return "the image data is damaged or truncated";
-}
-
 class DecodeWorker : public PromiseWorker {
  public:
   DecodeWorker(Napi::Env env, std::vector<std::string> paths, PreprocessSpec spec, bool rgb, size_t threads)
@@ -143,7 +127,7 @@ class ThumbnailWorker : public PromiseWorker {
       g_free(buf);
     } catch (const VError &e) {
       vips_error_clear();
-      throw Error("E_DECODE", "Cannot make a thumbnail of " + what + ": " + Reason(e), path_);
+      throw Error("E_DECODE", "Cannot make a thumbnail of " + what + ": " + VipsReason(e), path_);
     }
     VipsThreadDone();
   }

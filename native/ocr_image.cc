@@ -17,20 +17,6 @@ namespace ocr {
 
 namespace {
 
-std::string FirstLine(const VError &e) {
-  std::string m = e.what();
-  size_t start = 0;
-  while (start < m.size()) {
-    size_t end = m.find('\n', start);
-    if (end == std::string::npos) end = m.size();
-    std::string line = m.substr(start, end - start);
-    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
-    if (!line.empty()) return line;
-    start = end + 1;
-  }
-  return "the image data is damaged or truncated";
-}
-
 // To sRGB, 8 bits, 3 bands; alpha flattened onto white.
 VImage ToRgb8White(VImage img) {
   switch (img.interpretation()) {
@@ -143,7 +129,7 @@ void DecodeForOcr(const uint8_t *data, size_t len, const std::string &what, cons
     }
   } catch (const VError &e) {
     vips_error_clear();
-    throw Error("E_DECODE", "Cannot decode " + what + ": " + FirstLine(e), path);
+    throw Error("E_DECODE", "Cannot decode " + what + ": " + VipsReason(e), path);
   }
 }
 

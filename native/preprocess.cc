@@ -46,15 +46,21 @@ void EnsureVips() {
 
 void VipsThreadDone() { vips_thread_shutdown(); }
 
-namespace {
-
-std::string VipsMessage(const VError &e) {
-  std::string m = e.what();
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-  // Keep the first line: the following ones repeat it or add loader noise.
-  auto nl = m.find('\n');
-  return nl == std::string::npos ? m : m.substr(0, nl);
+std::string VipsReason(const std::exception &e) {
+  const std::string m = e.what();
+  size_t start = 0;
+  while (start < m.size()) {
+    size_t end = m.find('\n', start);
+    if (end == std::string::npos) end = m.size();
+    std::string line = m.substr(start, end - start);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+    if (!line.empty()) return line;
+    start = end + 1;
+  }
+  return "the image data is damaged or truncated";
 }
+
+namespace {
 
 // libvips does not copy `data`: it must outlive the image (and every image made from it).
 VImage Open(const uint8_t *data, size_t len, int shrink) {
@@ -204,7 +210,7 @@ ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, con
     return original;
   } catch (const VError &e) {
     vips_error_clear();
-    throw Error("E_DECODE", "Cannot decode " + path + ": " + VipsMessage(e), path);
+    throw Error("E_DECODE", "Cannot decode " + path + ": " + VipsReason(e), path);
   }
 }
 

@@ -2,6 +2,7 @@
 // within shrinkMargin), a port of PIL's bicubic resizes the shorter side to the model size and takes
 // the centre crop (upscale.h), and normalisation with the model's mean/std gives CHW floats.
 #pragma once
+#include <exception>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -48,6 +49,10 @@ ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t 
 
 // HWC uint8 -> CHW float, (v/255 - mean) / std.
 void Normalize(const uint8_t *rgb, const PreprocessSpec &spec, float *chw);
+
+// The reason in a libvips error: its first non-empty line (loaders repeat themselves and add
+// noise on the following ones), or a generic one when libvips left none.
+std::string VipsReason(const std::exception &e);
 
 // Call at the end of any std::thread that used libvips.
 void VipsThreadDone();

@@ -6,7 +6,7 @@
  * search found nothing, a query longer than the text model reads). The real built CLI, in a child
  * process, with the colour-CLIP test model.
  */
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IndexSummarySchema, type IndexSummary } from '../ts/api/schemas.js';
@@ -15,19 +15,13 @@ import { configKeys } from '../ts/config/load.js';
 import { formatBytes } from '../ts/models/progress.js';
 import { DEFAULT_MODEL_NAME, MODEL_REGISTRY } from '../ts/models/registry.js';
 import { CLI_BUILT, STACK_LINE, runCli, runColour, type CliResult } from './helpers/cli.js';
-import { tempDir, writeColourSet, writeSolid } from './helpers/images.js';
+import { cleanupTemps, cliTemp } from './helpers/cli.js';
+import { writeColourSet, writeSolid } from './helpers/images.js';
 import { ROOT } from './helpers/shared.js';
 
 const built = CLI_BUILT ? '' : ' (dist/ts/cli/main.js missing: run `npm run build:ts`)';
-const temps: string[] = [];
-function temp(prefix = 'memery-cli-opt-'): string {
-  const d = tempDir(prefix);
-  temps.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
-});
+const temp = (prefix = 'memery-cli-opt-'): string => cliTemp(prefix);
+afterAll(cleanupTemps);
 
 function ok(r: CliResult): CliResult {
   expect(r.code, r.stderr).toBe(0);

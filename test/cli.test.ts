@@ -4,26 +4,20 @@
  * preprocess, the shared meme folder and incremental indexing.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IndexSummarySchema, type IndexSummary } from '../ts/api/schemas.js';
 import { imageInfo } from '../ts/native/index.js';
 import { CLI_BUILT, COLOUR_MODEL, STACK_LINE, runCli, runColour, type CliResult } from './helpers/cli.js';
-import { COLOURS, tempDir, writeColourSet, writeSolid } from './helpers/images.js';
+import { cleanupTemps, cliTemp } from './helpers/cli.js';
+import { COLOURS, writeColourSet, writeSolid } from './helpers/images.js';
 import { HAS_SHARED, ROOT, SHARED_SKIP_REASON, shared } from './helpers/shared.js';
 import { setImageText } from './helpers/texts.js';
 
 const built = CLI_BUILT ? '' : ' (dist/ts/cli/main.js missing: run `npm run build:ts`)';
-const temps: string[] = [];
-function temp(prefix = 'memery-cli-'): string {
-  const d = tempDir(prefix);
-  temps.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
-});
+const temp = (prefix = 'memery-cli-'): string => cliTemp(prefix);
+afterAll(cleanupTemps);
 
 function ok(r: CliResult): CliResult {
   expect(r.code, r.stderr).toBe(0);

@@ -11,6 +11,7 @@ import { tempDir, writePngBomb, writeSolid } from './helpers/images.js';
 import { HAS_SHARED, SHARED_SKIP_REASON, shared } from './helpers/shared.js';
 // The hand transcriptions (looked at each image) and the CER, shared with scripts/bench/ocr.mjs.
 import { CAPTIONS, captionCer, normalise } from '../scripts/bench/ocr-captions.mjs';
+import { measureLag } from './helpers/event-loop.js';
 
 const ASAN = process.env.MEMERY_ASAN === '1';
 const MAX_LAG_MS = ASAN ? 1000 : 200;
@@ -264,22 +265,7 @@ describe.skipIf(!HAS_SHARED)(`OCR on real memes ${HAS_SHARED ? '' : SHARED_SKIP_
 
   it(`keeps the event loop ticking while a batch is read (a 10 ms interval is never more than ${MAX_LAG_MS} ms late)`, async () => {
     const files = [...MEMES, ...MEMES].map(meme);
-    const lags: number[] = [];
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      lags.push(now - last - 10);
-      last = now;
-    }, 10);
-    const t0 = performance.now();
-    let r: OcrResult[];
-    try {
-      r = await engine.read(files);
-    } finally {
-      clearInterval(timer);
-    }
-    const ms = performance.now() - t0;
-    const max = Math.max(...lags);
+    const { result: r, ms, lags, max } = await measureLag(() => engine.read(files));
     console.log(`OCR event loop: ${files.length} images in ${ms.toFixed(0)} ms (${(ms / files.length).toFixed(0)} ms/image), ${lags.length} ticks, max lag ${max.toFixed(1)} ms`);
     expect(r.every((x) => x.ok)).toBe(true);
     expect(lags.length).toBeGreaterThan(ms / 10 / 3);

@@ -3,7 +3,8 @@
  * process, with MEMERY_HOME set to the given home and NO_COLOR set.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, testModel } from './shared.js';
 
@@ -52,3 +53,14 @@ export function runColour(args: string[], o: CliOptions): Promise<CliResult> {
 
 /** A stack trace line ("    at fn (file:line:col)"). */
 export const STACK_LINE = /^\s+at .+[:(]/m;
+
+/** A temp folder removed after the test file (call in a file that registers `cleanupTemps` in afterAll). */
+const temps: string[] = [];
+export function cliTemp(prefix = 'memery-cli-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+export function cleanupTemps(): void {
+  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
+}

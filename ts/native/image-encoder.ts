@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { loadBinding } from './binding.js';
 import { native } from './native-error.js';
 import { PreprocessSpecSchema, type PreprocessSpecInput } from './preprocess-spec.js';
-import type { NativeImageEncoder } from './types.js';
+import type { NativeFileError, NativeImageEncoder } from './types.js';
 import { parseOptions } from './validate.js';
 
 /** 256 MiB: the default limit on the size of an image file. */
@@ -35,12 +35,8 @@ export const EncodeFilesOptionsSchema = z.object({
 });
 export type EncodeFilesOptions = z.input<typeof EncodeFilesOptionsSchema>;
 
-export interface FileError {
-  index: number;
-  path: string;
-  code: string;
-  message: string;
-}
+/** A file that failed: its index in the input, path, error code and message. */
+export type FileError = NativeFileError;
 
 export interface EncodeFilesResult {
   /** Row i is the L2-normalised embedding of paths[i] (zeros where it failed). */

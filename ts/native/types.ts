@@ -1,3 +1,4 @@
+import type { EncodeFilesResult } from './image-encoder.js';
 // The raw shape of the native addon. Internal: public code uses the typed wrappers beside this file.
 
 export interface NativeFileError {
@@ -39,15 +40,7 @@ export interface NativeImageEncoder {
   encodeFiles(
     paths: string[],
     opts: { batchSize: number; decodeThreads: number; maxFileBytes: number },
-  ): Promise<{
-    embeddings: Float32Array;
-    dim: number;
-    ok: Uint8Array;
-    sizes: Uint32Array;
-    hashes: string[];
-    stats: Float64Array;
-    errors: NativeFileError[];
-  }>;
+  ): Promise<EncodeFilesResult>;
   encodeTensor(pixels: Float32Array): Promise<Float32Array>;
   info(): { input: string; output: string; size: number; dim: number; provider: string };
   close(): void;
