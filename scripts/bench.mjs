@@ -22,8 +22,9 @@ import * as query from './bench/query.mjs';
 import * as cold from './bench/cold.mjs';
 import * as resources from './bench/resources.mjs';
 import * as gpu from './bench/gpu.mjs';
+import * as ocr from './bench/ocr-measure.mjs';
 
-const MEASUREMENTS = [headline, ceiling, pipeline, alternative, int8, reindex, query, cold, resources, gpu];
+const MEASUREMENTS = [headline, ceiling, pipeline, alternative, int8, reindex, query, cold, resources, gpu, ocr];
 
 function parseArgs(argv) {
   const o = { quick: false, only: undefined, keep: false, build: true, buildHnsw: false, out: undefined };

@@ -5,7 +5,7 @@
 // Prints ms/image for each, the ratio, and the character error rate of each on the
 // hand-transcribed captions (scripts/bench/ocr-captions.mjs).
 //
-//   npm run build:ts && node scripts/bench/ocr.mjs [--n 20] [--threads 2] [--rounds 1]
+//   npm run build:ts && node scripts/bench/ocr.mjs [--n 20] [--threads 2] [--rounds 1] [--json FILE]
 //
 // Needs ../shared/corpus/memes and the devDependency @gutenye/ocr-node. MEMERY_NATIVE_BINDING
 // picks another build of the addon.
@@ -21,6 +21,7 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '20' },
     threads: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '1' },
+    json: { type: 'string' },
     memes: { type: 'string', default: process.env.MEMERY_SHARED ? join(process.env.MEMERY_SHARED, 'corpus', 'memes') : join(ROOT, '..', 'shared', 'corpus', 'memes') },
   },
 });
@@ -115,4 +116,13 @@ console.log(`@gutenye/ocr-node    ${g.toFixed(1)} ms/image wall (median ${median
 console.log(`ratio                memery is ${(g / m).toFixed(2)}x faster per image (median ${(median(times.guten) / median(times.memery)).toFixed(2)}x), ${(gc / mc).toFixed(2)}x less CPU`);
 console.log(`memery batch read    ${batchMs.toFixed(1)} ms/image wall, ${batchCpu.toFixed(1)} ms/image CPU (one read() of ${files.length}; ${(g / batchMs).toFixed(2)}x wall, ${(gc / batchCpu).toFixed(2)}x CPU)`);
 console.log(`CER (${Object.keys(cm.per).length} hand-transcribed captions, ${cm.chars} chars): memery ${(cm.cer * 100).toFixed(2)}%, @gutenye/ocr-node ${(cg.cer * 100).toFixed(2)}%`);
+if (args.json) {
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(args.json, JSON.stringify({
+    files: files.length, rounds: ROUNDS, threads: THREADS,
+    memery: { msPerImage: m, medianMs: median(times.memery), cpuMsPerImage: mc, batchMsPerImage: batchMs, batchCpuMsPerImage: batchCpu, cer: cm.cer },
+    gutenye: { msPerImage: g, medianMs: median(times.guten), cpuMsPerImage: gc, cer: cg.cer },
+    ratio: g / m, ratioBatch: g / batchMs, cerChars: cm.chars,
+  }));
+}
 memery.close();

@@ -1,0 +1,52 @@
+// 10. Reading text (OCR): memery's OCR pass against @gutenye/ocr-node on the same memes and model
+// files, side by side in one process (scripts/bench/ocr.mjs, which also prints the character error
+// rate on hand-transcribed captions), and `memery index` of the meme folder with OCR on against
+// OCR off (whole processes, fresh catalogs, the bench ViT-B/32, alternated, best of 2).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, SHARED, log, modelDir } from './lib.mjs';
+
+export const name = 'ocr';
+export const title = 'Reading text (OCR): memery vs @gutenye/ocr-node, index time with OCR on vs off';
+
+function spawnTimed(args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve({ seconds: (performance.now() - t0) / 1000, stdout: out }) : reject(new Error(`${args.join(' ')} exited ${code}: ${err.slice(-400)}`))));
+  });
+}
+
+export async function run(ctx) {
+  const out = {};
+  const jsonFile = join(ctx.tmp, 'ocr-bench.json');
+  await spawnTimed([join(ROOT, 'scripts', 'bench', 'ocr.mjs'), '--n', ctx.quick ? '10' : '20', '--rounds', ctx.quick ? '1' : '2', '--json', jsonFile]);
+  out.engines = JSON.parse(readFileSync(jsonFile, 'utf8'));
+  log(`ocr: memery ${out.engines.memery.msPerImage.toFixed(0)} ms/image, @gutenye/ocr-node ${out.engines.gutenye.msPerImage.toFixed(0)}: ${out.engines.ratio.toFixed(2)}x (batch ${out.engines.ratioBatch.toFixed(2)}x); CER ${(out.engines.memery.cer * 100).toFixed(2)}%`);
+  const memes = join(SHARED, 'corpus', 'memes');
+  const index = async (ocr) => {
+    const home = mkdtempSync(join(ctx.tmp, 'ocr-home-'));
+    try {
+      const args = [join(ROOT, 'bin', 'memery.js'), 'index', memes, '--json', '--model-dir', modelDir('fp32'), '--threads', String(ctx.cores)];
+      if (!ocr) args.push('--no-ocr');
+      return (await spawnTimed(args, { MEMERY_HOME: home, NO_COLOR: '1' })).seconds;
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  };
+  const off = [];
+  const on = [];
+  for (let i = 0; i < 2; i++) {
+    off.push(await index(false));
+    on.push(await index(true));
+    log(`ocr: index of the meme folder, OCR off ${off[i].toFixed(2)} s, on ${on[i].toFixed(2)} s`);
+  }
+  out.index = { off: Math.min(...off), on: Math.min(...on), ratio: Math.min(...on) / Math.min(...off) };
+  return out;
+}
