@@ -99,6 +99,20 @@ inline uint8_t Clip8(int32_t v) {
 // Output pixel x of one row of the horizontal pass, G groups of 4 source pixels (12 bytes) at a
 // time, each lane accumulating one byte position; the lanes are summed per channel at the end
 // (exact integer sums: the order does not change the result).
+// Output pixel of one row of the horizontal pass, one tap (source pixel) at a time: near the
+// row's ends, where a group of 4 would run past the pixels read.
+inline void PerTap(const uint8_t *p, const int32_t *k, int count, uint8_t *dst) {
+  int32_t r = kHalf, g = kHalf, b = kHalf;
+  for (int j = 0; j < count; j++, p += 3) {
+    r += p[0] * k[j];
+    g += p[1] * k[j];
+    b += p[2] * k[j];
+  }
+  dst[0] = Clip8(r);
+  dst[1] = Clip8(g);
+  dst[2] = Clip8(b);
+}
+
 template <int G>
 inline void Grouped(const uint8_t *p, const int32_t *k, uint8_t *dst) {
   int32_t acc[12] = {0};
@@ -118,16 +132,7 @@ void HorizontalRowG(const uint8_t *row, int x0, int x1, const Taps &t, int S, ui
     if (start + G * 4 <= x1) {
       Grouped<G>(p, t.rgb.data() + x * n, dst + x * 3);
     } else {
-      const int32_t *k = t.k.data() + static_cast<size_t>(x) * t.stride;
-      int32_t r = kHalf, g = kHalf, b = kHalf;
-      for (int j = 0, c = t.count[x]; j < c; j++, p += 3) {
-        r += p[0] * k[j];
-        g += p[1] * k[j];
-        b += p[2] * k[j];
-      }
-      dst[x * 3] = Clip8(r);
-      dst[x * 3 + 1] = Clip8(g);
-      dst[x * 3 + 2] = Clip8(b);
+      PerTap(p, t.k.data() + static_cast<size_t>(x) * t.stride, t.count[x], dst + x * 3);
     }
   }
 }
@@ -149,26 +154,17 @@ void HorizontalRow(const uint8_t *row, int x0, int x1, const Taps &t, int S, uin
   for (int x = 0; x < S; x++) {
     const int start = t.start[x];
     const uint8_t *p = row + static_cast<size_t>(start - x0) * 3;
-    int32_t r = kHalf, g = kHalf, b = kHalf;
     if (start + groups * 4 <= x1) {
       const int32_t *k = t.rgb.data() + x * n;
       int32_t acc[12] = {0};
       for (int q = 0; q < groups; q++, p += 12, k += 12)
         for (int l = 0; l < 12; l++) acc[l] += p[l] * k[l];
-      r += acc[0] + acc[3] + acc[6] + acc[9];
-      g += acc[1] + acc[4] + acc[7] + acc[10];
-      b += acc[2] + acc[5] + acc[8] + acc[11];
+      dst[x * 3] = Clip8(kHalf + acc[0] + acc[3] + acc[6] + acc[9]);
+      dst[x * 3 + 1] = Clip8(kHalf + acc[1] + acc[4] + acc[7] + acc[10]);
+      dst[x * 3 + 2] = Clip8(kHalf + acc[2] + acc[5] + acc[8] + acc[11]);
     } else {
-      const int32_t *k = t.k.data() + static_cast<size_t>(x) * t.stride;
-      for (int j = 0, c = t.count[x]; j < c; j++, p += 3) {
-        r += p[0] * k[j];
-        g += p[1] * k[j];
-        b += p[2] * k[j];
-      }
+      PerTap(p, t.k.data() + static_cast<size_t>(x) * t.stride, t.count[x], dst + x * 3);
     }
-    dst[x * 3] = Clip8(r);
-    dst[x * 3 + 1] = Clip8(g);
-    dst[x * 3 + 2] = Clip8(b);
   }
 }
 
