@@ -10,6 +10,16 @@ import { ERROR_CODES, type ErrorCode } from '@memery/client/protocol';
 /** The one list of error codes (library and server alike) lives with the protocol. */
 export { ERROR_CODES, type ErrorCode };
 
+/**
+ * Failures that say nothing about a file's content (permissions, a flaky disk, a file gone for a
+ * moment, memory): the indexer tries such a file again on every run; other failures (E_DECODE,
+ * E_TOO_LARGE, ...) only when the file changes.
+ */
+const RETRIED_EVERY_RUN: ReadonlySet<string> = new Set<ErrorCode>(['E_IO', 'E_NOT_FOUND', 'E_NOMEM', 'E_NATIVE']);
+export function retriedEveryRun(code: string | null | undefined): boolean {
+  return code != null && RETRIED_EVERY_RUN.has(code);
+}
+
 export interface MemeryErrorOptions {
   /** The file or folder the error is about. */
   path?: string;

@@ -3,12 +3,6 @@ import { open } from 'node:fs/promises';
 import { MemeryError } from '../errors.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../native/image-encoder.js';
 
-/**
- * Files larger than this are refused before a byte is read (documented in the README). A real
- * image this large would take more memory to decode than a search tool should; a file this large
- * named .jpg is almost always something else. The one default lives with the encoder's options.
- */
-export const MAX_FILE_BYTES = DEFAULT_MAX_FILE_BYTES;
 
 /** Length of a content hash (hex characters of SHA-256 kept). */
 export const HASH_HEX_CHARS = 32;
@@ -19,7 +13,7 @@ export const HASH_HEX_CHARS = 32;
  * reuses its vector instead of being encoded again. Refuses files over `maxBytes` (E_TOO_LARGE)
  * before reading them.
  */
-export async function contentHash(path: string, maxBytes = MAX_FILE_BYTES): Promise<string> {
+export async function contentHash(path: string, maxBytes = DEFAULT_MAX_FILE_BYTES): Promise<string> {
   const fh = await open(path, 'r');
   try {
     const st = await fh.stat();
@@ -45,7 +39,7 @@ function mib(n: number): string {
   return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`;
 }
 
-export function tooLarge(path: string, size: number, maxBytes = MAX_FILE_BYTES): MemeryError {
+export function tooLarge(path: string, size: number, maxBytes = DEFAULT_MAX_FILE_BYTES): MemeryError {
   return new MemeryError('E_TOO_LARGE', `Expected an image of at most ${mib(maxBytes)} but ${path} is ${mib(size)}`, {
     path,
     hint: 'Files this large are not indexed; the limit is maxFileBytes in config.json.',

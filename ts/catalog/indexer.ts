@@ -1,15 +1,13 @@
 import { stat } from 'node:fs/promises';
-import { isMemeryError, MemeryError } from '../errors.js';
+import { isMemeryError, MemeryError, retriedEveryRun } from '../errors.js';
 import type { IndexFileError, IndexProgress, IndexSummary } from '../api/schemas.js';
 import type { ImageEncoder } from '../native/image-encoder.js';
 import { folderPrefix, type Catalog, type EmbeddingRecord, type FileRecord, type FileRow } from './catalog.js';
-import { contentHash, MAX_FILE_BYTES, tooLarge } from './hash.js';
+import { DEFAULT_MAX_FILE_BYTES } from '../native/image-encoder.js';
+import { contentHash, tooLarge } from './hash.js';
 import type { VectorCache } from './vector-cache.js';
 import { readTexts, type ReadTextsContext } from './read-texts.js';
 import { excludeMatcher, walkImages, type WalkedFile } from './walk.js';
-
-/** Failures that say nothing about the content (permissions, a flaky disk): retried on every run. */
-const RETRY_EVERY_RUN = new Set(['E_IO', 'E_NOT_FOUND', 'E_NOMEM', 'E_NATIVE']);
 
 export interface IndexContext {
   catalog: Catalog;
@@ -71,7 +69,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   catalog.ensureFolder(folder);
   const generationBefore = catalog.generation();
   progress({ phase: 'scan', done: 0, total: 0 });
-  const maxFileBytes = ctx.maxFileBytes ?? MAX_FILE_BYTES;
+  const maxFileBytes = ctx.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const { files, problems } = await walkImages(folder, { signal, exclude: ctx.exclude, ...(opts.exclude?.length ? { ignore: excludeMatcher(opts.exclude) } : {}) });
   const known = catalog.filesUnder(folder);
   const seen = new Set<string>();
@@ -82,7 +80,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
     seen.add(f.path);
     const row = known.get(f.path);
     if (row && row.size === f.size && row.mtime_ms === f.mtimeMs) {
-      const retry = row.status === 'error' && RETRY_EVERY_RUN.has(row.error_code ?? '');
+      const retry = row.status === 'error' && retriedEveryRun(row.error_code);
       if ((row.status === 'error' && !retry) || (row.hash && catalog.hasEmbedding(row.hash, modelId))) {
         unchanged++;
         continue;

@@ -10,8 +10,7 @@ import type { IndexFileError, IndexProgress } from '../api/schemas.js';
 import type { OcrEngine } from '../native/ocr.js';
 import { normaliseText } from '../text/normalise.js';
 import type { TextRecord, TextStore } from './texts.js';
-
-const RETRY_EVERY_RUN = new Set(['E_IO', 'E_NOT_FOUND', 'E_NOMEM', 'E_NATIVE']);
+import { retriedEveryRun } from '../errors.js';
 
 export interface ReadTextsContext {
   texts: TextStore;
@@ -73,7 +72,7 @@ export async function readTexts(
       }
       out.textFailed++;
       out.textErrors.push({ path: n.path, code: r.code, message: r.message });
-      if (same && !RETRY_EVERY_RUN.has(r.code)) {
+      if (same && !retriedEveryRun(r.code)) {
         records.push({ hash: n.hash, ocrModelId: ctx.ocrModelId, text: '', lines: [], norm: '', errorCode: r.code, errorMessage: r.message });
       }
     }

@@ -1,4 +1,4 @@
-import type { OpenDirOptions } from 'node:fs';
+import type { OpenDirOptions, Stats } from 'node:fs';
 import { opendir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
@@ -84,6 +84,11 @@ function reason(err: unknown): string {
   return e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}` : String(err);
 }
 
+/** An unreadable folder: its catalog entries are unknown, never "deleted". */
+function unreadableFolder(dir: string, err: unknown): WalkProblem {
+  return { path: dir, code: 'E_IO', message: `Cannot read folder ${dir} (${reason(err)}); its files are kept as they were`, folder: true };
+}
+
 /**
  * Every image file under `root` (absolute paths, sorted). Hidden files and folders are skipped;
  * symlinks are followed, but each real folder is visited once, so loops cannot hang the walk.
@@ -130,7 +135,7 @@ export async function walkImages(
       // Names as bytes, so a name that is not UTF-8 is seen (and reported) rather than mangled.
       handle = await opendir(dir, { encoding: 'buffer' } as unknown as OpenDirOptions);
     } catch (err) {
-      problems.push({ path: dir, code: 'E_IO', message: `Cannot read folder ${dir} (${reason(err)}); its files are kept as they were`, folder: true });
+      problems.push(unreadableFolder(dir, err));
       continue;
     }
     if (ignoreFile) {
@@ -165,11 +170,12 @@ export async function walkImages(
         const p = join(dir, name);
         let isDir = isDir0;
         let isFile = ent.isFile();
+        let linked: Stats | undefined; // a symlink's target, stat'ed once
         if (ent.isSymbolicLink()) {
           try {
-            const st = await stat(p);
-            isDir = st.isDirectory();
-            isFile = st.isFile();
+            linked = await stat(p);
+            isDir = linked.isDirectory();
+            isFile = linked.isFile();
           } catch {
             continue; // dangling link
           }
@@ -181,7 +187,7 @@ export async function walkImages(
         } else if (isFile && isImagePath(p)) {
           if (left(p, false, rules)) continue;
           try {
-            const st = await stat(p);
+            const st = linked ?? (await stat(p));
             files.push({ path: p, size: st.size, mtimeMs: st.mtimeMs });
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted while walking
@@ -191,7 +197,7 @@ export async function walkImages(
       }
     } catch (err) {
       // Listing failed part-way (EIO): what was listed is real, the rest is unknown.
-      problems.push({ path: dir, code: 'E_IO', message: `Cannot read folder ${dir} (${reason(err)}); its files are kept as they were`, folder: true });
+      problems.push(unreadableFolder(dir, err));
     }
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

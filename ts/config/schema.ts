@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_MODEL_NAME } from '../models/registry.js';
 import { IndexTypeSchema } from '../native/vector-index.js';
-import { ProviderSchema } from '../native/image-encoder.js';
-import { MAX_FILE_BYTES } from '../catalog/hash.js';
+import { DEFAULT_MAX_FILE_BYTES, ProviderSchema } from '../native/image-encoder.js';
 
 /**
  * config.json in MEMERY_HOME; every key optional. Unknown keys are errors (typos get caught). Each
@@ -39,7 +38,7 @@ export const ConfigSchema = z
       .number()
       .int()
       .min(1024)
-      .default(MAX_FILE_BYTES)
+      .default(DEFAULT_MAX_FILE_BYTES)
       .describe('Image files larger than this (bytes) are refused before they are read.'),
     ocr: z.boolean().default(true).describe('Read the text in images (OCR) when indexing, so a search finds a meme by its words.'),
   })

@@ -5,7 +5,11 @@ import { PreprocessSpecSchema, type PreprocessSpecInput } from './preprocess-spe
 import type { NativeFileError, NativeImageEncoder } from './types.js';
 import { parseOptions } from './validate.js';
 
-/** 256 MiB: the default limit on the size of an image file. */
+/**
+ * 256 MiB: image files larger than this are refused before a byte is read (config maxFileBytes). A
+ * real image this large would take more memory to decode than a search tool should; a file this
+ * large named .jpg is almost always something else.
+ */
 export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 export const ProviderSchema = z.enum(['cpu', 'cuda', 'auto']);

@@ -1,12 +1,10 @@
-import { types } from 'node:util';
 import { z } from 'zod';
-import { MemeryError } from '../errors.js';
 import { loadBinding } from './binding.js';
 import { DEFAULT_MAX_FILE_BYTES } from './image-encoder.js';
 import { native } from './native-error.js';
 import { PreprocessSpecSchema, type PreprocessSpecInput } from './preprocess-spec.js';
 import type { FileError } from './image-encoder.js';
-import { parseOptions } from './validate.js';
+import { assertImageInput, parseOptions } from './validate.js';
 
 export interface DecodedBatch<T extends Float32Array | Uint8Array> {
   /** Float: [N,3,S,S] normalised; RGB: [N,S,S,3] bytes. Rows of failed files are zero. */
@@ -48,13 +46,6 @@ export const ThumbnailOptionsSchema = z.object({
 });
 export type ThumbnailOptions = z.input<typeof ThumbnailOptionsSchema>;
 
-function kindOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (ArrayBuffer.isView(v)) return v.constructor.name;
-  return typeof v;
-}
-
 /**
  * A thumbnail of an image file (`input` a path: opened and read once, then decoded from memory) or
  * of encoded image bytes already in memory (`input` a Buffer or Uint8Array: jpeg, png, gif, webp,
@@ -62,9 +53,7 @@ function kindOf(v: unknown): string {
  * reason; for a path, also E_NOT_FOUND, E_IO and E_TOO_LARGE as in encodeFiles.
  */
 export async function thumbnail(input: string | Uint8Array, opts: ThumbnailOptions = {}): Promise<Thumbnail> {
-  if (typeof input !== 'string' && !types.isUint8Array(input)) {
-    throw new MemeryError('E_USAGE', `Expected a path (string) or a Buffer for input but received ${kindOf(input)}`);
-  }
+  assertImageInput(input, 'input');
   const o = parseOptions(ThumbnailOptionsSchema, opts, 'thumbnail options');
   return native(() => loadBinding().thumbnail(input, o));
 }

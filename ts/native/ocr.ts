@@ -4,14 +4,13 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { types } from 'node:util';
 import { z } from 'zod';
 import { MemeryError, type ErrorCode } from '../errors.js';
 import { loadBinding } from './binding.js';
 import { DEFAULT_MAX_FILE_BYTES, ProviderSchema, SessionOptionsSchema } from './image-encoder.js';
 import { native } from './native-error.js';
 import type { NativeOcrEngine } from './types.js';
-import { parseOptions } from './validate.js';
+import { assertImageInput, kindOf, parseOptions } from './validate.js';
 
 const require = createRequire(import.meta.url);
 
@@ -140,13 +139,6 @@ export interface OcrFailure {
 
 export type OcrResult = OcrText | OcrFailure;
 
-function kindOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (ArrayBuffer.isView(v)) return v.constructor.name;
-  return typeof v;
-}
-
 /** PaddleOCR PP-OCR text detection + recognition on two ONNX Runtime sessions. */
 export class OcrEngine {
   readonly #native: NativeOcrEngine;
@@ -182,11 +174,7 @@ export class OcrEngine {
     if (!Array.isArray(inputs)) {
       throw new MemeryError('E_USAGE', `Expected an array of paths or Buffers for inputs but received ${kindOf(inputs)}`);
     }
-    inputs.forEach((v, i) => {
-      if (typeof v !== 'string' && !types.isUint8Array(v)) {
-        throw new MemeryError('E_USAGE', `Expected a path (string) or a Buffer for inputs[${i}] but received ${kindOf(v)}`);
-      }
-    });
+    inputs.forEach((v, i) => assertImageInput(v, `inputs[${i}]`));
     const o = parseOptions(OcrReadOptionsSchema, options, 'OCR read options');
     const r = await native(() => this.#native.read(inputs, o));
     return r as OcrResult[];
