@@ -16,9 +16,6 @@ import { HttpError } from './http.js';
 import { sniffImageType } from './security.js';
 import { ThumbCache } from './thumb-cache.js';
 
-/** Bytes of an image read whole to make its thumbnail. */
-const MAX_THUMB_SOURCE_BYTES = 256 * 1024 * 1024;
-
 /** The path of what `fh` has open: on Linux the kernel's own name for it; elsewhere realpath of `path`. */
 async function openedPath(fh: FileHandle, path: string): Promise<string | undefined> {
   if (process.platform === 'linux') {
@@ -115,7 +112,8 @@ export class FileServer {
       }
       let data = this.#thumbs.get(etag);
       if (!data) {
-        if (st.size > MAX_THUMB_SOURCE_BYTES) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is too large for a thumbnail`);
+        // The library's limit on image files (config maxFileBytes): never read a larger one whole.
+        if (st.size > this.#memery.config.maxFileBytes) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is too large for a thumbnail`);
         const bytes = await o.fh.readFile();
         if (!sniffImageType(bytes.subarray(0, 32))) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is no longer an image`);
         // Made from the bytes read from the checked descriptor, never from a path opened again.
