@@ -16,7 +16,7 @@
 // so that they find each other (libopenblas -> libgfortran -> libquadmath). macOS uses
 // install_name_tool and codesign (Xcode command line tools).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,16 @@ if (process.platform === 'linux' && has('strip')) must('strip', ['--strip-unneed
 else if (process.platform === 'darwin') must('strip', ['-x', addon]);
 
 // ---------------------------------------------------------------------------------------------
+// 2b. better-sqlite3, so that installing memery runs no install script (better-sqlite3's own
+// downloads its binary from GitHub or compiles it). Its JavaScript (lib/) goes into SQLITE_DIR with
+// one binding per Node ABI: this Node's (the checkout's build) plus any in build/sqlite-prebuilds/
+// named node-v<ABI>.node (the prebuilds workflow compiles one per supported Node major).
+// ts/util/sqlite.ts loads it with better-sqlite3's `nativeBinding` option.
+const SQLITE_SRC = join(ROOT, 'node_modules', 'better-sqlite3');
+const SQLITE_DEST = join(DEST, 'better-sqlite3');
+const sqliteBindings = bundleSqlite();
+
+// ---------------------------------------------------------------------------------------------
 // 3. the system libraries a user may lack
 const bundledFrom = new Map(); // file name -> where it was copied from (for the notices)
 if (process.platform === 'linux') bundleLinux();
@@ -107,6 +117,19 @@ if (process.platform === 'linux') {
   }
   log('ldd: every library but glibc/libstdc++/libgcc_s resolves inside the package');
 }
+const sqliteCheck = run(
+  process.execPath,
+  [
+    '-e',
+    `const D = require(process.argv[1]); const db = new D(':memory:', { nativeBinding: process.argv[2] });
+     db.exec("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='trigram')"); console.log(db.prepare('SELECT sqlite_version()').pluck().get())`,
+    join(SQLITE_DEST, 'lib', 'index.js'),
+    join(SQLITE_DEST, `node-v${process.versions.modules}.node`),
+  ],
+  { cwd: tmpdir(), env },
+);
+if (sqliteCheck.status !== 0) fail(`better-sqlite3 in ${SQLITE_DEST} does not load:\n${sqliteCheck.stderr}`);
+log(`better-sqlite3 loads (SQLite ${sqliteCheck.stdout.trim()}, FTS5 trigram) with bindings for Node ABI ${sqliteBindings.join(', ')}`);
 
 // ---------------------------------------------------------------------------------------------
 // 5. package.json, README, LICENSE, notices
@@ -120,7 +143,7 @@ const pkg = {
   ...(PKG.repository ? { repository: PKG.repository } : {}),
   ...(PKG.homepage ? { homepage: PKG.homepage } : {}),
   main: 'memery.node',
-  files: [...libs, 'licenses', 'LICENSE', 'THIRD_PARTY_NOTICES.md'],
+  files: [...libs, 'better-sqlite3', 'licenses', 'LICENSE', 'THIRD_PARTY_NOTICES.md'],
   os: [os],
   cpu: [cpu],
   ...(os === 'linux' ? { libc: [TARGET.endsWith('-musl') ? 'musl' : 'glibc'] } : {}),
@@ -134,14 +157,15 @@ writeFileSync(
   join(DEST, 'README.md'),
   `# ${NAME}\n\nThe prebuilt native addon of [memery](https://www.npmjs.com/package/memery) for ${TARGET}. ` +
     'Do not install it directly: `npm install memery` picks it as an optional dependency.\n\n' +
-    `Contents: ${libs.join(', ')}, found through the addon's own folder only. ` +
+    `Contents: ${libs.join(', ')}, found through the addon's own folder only; ` +
+    `better-sqlite3 ${JSON.parse(readFileSync(join(SQLITE_SRC, 'package.json'), 'utf8')).version} (its lib/ and bindings for Node ABI ${sqliteBindings.join(', ')}). ` +
     'Licences: THIRD_PARTY_NOTICES.md and licenses/.\n\n' +
     'GPU: to use `provider: cuda`, put `libonnxruntime_providers_cuda.so` and `libonnxruntime_providers_shared.so` of the same ' +
     'ONNX Runtime version (see THIRD_PARTY_NOTICES.md) into this folder, beside `libonnxruntime.so.1`.\n',
 );
 
 const files = readdirSync(DEST).filter((f) => !statSync(join(DEST, f)).isDirectory());
-const total = files.reduce((s, f) => s + statSync(join(DEST, f)).size, 0);
+const total = files.reduce((s, f) => s + statSync(join(DEST, f)).size, 0) + readdirSync(SQLITE_DEST).reduce((s, f) => s + statSync(join(SQLITE_DEST, f)).size, 0);
 log(`${DEST}: ${files.sort().join(', ')} (${(total / 2 ** 20).toFixed(1)} MiB)`);
 
 if (opt('--pack')) {
@@ -198,6 +222,30 @@ function bundleLinux() {
   for (const f of bundled) must('patchelf', ['--set-rpath', '$ORIGIN', f]);
   const addonRpath = must('patchelf', ['--print-rpath', addon]).trim();
   if (addonRpath !== '$ORIGIN') fail(`memery.node has RUNPATH '${addonRpath}', expected $ORIGIN (see cmake/MemeryPlatform.cmake)`);
+}
+
+/** Copies better-sqlite3's lib/, licence and bindings into SQLITE_DEST; returns the Node ABIs it has. */
+function bundleSqlite() {
+  const version = JSON.parse(readFileSync(join(SQLITE_SRC, 'package.json'), 'utf8')).version;
+  const own = join(SQLITE_SRC, 'build', 'Release', 'better_sqlite3.node');
+  if (!existsSync(own)) fail(`${own} is missing: better-sqlite3 was not built (\`npm rebuild better-sqlite3\`)`);
+  cpSync(join(SQLITE_SRC, 'lib'), join(SQLITE_DEST, 'lib'), { recursive: true });
+  copyFileSync(join(SQLITE_SRC, 'LICENSE'), join(SQLITE_DEST, 'LICENSE'));
+  // Its manifest without install script or dependencies (only `bindings`, which nativeBinding replaces).
+  writeFileSync(join(SQLITE_DEST, 'package.json'), `${JSON.stringify({ name: 'better-sqlite3', version, license: 'MIT', main: 'lib/index.js', private: true }, null, 2)}\n`);
+  const bindings = new Map([[process.versions.modules, own]]);
+  const extra = join(ROOT, 'build', 'sqlite-prebuilds');
+  if (existsSync(extra)) for (const f of readdirSync(extra)) {
+    const m = f.match(/^node-v(\d+)\.node$/);
+    if (m && !bindings.has(m[1])) bindings.set(m[1], join(extra, f));
+  }
+  for (const [abi, from] of bindings) {
+    const to = join(SQLITE_DEST, `node-v${abi}.node`);
+    copyFileSync(from, to);
+    chmodSync(to, 0o755);
+    if (process.platform === 'linux' && has('strip')) must('strip', ['--strip-unneeded', to]);
+  }
+  return [...bindings.keys()].sort();
 }
 
 /** Non-system dylibs a Mach-O file links (Homebrew's libomp, faiss, openblas...). */

@@ -8,13 +8,13 @@
  * with the colour test model, the library import, the CUDA message, the loader's message without
  * the platform package, and the installed size (<= 150 MB).
  *
- * better-sqlite3 is installed with --ignore-scripts: its install script downloads a prebuilt binary
- * from GitHub (prebuild-install) and falls back to compiling (node-gyp), neither of which works
- * here. The test puts the checkout's already built better_sqlite3.node in place instead, which is
- * what prebuild-install would have downloaded for a user (README: "Install").
+ * Install scripts run, as they would for a user: nothing may download from outside npm or compile.
+ * better-sqlite3 is not a dependency of the published package (its install script fetches from
+ * GitHub or compiles): the platform package holds its JavaScript and a binding for this Node
+ * (README: "Install").
  */
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, writeColourSet } from './helpers/images.js';
@@ -47,21 +47,12 @@ const skipReason =
           : !which('patchelf') || !which('ldd')
             ? 'patchelf and ldd are needed to make the platform package (apt-get install patchelf)'
             : !existsSync(join(ROOT, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))
-              ? "the checkout's better-sqlite3 has no built binary to reuse"
+              ? "the checkout's better-sqlite3 has no built binding for the platform package"
               : '';
 if (skipReason) console.warn(`install test skipped: ${skipReason}`);
 
 /** Baseline libraries every glibc system has (and node itself loads). */
 const BASELINE = /^(linux-vdso|ld-linux|libc|libm|libdl|librt|libpthread|libresolv|libutil|libstdc\+\+|libgcc_s)\.so/;
-
-/** Puts the checkout's built better_sqlite3.node where prebuild-install would have (see the header). */
-function placeSqlite(memeryDir: string, prefix: string): void {
-  const sqliteDir = [join(memeryDir, 'node_modules', 'better-sqlite3'), join(prefix, 'node_modules', 'better-sqlite3')].find((d) => existsSync(d))!;
-  const want = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'better-sqlite3', 'package.json'), 'utf8')).version;
-  expect(JSON.parse(readFileSync(join(sqliteDir, 'package.json'), 'utf8')).version).toBe(want);
-  mkdirSync(join(sqliteDir, 'build', 'Release'), { recursive: true });
-  copyFileSync(join(ROOT, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'), join(sqliteDir, 'build', 'Release', 'better_sqlite3.node'));
-}
 
 describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} into an empty folder${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let tmp = '';
@@ -101,12 +92,13 @@ describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} i
       .pop()!;
     const mainTgz = execFileSync(process.execPath, [join(ROOT, 'scripts', 'pack.mjs'), '--out', tgz], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
 
-    // 2. a PATH with node and npm only
+    // 2. a PATH with node, npm and sh only
     bin = join(tmp, 'bin');
     mkdirSync(bin);
     symlinkSync(process.execPath, join(bin, 'node'));
     const npmCli = process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath) ? process.env.npm_execpath : realpathSync(which('npm')!);
     symlinkSync(npmCli, join(bin, 'npm'));
+    symlinkSync(realpathSync('/bin/sh'), join(bin, 'sh')); // npm runs install scripts with sh
     env = userEnv();
     for (const tool of ['cc', 'gcc', 'c++', 'g++', 'clang', 'cmake', 'make']) {
       expect(spawnSync('sh', ['-c', `command -v ${tool}`], { env }).status, `${tool} must not be on the test PATH`).not.toBe(0);
@@ -117,7 +109,7 @@ describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} i
     mkdirSync(prefix);
     writeFileSync(join(prefix, 'package.json'), '{ "name": "memery-install-test", "private": true }\n');
     tarballs = [mainTgz, platformTgz];
-    const r = spawnSync(join(bin, 'npm'), ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'warn', ...tarballs], {
+    const r = spawnSync(join(bin, 'npm'), ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'warn', ...tarballs], {
       cwd: prefix,
       env,
       encoding: 'utf8',
@@ -128,9 +120,6 @@ describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} i
 
     memeryDir = join(prefix, 'node_modules', 'memery');
     platformDir = realpathSync(join(prefix, 'node_modules', ...PLATFORM_PKG.split('/')));
-
-    // 4. better-sqlite3's binary: what prebuild-install downloads for a user (see the header)
-    placeSqlite(memeryDir, prefix);
 
     images = join(tmp, 'images');
     mkdirSync(images);
@@ -157,7 +146,7 @@ describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} i
       expect(existsSync(join(memeryDir, f)), f).toBe(true);
       expect(existsSync(join(platformDir, f)), f).toBe(true);
     }
-    // Which installed packages would run an install script (this test ran none: --ignore-scripts).
+    // Which installed packages have an install script (they ran: nothing on PATH could compile).
     const withScripts: string[] = [];
     const walk = (nm: string): void => {
       if (!existsSync(nm)) return;
@@ -174,8 +163,13 @@ describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} i
     };
     walk(join(prefix, 'node_modules'));
     console.log(`install scripts in the installed tree:\n  ${withScripts.join('\n  ')}`);
-    // better-sqlite3 (prebuild-install from GitHub, else node-gyp) and @parcel/watcher (compiles only with --build-from-source)
-    expect(withScripts.map((s) => s.replace(/^.*node_modules\//, '').split(':')[0]).sort()).toEqual(['@parcel/watcher', 'better-sqlite3']);
+    // @parcel/watcher's compiles only with --build-from-source. better-sqlite3 (prebuild-install from
+    // GitHub, else node-gyp) is not installed at all: the platform package carries it.
+    expect(withScripts.map((s) => s.replace(/^.*node_modules\//, '').split(':')[0]).sort()).toEqual(['@parcel/watcher']);
+    for (const gone of ['better-sqlite3', 'prebuild-install', 'node-gyp']) expect(existsSync(join(prefix, 'node_modules', gone)), gone).toBe(false);
+    const sqlite = join(platformDir, 'better-sqlite3');
+    expect(readdirSync(sqlite).sort()).toEqual(expect.arrayContaining(['LICENSE', 'lib', `node-v${process.versions.modules}.node`, 'package.json']));
+    expect(JSON.parse(readFileSync(join(sqlite, 'package.json'), 'utf8')).scripts).toBeUndefined();
   });
 
   it('the addon and its libraries resolve inside the platform package (RUNPATH $ORIGIN; ldd with an empty LD_LIBRARY_PATH)', () => {
@@ -224,14 +218,17 @@ describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} i
       import { readFileSync } from 'node:fs';
       const r = await search(process.argv[3], 'blue', { home: process.argv[1], modelDir: process.argv[2], n: 1 });
       const maps = readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/).pop()).filter((p) => /memery\\.node|libopenblas|libonnxruntime|libgfortran/.test(p));
-      console.log(JSON.stringify({ top: r[0].path, client: typeof client.ServerClient, libs: [...new Set(maps)] }));`;
+      const sqlite = readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/).pop()).filter((p) => /sqlite/.test(p));
+      console.log(JSON.stringify({ top: r[0].path, client: typeof client.ServerClient, libs: [...new Set(maps)], sqlite: [...new Set(sqlite)] }));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code, join(tmp, 'home-lib'), MODEL, images], { cwd: prefix, env, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { top: string; client: string; libs: string[] };
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { top: string; client: string; libs: string[]; sqlite: string[] };
     expect(out.top).toBe(join(images, 'blue.png'));
     expect(out.client).toBe('function');
     expect(out.libs.length).toBeGreaterThanOrEqual(4);
     for (const lib of out.libs) expect(dirname(lib), lib).toBe(platformDir);
+    // SQLite: better-sqlite3's binding for this Node, from the platform package
+    expect(out.sqlite).toEqual([join(platformDir, 'better-sqlite3', `node-v${process.versions.modules}.node`)]);
   });
 
   it("provider 'cuda' without the CUDA provider libraries fails with a message naming them", () => {
@@ -255,15 +252,13 @@ describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} i
 
   it('`npm install -g` of the same tarballs: memery on PATH from the global prefix, searching', () => {
     const global = join(tmp, 'global');
-    const r = spawnSync(join(bin, 'npm'), ['install', '-g', '--prefix', global, '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'warn', ...tarballs], {
+    const r = spawnSync(join(bin, 'npm'), ['install', '-g', '--prefix', global, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel', 'warn', ...tarballs], {
       cwd: tmp,
       env,
       encoding: 'utf8',
       timeout: 240_000,
     });
     expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
-    const gMemery = join(global, 'lib', 'node_modules', 'memery');
-    placeSqlite(gMemery, join(global, 'lib'));
     const s = spawnSync('memery', ['search', images, 'green', '-n', '1', '--json', '--model-dir', MODEL], {
       cwd: tmp,
       env: { ...env, PATH: `${join(global, 'bin')}${delimiter}${bin}`, MEMERY_HOME: join(tmp, 'home-global') },

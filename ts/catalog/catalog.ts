@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync, statfsSync } from 'node:fs';
 import { dirname, sep } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../util/sqlite.js';
 import { MemeryError } from '../errors.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
 
@@ -157,7 +158,7 @@ export class Catalog {
     }
     let db: Database.Database | undefined;
     try {
-      db = new Database(path, { timeout: 10_000 });
+      db = openDatabase(path, { timeout: 10_000 });
       // 16 KiB pages hold 512-d vectors (2 KiB) without wasting half of each page; applies to new catalogs.
       db.pragma('page_size = 16384');
       db.pragma('journal_mode = WAL');
@@ -198,7 +199,7 @@ export class Catalog {
   static #openForReading(path: string, why: MemeryError): Catalog | undefined {
     let db: Database.Database | undefined;
     try {
-      db = new Database(path, { timeout: 10_000, fileMustExist: true });
+      db = openDatabase(path, { timeout: 10_000, fileMustExist: true });
       db.pragma('locking_mode = EXCLUSIVE'); // before the first read: no -shm file needed
       db.pragma('foreign_keys = ON');
       db.prepare("SELECT value FROM meta WHERE key = 'schema'").get();

@@ -13,7 +13,8 @@
  */
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../util/sqlite.js';
 import { HOME_MODE, looseEntries, notOurs, octal, tighten } from '../config/home.js';
 import { isMemeryError } from '../errors.js';
 import { VectorIndex, type IndexType } from '../native/vector-index.js';
@@ -92,7 +93,7 @@ function integrity(path: string): { ok: boolean; damaged: boolean; result: strin
   for (const exclusive of [false, true]) {
     let db: Database.Database | undefined;
     try {
-      db = new Database(path, { fileMustExist: true, timeout: 10_000 });
+      db = openDatabase(path, { fileMustExist: true, timeout: 10_000 });
       // On a full disk SQLite cannot create the -shm file; exclusive mode reads without it.
       if (exclusive) db.pragma('locking_mode = EXCLUSIVE');
       const rows = db.pragma('integrity_check') as Array<{ integrity_check: string }>;
@@ -204,7 +205,7 @@ function recoverCatalog(path: string): { ok: boolean; details: string[] } {
   const kept = `${path}.damaged-${stamp}`;
   let src: Database.Database | undefined;
   try {
-    src = new Database(path, { fileMustExist: true, timeout: 10_000 });
+    src = openDatabase(path, { fileMustExist: true, timeout: 10_000 });
   } catch (err) {
     details.push(`cannot open the damaged file at all (${(err as Error).message}): starting an empty catalog`);
   }
@@ -219,7 +220,7 @@ function recoverCatalog(path: string): { ok: boolean; details: string[] } {
     }
   }
   if (!method) {
-    const dst = new Database(fresh);
+    const dst = openDatabase(fresh);
     dst.pragma('page_size = 16384');
     dst.pragma('journal_mode = WAL');
     dst.exec(SCHEMA);

@@ -108,7 +108,12 @@ export function loadBinding(): NativeBinding {
       tried.push(`${file} (${(err as Error).message.split('\n')[0]})`);
     }
   }
-  throw new MemeryError('E_NATIVE', nativeMissingMessage(tried), {
+  throw nativeMissingError(tried);
+}
+
+/** The E_NATIVE error for "no addon" (also thrown by ts/util/sqlite.ts when the platform package is absent). */
+export function nativeMissingError(tried: string[]): MemeryError {
+  return new MemeryError('E_NATIVE', nativeMissingMessage(tried), {
     hint: process.env.MEMERY_NATIVE_BINDING
       ? 'Point MEMERY_NATIVE_BINDING at a memery.node that loads here, or unset it.'
       : 'Reinstall memery so that npm installs its platform package, or run `npm run build:native` in a checkout of memery (needs cmake, a C++17 compiler, FAISS and OpenBLAS).',

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './sqlite.js';
 import { MemeryError } from '../errors.js';
 import { processAlive } from '../util/process.js';
 
@@ -59,7 +60,7 @@ export function lockHeld(path: string): boolean {
 function tryLock(path: string): (() => void) | undefined {
   let db: Database.Database | undefined;
   try {
-    db = new Database(path, { timeout: 0 });
+    db = openDatabase(path, { timeout: 0 });
     // EXCLUSIVE locking mode keeps the lock until the connection closes.
     db.pragma('locking_mode = EXCLUSIVE');
     // Nothing is ever written: no rollback journal file next to the lock (it would be 0644).
