@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Makes the platform package for this machine (e.g. @memery/linux-x64-gnu) from the source build
 // in build/native/Release: memery.node, the runtime libraries the build copied beside it (ONNX
-// Runtime, libvips-cpp), and the system libraries a user may lack (Linux: OpenBLAS, libgomp,
-// libgfortran, libquadmath; macOS: Homebrew's libomp/faiss/openblas), all found through the
+// Runtime, libvips-cpp), and the system libraries a user may lack (Linux: the reference BLAS and
+// LAPACK, libgomp, libgfortran, libquadmath; macOS: Homebrew's libomp/faiss/openblas), all found through the
 // addon's own folder only ($ORIGIN / @loader_path). Then it checks that the addon loads from
 // another folder and that (Linux) `ldd` resolves every non-baseline library inside the package,
 // and writes package.json (os/cpu/libc, version = memery's), LICENSE and the notices.
@@ -13,7 +13,7 @@
 //     --pack DIR    also `npm pack` it into DIR and print the tarball's path as the last line
 //
 // Linux needs patchelf (apt-get install patchelf): the copied system libraries get RUNPATH $ORIGIN
-// so that they find each other (libopenblas -> libgfortran -> libquadmath). macOS uses
+// so that they find each other (liblapack -> libblas, libgfortran -> libquadmath). macOS uses
 // install_name_tool and codesign (Xcode command line tools).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -203,21 +203,25 @@ function bundleLinux() {
   const bundled = [];
   while (queue.length) {
     const file = queue.shift();
+    // Direct dependencies only (what the file itself NEEDs), resolved where ldd finds them: the
+    // transitive ones of a library that is swapped for another (libblas.so.3) must not come along.
+    const needed = new Set(must('patchelf', ['--print-needed', file]).split('\n').filter(Boolean));
     for (const [soname, path] of lddMap(file)) {
-      if (isLinuxBaseline(soname) || seen.has(soname)) continue;
+      if (!needed.has(soname) || isLinuxBaseline(soname) || seen.has(soname)) continue;
       seen.add(soname);
       if (path === 'not') fail(`${basename(file)} needs ${soname}, which is not found on this machine`);
       if (dirname(path) === DEST || existsSync(join(DEST, soname))) continue; // already there (ONNX Runtime, libvips)
       const target = join(DEST, soname);
-      copyFileSync(realpathSync(path), target);
+      const from = referenceBlas(soname) ?? realpathSync(path);
+      copyFileSync(from, target);
       chmodSync(target, 0o755);
-      bundledFrom.set(soname, realpathSync(path));
-      log(`bundled ${soname} (from ${realpathSync(path)})`);
+      bundledFrom.set(soname, from);
+      log(`bundled ${soname} (from ${from})`);
       bundled.push(target);
       queue.push(target);
     }
   }
-  // Each bundled library finds its siblings beside itself (libopenblas -> libgfortran -> libquadmath);
+  // Each bundled library finds its siblings beside itself (liblapack -> libblas, libgfortran -> libquadmath);
   // the addon itself already has RUNPATH $ORIGIN (cmake/MemeryPlatform.cmake).
   for (const f of bundled) must('patchelf', ['--set-rpath', '$ORIGIN', f]);
   const addonRpath = must('patchelf', ['--print-rpath', addon]).trim();
@@ -246,6 +250,20 @@ function bundleSqlite() {
     if (process.platform === 'linux' && has('strip')) must('strip', ['--strip-unneeded', to]);
   }
   return [...bindings.keys()].sort();
+}
+
+/**
+ * The reference BLAS/LAPACK (Debian libblas3/liblapack3, 0.4 + 7 MB) for the generic sonames the
+ * addon links, instead of what Debian's alternatives point them at (OpenBLAS, 37 MB): FAISS calls
+ * BLAS only for batches of 20 or more queries, which memery's searches never are.
+ */
+function referenceBlas(soname) {
+  const sub = { 'libblas.so.3': 'blas', 'liblapack.so.3': 'lapack' }[soname];
+  if (!sub) return undefined;
+  const triplet = must('gcc', ['-print-multiarch']).trim() || `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+  const p = join('/usr/lib', triplet, sub, soname);
+  if (!existsSync(p)) fail(`${p} is missing: apt-get install libblas3 liblapack3 (the reference BLAS/LAPACK the package ships)`);
+  return realpathSync(p);
 }
 
 /** Non-system dylibs a Mach-O file links (Homebrew's libomp, faiss, openblas...). */
@@ -302,6 +320,8 @@ function copyLicenses() {
   if (process.platform === 'linux') {
     copies.push(['/usr/share/doc/libfaiss-dev/copyright', 'faiss-copyright.txt']);
     if ([...bundledFrom.keys()].some((n) => n.startsWith('libopenblas'))) copies.push(['/usr/share/doc/libopenblas0-pthread/copyright', 'openblas-copyright.txt']);
+    if (bundledFrom.has('libblas.so.3')) copies.push(['/usr/share/doc/libblas3/copyright', 'blas-copyright.txt']);
+    if (bundledFrom.has('liblapack.so.3')) copies.push(['/usr/share/doc/liblapack3/copyright', 'lapack-copyright.txt']);
     if ([...bundledFrom.keys()].some((n) => /^lib(gfortran|gomp|quadmath)/.test(n))) copies.push(['/usr/share/doc/libgfortran5/copyright', 'gcc-runtime-libraries-copyright.txt']);
   }
   for (const [from, to] of copies) {
