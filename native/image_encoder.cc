@@ -110,9 +110,9 @@ class LoadWorker : public PromiseWorker {
 class EncodeFilesWorker : public PromiseWorker {
  public:
   EncodeFilesWorker(Napi::Env env, std::shared_ptr<ImageModel> m, std::vector<std::string> paths, size_t batch, size_t threads,
-                    uint64_t maxFileBytes)
+                    uint64_t maxFileBytes, int thumbnailSize, int thumbnailQuality)
       : PromiseWorker(env), m_(std::move(m)), paths_(std::move(paths)), batch_(std::max<size_t>(1, batch)), threads_(threads),
-        maxFileBytes_(maxFileBytes) {}
+        maxFileBytes_(maxFileBytes), thumbnailSize_(thumbnailSize), thumbnailQuality_(thumbnailQuality) {}
 
   void Run() override {
     const size_t n = paths_.size();
@@ -123,6 +123,7 @@ class EncodeFilesWorker : public PromiseWorker {
     sizes_.assign(n * 2, 0);
     stats_.assign(n * 2, 0.0);
     hashes_.assign(n, std::string());
+    thumbs_.assign(n, std::vector<uint8_t>());
     if (n == 0) return;
 
     struct Item { size_t index; std::vector<float> chw; };
@@ -158,7 +159,12 @@ class EncodeFilesWorker : public PromiseWorker {
           uint8_t digest[32];
           sha256::Hash(file.bytes(), file.length, digest);
           hashes_[i] = sha256::Hex(digest, 16);
-          ImageSize sz = LoadCrop(file.bytes(), file.length, paths_[i], m_->spec, rgb.data());
+          // The thumbnail (when asked for) comes from this same decode.
+          ThumbnailRequest thumb;
+          thumb.size = thumbnailSize_;
+          thumb.quality = thumbnailQuality_;
+          ImageSize sz = LoadCrop(file.bytes(), file.length, paths_[i], m_->spec, rgb.data(), &thumb);
+          thumbs_[i] = std::move(thumb.jpeg);
           if (file.capacity > (size_t{64} << 20)) {  // do not hold on to an outsized buffer
             file.data.reset();
             file.capacity = 0;
@@ -237,6 +243,12 @@ class EncodeFilesWorker : public PromiseWorker {
     auto stats = Napi::Float64Array::New(env, stats_.size());
     std::copy(stats_.begin(), stats_.end(), stats.Data());
     r.Set("stats", stats);
+    auto thumbs = Napi::Array::New(env, thumbs_.size());
+    for (size_t i = 0; i < thumbs_.size(); i++) {
+      const auto &t = thumbs_[i];
+      thumbs.Set(static_cast<uint32_t>(i), t.empty() ? env.Null() : Napi::Buffer<uint8_t>::Copy(env, t.data(), t.size()).As<Napi::Value>());
+    }
+    r.Set("thumbnails", thumbs);
     r.Set("errors", FileErrorsToJs(env, errors_));
     return r;
   }
@@ -246,11 +258,13 @@ class EncodeFilesWorker : public PromiseWorker {
   std::vector<std::string> paths_;
   size_t batch_, threads_;
   uint64_t maxFileBytes_;
+  int thumbnailSize_, thumbnailQuality_;  // thumbnailSize_ 0: none
   std::vector<float> out_;
   std::vector<uint8_t> ok_;
   std::vector<uint32_t> sizes_;
   std::vector<double> stats_;        // [size, mtimeMs] per file, from the fstat of the descriptor read
   std::vector<std::string> hashes_;  // SHA-256 of the bytes read, first 32 hex chars; "" where not read
+  std::vector<std::vector<uint8_t>> thumbs_;  // JPEG thumbnails; empty where none was made
   std::vector<FileError> errors_;
 };
 
@@ -304,7 +318,13 @@ Napi::Value ImageEncoder::EncodeFiles(const Napi::CallbackInfo &info) {
   size_t batch = static_cast<size_t>(NumberKey(o, "batchSize"));
   size_t threads = static_cast<size_t>(NumberKey(o, "decodeThreads"));
   uint64_t maxFileBytes = ReadMaxFileBytes(env, o);
-  return Queue(new EncodeFilesWorker(env, m, std::move(paths), batch, threads, maxFileBytes));
+  // Checked as doubles (NaN, infinities) before they become ints; the zod schema checks them first.
+  const double thumbnailSize = NumberKey(o, "thumbnailSize");
+  const double thumbnailQuality = NumberKey(o, "thumbnailQuality");
+  if (!(thumbnailSize >= 0 && thumbnailSize <= 4096) || !(thumbnailQuality >= 1 && thumbnailQuality <= 100))
+    throw ToJsError(env, "E_USAGE", "Expected thumbnailSize 0-4096 and thumbnailQuality 1-100");
+  return Queue(new EncodeFilesWorker(env, m, std::move(paths), batch, threads, maxFileBytes, static_cast<int>(thumbnailSize),
+                                     static_cast<int>(thumbnailQuality)));
 }
 
 Napi::Value ImageEncoder::EncodeTensor(const Napi::CallbackInfo &info) {

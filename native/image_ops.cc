@@ -107,6 +107,10 @@ class ThumbnailWorker : public PromiseWorker {
       len = file.length;
     }
     const std::string what = fromFile_ ? path_ : std::string("the image buffer");
+    // The content hash of those bytes (as encodeFiles'), so a caller can tell which content it is.
+    uint8_t digest[32];
+    sha256::Hash(data, len, digest);
+    hash_ = sha256::Hex(digest, 16);
     FindBufferLoader(data, len, what, path_);
     vips_error_clear();  // so that the reason below is this image's, not an earlier one's
     try {
@@ -137,6 +141,7 @@ class ThumbnailWorker : public PromiseWorker {
     r.Set("width", width_);
     r.Set("height", height_);
     r.Set("format", format_);
+    r.Set("hash", hash_);
     return r;
   }
 
@@ -150,6 +155,7 @@ class ThumbnailWorker : public PromiseWorker {
   double maxPixels_;
   uint64_t maxFileBytes_;
   std::vector<uint8_t> data_;
+  std::string hash_;  // SHA-256 of the input bytes, first 32 hex chars
   int width_ = 0, height_ = 0;
 };
 

@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -71,6 +73,38 @@ VImage Open(const uint8_t *data, size_t len, int shrink) {
   return VImage::new_from_buffer(data, len, "", opts);
 }
 
+// One band (or several) of any format as 8 bits: 16-bit scaled, except 8-bit data stored in a
+// 16-bit container (max <= 255, common in scans and scientific TIFFs), kept as is or it would turn
+// black; float 0..1 (TIFF/FITS) scaled to 0..255.
+VImage To8Bit(VImage img) {
+  VipsBandFormat fmt = img.format();
+  if (fmt == VIPS_FORMAT_USHORT || fmt == VIPS_FORMAT_SHORT) {
+    img = img.copy_memory();
+    if (img.max() <= 255.0) img = img.cast(VIPS_FORMAT_UCHAR);
+    else img = img.cast(VIPS_FORMAT_UCHAR, VImage::option()->set("shift", true));
+  } else if (fmt == VIPS_FORMAT_FLOAT || fmt == VIPS_FORMAT_DOUBLE) {
+    double mx = img.max();
+    if (mx <= 1.0) img = img * 255.0;
+    img = img.cast(VIPS_FORMAT_UCHAR);
+  } else if (fmt != VIPS_FORMAT_UCHAR) {
+    img = img.cast(VIPS_FORMAT_UCHAR);
+  }
+  return img;
+}
+
+VImage ToRgb8(VImage img);
+
+// For a thumbnail: ToRgb8's RGB (the same bytes), plus the alpha band as 8 bits when the image has
+// one (RGBA), so that it can be composited over white instead of dropped. A 16-bit or float image
+// is decoded into memory first: its RGB and its alpha are read separately.
+VImage ToRgba8(VImage img) {
+  if (!img.has_alpha()) return ToRgb8(img);
+  const VipsBandFormat fmt = img.format();
+  if (fmt != VIPS_FORMAT_UCHAR && fmt != VIPS_FORMAT_CHAR) img = img.copy_memory();
+  VImage alpha = To8Bit(img.extract_band(img.bands() - 1));
+  return ToRgb8(img).bandjoin(alpha);
+}
+
 // To 8-bit RGB the way the reference (PIL .convert("RGB")) does it: no ICC transform, alpha dropped
 // by taking the first bands, greyscale replicated, 16-bit scaled to 8-bit.
 VImage ToRgb8(VImage img) {
@@ -90,21 +124,7 @@ VImage ToRgb8(VImage img) {
   if (bands == 2) img = img.extract_band(0);
   else if (bands > 3) img = img.extract_band(0, VImage::option()->set("n", 3));
 
-  VipsBandFormat fmt = img.format();
-  if (fmt == VIPS_FORMAT_USHORT || fmt == VIPS_FORMAT_SHORT) {
-    // 16-bit: scale to 8 bits; but 8-bit data stored in a 16-bit container (max <= 255, common
-    // in scans and scientific TIFFs) is kept as is, or it would turn black.
-    img = img.copy_memory();
-    if (img.max() <= 255.0) img = img.cast(VIPS_FORMAT_UCHAR);
-    else img = img.cast(VIPS_FORMAT_UCHAR, VImage::option()->set("shift", true));
-  } else if (fmt == VIPS_FORMAT_FLOAT || fmt == VIPS_FORMAT_DOUBLE) {
-    // Float images from TIFF/FITS are usually 0..1.
-    double mx = img.max();
-    if (mx <= 1.0) img = img * 255.0;
-    img = img.cast(VIPS_FORMAT_UCHAR);
-  } else if (fmt != VIPS_FORMAT_UCHAR) {
-    img = img.cast(VIPS_FORMAT_UCHAR);
-  }
+  img = To8Bit(img);
   if (img.bands() == 1) img = VImage::bandjoin(std::vector<VImage>{img, img, img});
   return img;
 }
@@ -150,8 +170,11 @@ ImageSize LoadCrop(const std::string &path, const PreprocessSpec &spec, uint8_t 
   return sz;
 }
 
-ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, const PreprocessSpec &spec, uint8_t *out) {
+ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, const PreprocessSpec &spec, uint8_t *out,
+                   ThumbnailRequest *thumb) {
   EnsureVips();
+  const bool wantThumb = thumb != nullptr && thumb->size > 0;
+  if (thumb) thumb->jpeg.clear();
   const char *loader = FindBufferLoader(data, len, path, path);
   const int S = spec.size;
   try {
@@ -166,16 +189,25 @@ ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, con
     }
     int shrink = 1;
     if (spec.shrinkOnLoad && std::strstr(loader, "Jpeg") != nullptr) {
-      const double shortSide = std::min(w, h);
-      while (shrink < 8 && shortSide / (shrink * 2) >= spec.shrinkMargin * S) shrink *= 2;
+      const double shortSide = std::min(w, h), longSide = std::max(w, h);
+      // With a thumbnail, its size bounds the shrink too (never with the default margin and sizes).
+      while (shrink < 8 && shortSide / (shrink * 2) >= spec.shrinkMargin * S &&
+             (!wantThumb || longSide / (shrink * 2) >= thumb->size))
+        shrink *= 2;
       if (shrink > 1) img = Open(data, len, shrink);
     }
+    // The thumbnail is turned upright (EXIF orientation) at the end, on its few pixels.
+    int orientation = 1;
     if (spec.autorotate) {
       const int before = img.width();
       img = img.autorot();
       if (img.width() != before) std::swap(w, h);  // rotated by 90 or 270 degrees
+    } else if (wantThumb) {
+      orientation = vips_image_get_orientation(img.get_image());
     }
-    img = ToRgb8(img);
+    // RGB; RGBA (for the thumbnail) when the image has alpha: the crop then reads an RGB copy.
+    img = wantThumb ? ToRgba8(img) : ToRgb8(img);
+    const int bands = img.bands();
 
     // Target size of the resize (shorter side = S, longer = int(S * long / short)), on the
     // original geometry, as the reference computes it.
@@ -190,7 +222,7 @@ ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, con
     // Crop offsets: round half to even, like Python's round().
     const int left = static_cast<int>(std::nearbyint((nw - S) / 2.0));
     const int top = static_cast<int>(std::nearbyint((nh - S) / 2.0));
-    if (img.bands() != 3 || img.format() != VIPS_FORMAT_UCHAR || img.width() < std::floor(w / shrink) ||
+    if ((bands != 3 && bands != 4) || img.format() != VIPS_FORMAT_UCHAR || img.width() < std::floor(w / shrink) ||
         img.height() < std::floor(h / shrink)) {
       throw Error("E_DECODE", "Cannot decode " + path + ": unexpected geometry after decoding", path);
     }
@@ -201,12 +233,61 @@ ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, con
     // The decode is pulled through a region in strips on this thread: no worker thread, no
     // whole-image buffer, and only the rows and columns the crop needs are copied out.
     vips::VRegion region = img.region();
-    RowSource rows = [&](int y, int n, int x0, int x1, size_t *stride) {
-      region.prepare(x0, y, std::max(x1 - x0, 1), n);
-      *stride = region.stride();
-      return static_cast<const uint8_t *>(static_cast<void *>(region.addr(x0, y)));
+    const int W = img.width();
+    // The thumbnail sees every row, whole, as it streams past (the crop may need only some rows
+    // and columns); without one, only what the crop needs is decoded and copied, as before.
+    std::unique_ptr<ThumbnailSink> sink;
+    if (wantThumb) sink = std::make_unique<ThumbnailSink>(W, img.height(), bands, thumb->size, w, h);
+    // Rows [sink->next(), until) that the crop does not read.
+    auto feed = [&](int until) {
+      while (sink->next() < until) {
+        const int y = sink->next(), n = std::min(16, until - y);
+        region.prepare(0, y, W, n);
+        sink->AddRows(static_cast<const uint8_t *>(static_cast<void *>(region.addr(0, y))), region.stride(), n);
+      }
     };
-    ResampleCrop(rows, img.width(), img.height(), w / shrink, h / shrink, nw, nh, left, top, S, out);
+    std::vector<uint8_t> rgb;  // the crop's RGB copy of RGBA rows
+    RowSource rows = [&](int y, int n, int x0, int x1, size_t *stride) -> const uint8_t * {
+      if (sink) {
+        try {
+          feed(y);
+        } catch (const VError &) {
+          vips_error_clear();  // no thumbnail; the crop decides whether the image is readable
+          sink.reset();
+        }
+      }
+      const int px0 = sink ? 0 : x0, pw = sink ? W : std::max(x1 - x0, 1);
+      region.prepare(px0, y, pw, n);
+      const uint8_t *base = static_cast<const uint8_t *>(static_cast<void *>(region.addr(x0, y)));
+      if (sink) sink->AddRows(static_cast<const uint8_t *>(static_cast<void *>(region.addr(0, y))), region.stride(), n);
+      if (bands == 3) {
+        *stride = region.stride();
+        return base;
+      }
+      const size_t cw = static_cast<size_t>(std::max(x1 - x0, 0));
+      rgb.resize(std::max<size_t>(1, static_cast<size_t>(n) * cw * 3));
+      for (int i = 0; i < n; i++) {
+        const uint8_t *s = base + static_cast<size_t>(i) * region.stride();
+        uint8_t *d = rgb.data() + static_cast<size_t>(i) * cw * 3;
+        for (size_t x = 0; x < cw; x++) {
+          d[x * 3] = s[x * 4];
+          d[x * 3 + 1] = s[x * 4 + 1];
+          d[x * 3 + 2] = s[x * 4 + 2];
+        }
+      }
+      *stride = cw * 3;
+      return rgb.data();
+    };
+    ResampleCrop(rows, W, img.height(), w / shrink, h / shrink, nw, nh, left, top, S, out);
+    if (sink) {
+      try {
+        feed(sink->height());  // the rows below the crop
+        thumb->jpeg = sink->Encode(thumb->quality, orientation);
+      } catch (const VError &) {
+        vips_error_clear();  // e.g. a truncated end the crop never reached: no thumbnail
+        thumb->jpeg.clear();
+      }
+    }
     return original;
   } catch (const VError &e) {
     vips_error_clear();

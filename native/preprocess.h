@@ -8,6 +8,7 @@
 #include <string>
 
 #include "read_file.h"
+#include "thumbnail.h"
 
 namespace memery {
 
@@ -40,7 +41,11 @@ const char *FindBufferLoader(const uint8_t *data, size_t len, const std::string 
 
 // Decode `len` bytes of an encoded image (read from `path`, which names it in errors) and write the
 // size x size RGB crop (HWC, uint8) into `out`. Throws memery::Error E_DECODE with the path.
-ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, const PreprocessSpec &spec, uint8_t *out);
+// With `thumb` (size > 0), the same decode also makes its JPEG thumbnail (thumbnail.h): every row is
+// then decoded, shrink-on-load keeps the long side at least thumb->size, and the crop's bytes are
+// the same as without. A thumbnail that cannot be made leaves thumb->jpeg empty, never an error.
+ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, const PreprocessSpec &spec, uint8_t *out,
+                   ThumbnailRequest *thumb = nullptr);
 
 // Read `path` once (ReadWholeFile, refusing files over maxFileBytes) and decode it from memory.
 // Throws memery::Error with E_NOT_FOUND / E_IO / E_TOO_LARGE / E_DECODE and the path.

@@ -25,7 +25,8 @@ const spec = {
   autorotate: false,
 };
 const SESSION = { provider: 'cpu', threads: 0, spinning: false, optimizedPath: '', optimization: 'all', prepack: true };
-const ENC = { batchSize: 16, decodeThreads: 0, maxFileBytes: 256 * 1024 * 1024 };
+// Thumbnails on: every encode also makes one from the same decode (thumbnail.cc).
+const ENC = { batchSize: 16, decodeThreads: 0, maxFileBytes: 256 * 1024 * 1024, thumbnailSize: 256, thumbnailQuality: 80 };
 const THUMB = { size: 256, format: 'jpeg', quality: 80, maxPixels: 268402689, maxFileBytes: 256 * 1024 * 1024 };
 const INDEX = { type: 'flat', hnswM: 32 };
 

@@ -101,7 +101,7 @@ describe.skipIf(!CLI_BUILT)('memery search output formats', () => {
     expect(doc.items.map((i) => i.arg)).toEqual(expected);
   });
 
-  it('--format alfred validates against the Script Filter schema, with cached thumbnails as icons', async () => {
+  it('--format alfred validates against the Script Filter schema, with the stored thumbnails as icons', async () => {
     const r = ok(await search(['red', '-n', '4', '--no-index', '--format', 'alfred']));
     const doc = AlfredScriptFilterSchema.parse(JSON.parse(r.stdout));
     expect(doc.skipknowledge).toBe(true);
@@ -113,13 +113,15 @@ describe.skipIf(!CLI_BUILT)('memery search output formats', () => {
     for (const item of doc.items) {
       expect(item.uid).toBe(item.arg);
       const icon = item.icon!.path;
-      expect(icon.startsWith(join(home, 'thumbs'))).toBe(true);
-      expect(icon).toMatch(/\/\d+-\d+\.jpg$/);
+      // The library's store: <home>/thumbnails/<hash[0:2]>/<hash>-<size>.jpg, made while indexing.
+      expect(icon.startsWith(join(home, 'thumbnails'))).toBe(true);
+      expect(icon).toMatch(/\/([0-9a-f]{2})\/\1[0-9a-f]{30}-256\.jpg$/);
       expect(existsSync(icon), icon).toBe(true);
       const info = await imageInfo(icon);
       expect(info.format).toBe('jpeg');
     }
-    // A second run reuses the cached thumbnails (same paths).
+    expect(existsSync(join(home, 'thumbs'))).toBe(false); // no cache of its own any more
+    // A second run reuses the stored thumbnails (same paths).
     const again = AlfredScriptFilterSchema.parse(JSON.parse(ok(await search(['red', '-n', '4', '--no-index', '--format', 'alfred'])).stdout));
     expect(again.items.map((i) => i.icon!.path)).toEqual(doc.items.map((i) => i.icon!.path));
   });

@@ -16,10 +16,13 @@ import {
   TextEncoder,
   VectorIndex,
   bindingCandidates,
+  decodeCrops,
+  imageInfo,
   loadBinding,
+  saveRgb,
 } from '../ts/native/index.js';
 import { ClipTokenizer } from '../ts/tokenizer/index.js';
-import { COLOURS, tempDir, writeColourSet, writeSolid } from './helpers/images.js';
+import { COLOURS, tempDir, withExifOrientation, writeColourSet, writeRgbaPng, writeSolid } from './helpers/images.js';
 import { HAS_SHARED, shared, testModel } from './helpers/shared.js';
 
 interface Manifest {
@@ -397,5 +400,110 @@ describe('encodeFiles: content hashes and file stats from the one read', () => {
     expect(second.stats[0]).toBe(statSync(p).size);
     expect(Array.from(second.sizes)).toEqual([91, 60]);
     expect(Array.from(second.embeddings)).not.toEqual(Array.from(first.embeddings));
+  });
+});
+
+describe('encodeFiles: thumbnails from the same decode (thumbnailSize)', () => {
+  let enc: ImageEncoder;
+  let sub: string;
+  beforeAll(async () => {
+    enc = await ImageEncoder.load(testModel('colour-hf', 'onnx', 'vision_model.onnx'));
+    sub = join(dir, 'thumbs');
+    mkdirSync(sub, { recursive: true });
+  });
+  afterAll(() => enc?.close());
+
+  /** [width, height] of JPEG bytes, and their pixels as an S x S centre crop (decodeCrops). */
+  async function look(jpeg: Buffer, name: string, S = 8): Promise<{ size: [number, number]; rgb: Uint8Array }> {
+    expect([...jpeg.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+    const p = join(sub, `${name}.jpg`);
+    writeFileSync(p, jpeg);
+    const info = await imageInfo(p);
+    expect(info.format).toBe('jpeg');
+    const crop = await decodeCrops([p], { size: S });
+    expect(crop.errors).toEqual([]);
+    return { size: [info.width, info.height], rgb: crop.data };
+  }
+
+  it('fits inside the size, keeps the aspect ratio, never enlarges; the embeddings are the same as without', async () => {
+    const wide = join(sub, 'wide.png');
+    const tall = join(sub, 'tall.jpg');
+    const small = join(sub, 'small.png');
+    await writeSolid(wide, [250, 20, 20], 600, 400);
+    await writeSolid(tall, [20, 20, 250], 300, 1200);
+    await writeSolid(small, [20, 250, 20], 40, 30);
+    const paths = [wide, tall, small];
+    const r = await enc.encodeFiles(paths, { thumbnailSize: 128 });
+    const none = await enc.encodeFiles(paths);
+    expect(r.errors).toEqual([]);
+    expect(none.thumbnails).toEqual([null, null, null]);
+    expect(Array.from(r.embeddings)).toEqual(Array.from(none.embeddings));
+    expect((await look(r.thumbnails[0]!, 'wide')).size).toEqual([128, 85]);
+    expect((await look(r.thumbnails[1]!, 'tall')).size).toEqual([32, 128]);
+    expect((await look(r.thumbnails[2]!, 'small')).size).toEqual([40, 30]);
+    // The colours survive (centre crop of the thumbnail).
+    const red = (await look(r.thumbnails[0]!, 'wide')).rgb;
+    expect(red[0]).toBeGreaterThan(200);
+    expect(red[2]).toBeLessThan(60);
+    await expect(enc.encodeFiles(paths, { thumbnailSize: -1 })).rejects.toMatchObject({ code: 'E_USAGE' });
+    await expect(enc.encodeFiles(paths, { thumbnailSize: 64, thumbnailQuality: 0 })).rejects.toMatchObject({ code: 'E_USAGE' });
+  });
+
+  it('turns the thumbnail upright by its EXIF orientation (the crop for CLIP stays as stored)', async () => {
+    // Left half red, right half blue; orientation 6: shown turned 90 degrees clockwise (red on top).
+    const w = 120;
+    const h = 60;
+    const data = new Uint8Array(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[(y * w + x) * 3 + (x < w / 2 ? 0 : 2)] = 255;
+    const plain = join(sub, 'plain.jpg');
+    await saveRgb(data, w, h, plain);
+    const turned = join(sub, 'turned.jpg');
+    writeFileSync(turned, withExifOrientation(readFileSync(plain), 6));
+    expect((await imageInfo(turned)).orientation).toBe(6);
+    const r = await enc.encodeFiles([turned, plain], { thumbnailSize: 32 });
+    expect(r.errors).toEqual([]);
+    expect(Array.from(r.sizes)).toEqual([120, 60, 120, 60]); // as stored
+    expect(Array.from(r.embeddings.subarray(0, r.dim))).toEqual(Array.from(r.embeddings.subarray(r.dim)));
+    const t = await look(r.thumbnails[0]!, 'turned-thumb');
+    expect(t.size).toEqual([16, 32]);
+    const top = t.rgb.subarray(0, 3);
+    const bottom = t.rgb.subarray(7 * 8 * 3, 7 * 8 * 3 + 3);
+    expect(top[0]).toBeGreaterThan(200); // red
+    expect(top[2]).toBeLessThan(60);
+    expect(bottom[2]).toBeGreaterThan(200); // blue
+    expect(bottom[0]).toBeLessThan(60);
+    expect((await look(r.thumbnails[1]!, 'plain-thumb')).size).toEqual([32, 16]);
+  });
+
+  it('composites alpha over white (RGBA: transparent black shows white)', async () => {
+    const p = join(sub, 'clear.png');
+    writeRgbaPng(p, 64, 48, (x) => (x < 32 ? [0, 0, 0, 0] : [0, 0, 0, 255]));
+    const r = await enc.encodeFiles([p], { thumbnailSize: 32 });
+    expect(r.errors).toEqual([]);
+    const t = await look(r.thumbnails[0]!, 'clear', 8);
+    expect(t.size).toEqual([32, 24]);
+    expect(t.rgb[0]).toBeGreaterThan(240); // left: transparent -> white
+    expect(t.rgb[7 * 3]).toBeLessThan(15); // right: opaque black
+  });
+
+  it.skipIf(!HAS_SHARED)('on the real corpus: a thumbnail for every file encoded, none for failures, the same embeddings', async () => {
+    const files = ['memes', 'photos'].flatMap((d) => readdirSync(shared('corpus', d)).sort().map((f) => shared('corpus', d, f)));
+    const r = await enc.encodeFiles(files, { thumbnailSize: 256, decodeThreads: 2 });
+    const none = await enc.encodeFiles(files, { decodeThreads: 2 });
+    expect(Array.from(r.embeddings)).toEqual(Array.from(none.embeddings));
+    expect(Array.from(r.ok)).toEqual(Array.from(none.ok));
+    for (let i = 0; i < files.length; i++) {
+      const t = r.thumbnails[i];
+      if (!r.ok[i]) {
+        expect(t, files[i]).toBeNull();
+        continue;
+      }
+      expect(t, files[i]).toBeInstanceOf(Buffer);
+      const [w, h] = [r.sizes[2 * i]!, r.sizes[2 * i + 1]!];
+      const { size } = await look(t!, `corpus-${i}`, 8);
+      const long = Math.max(w, h);
+      expect(Math.max(...size), files[i]).toBe(Math.min(256, long));
+      expect(Math.abs(size[0] / size[1] - w / h), files[i]).toBeLessThan(0.05 + 2 / Math.min(...size));
+    }
   });
 });

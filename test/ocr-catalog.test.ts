@@ -41,12 +41,12 @@ function textRows(home: string): Array<{ hash: string; text: string; lines: stri
 }
 
 describe('the catalog schema', () => {
-  it('is version 2, with texts and an FTS5 trigram index in the same database', () => {
+  it('is version 3, with texts and an FTS5 trigram index in the same database (and the thumbnails index)', () => {
     const home = tempDir('memery-ocr-schema-');
     try {
       const c = Catalog.open(join(home, 'catalog.db'));
-      expect(SCHEMA_VERSION).toBe(2);
-      expect(c.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get()).toBe('2');
+      expect(SCHEMA_VERSION).toBe(3);
+      expect(c.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get()).toBe('3');
       expect(Number(String(c.db.prepare('SELECT sqlite_version()').pluck().get()).split('.')[1])).toBeGreaterThanOrEqual(34);
       const sql = c.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'texts_fts'").pluck().get() as string;
       expect(sql).toMatch(/fts5/i);
@@ -93,7 +93,7 @@ describe.skipIf(!HAS_SHARED)(`texts in the catalog ${HAS_SHARED ? '' : SHARED_SK
     expect(phases.has('encode')).toBe(false);
     expect(phases.has('ocr')).toBe(true);
     const d = db(home);
-    expect(d.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get()).toBe('2');
+    expect(d.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get()).toBe(String(SCHEMA_VERSION));
     d.close();
     const rows = textRows(home);
     expect(rows).toHaveLength(MEMES.length + 1);

@@ -64,3 +64,38 @@ export function writePngBomb(path: string, width = 30000, height = 30000): void 
   ]);
   writeFileSync(path, png);
 }
+
+/** An RGBA PNG (8-bit, colour type 6) of w x h pixels, each from `pixel(x, y)`. */
+export function writeRgbaPng(path: string, w: number, h: number, pixel: (x: number, y: number) => [number, number, number, number]): void {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 6; // RGBA
+  const raw = Buffer.alloc(h * (1 + w * 4)); // filter byte 0 (none) per row
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) raw.set(pixel(x, y), y * (1 + w * 4) + 1 + x * 4);
+  }
+  writeFileSync(
+    path,
+    Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]),
+  );
+}
+
+/** `jpeg` with an EXIF block (APP1) whose only tag is Orientation (1-8), right after the SOI marker. */
+export function withExifOrientation(jpeg: Buffer, orientation: number): Buffer {
+  const tiff = Buffer.alloc(26); // little-endian TIFF header, IFD0 with one entry, no next IFD
+  tiff.write('II', 0, 'ascii');
+  tiff.writeUInt16LE(42, 2);
+  tiff.writeUInt32LE(8, 4);
+  tiff.writeUInt16LE(1, 8);
+  tiff.writeUInt16LE(0x0112, 10); // Orientation
+  tiff.writeUInt16LE(3, 12); // SHORT
+  tiff.writeUInt32LE(1, 14);
+  tiff.writeUInt16LE(orientation, 18);
+  tiff.writeUInt32LE(0, 22);
+  const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+  const marker = Buffer.from([0xff, 0xe1, 0, 0]);
+  marker.writeUInt16BE(payload.length + 2, 2);
+  return Buffer.concat([jpeg.subarray(0, 2), marker, payload, jpeg.subarray(2)]);
+}

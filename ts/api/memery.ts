@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { Catalog, catalogError, folderPrefix } from '../catalog/catalog.js';
 import { assertFolder, indexFolder, type IndexRunOptions } from '../catalog/indexer.js';
@@ -8,12 +8,15 @@ import { ensurePrivateHome } from '../config/home.js';
 import { defaultHome, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { MemeryError } from '../errors.js';
-import type { ModelLayout } from '../models/layout.js';
-import type { DownloadProgressEvent } from '../models/download.js';
+import { detectLayout, type ModelLayout } from '../models/layout.js';
+import { listInstalled, type DownloadProgressEvent } from '../models/download.js';
 import { ImageEncoder } from '../native/image-encoder.js';
-import { thumbnail, type Thumbnail } from '../native/image-ops.js';
+import { thumbnail } from '../native/image-ops.js';
+import { THUMB_SIZE } from '@memery/client/protocol';
+import { budgetBytes, removeLegacyThumbs, ThumbnailStore, THUMBNAILS_DIR } from '../catalog/thumbnails.js';
+import { THUMBNAILS_SINCE } from '../catalog/schema.js';
 import { TextEncoder } from '../native/text-encoder.js';
-import { parseOptions } from '../native/validate.js';
+import { kindOf, parseOptions } from '../native/validate.js';
 import { ClipTokenizer } from '../tokenizer/index.js';
 import { resolveModel } from './model-resolver.js';
 import { combine, parseQuery } from './query.js';
@@ -24,13 +27,19 @@ import { matchText, planTextQuery, type TextMatch as FoundText, type TextQueryPl
 import {
   MemeryOptionsSchema,
   SearchOptionsSchema,
+  ThumbnailRequestSchema,
+  type ThumbnailRequest,
   type IndexSummary,
   type MemeryOptions,
   type SearchOptions,
   type SearchQuery,
+  type CatalogModel,
   type SearchResult,
   type Status,
 } from './schemas.js';
+
+/** How many failed files status() lists per folder (the count covers them all). */
+const FAILED_FILES_LISTED = 100;
 
 export interface OpenExtras {
   /** Called while a registry model downloads (first use). */
@@ -68,6 +77,7 @@ export class Memery {
   #cache: VectorCache | undefined;
   #ocr: Promise<OcrEngine> | undefined;
   readonly #texts: TextStore;
+  readonly #thumbs: ThumbnailStore;
   #closed = false;
 
   private constructor(home: string, config: Config, catalog: Catalog, extras: OpenExtras) {
@@ -76,6 +86,7 @@ export class Memery {
     this.#catalog = catalog;
     this.#extras = extras;
     this.#texts = new TextStore(catalog.db);
+    this.#thumbs = new ThumbnailStore(catalog, join(home, THUMBNAILS_DIR), { budgetBytes: budgetBytes(config.thumbnailBudget), onWarning: extras.onWarning });
   }
 
   static async open(options: MemeryOptions = {}, extras: OpenExtras = {}): Promise<Memery> {
@@ -87,6 +98,8 @@ export class Memery {
     for (const w of ensurePrivateHome(home)) warn(w);
     const config = loadConfig(home, overrides);
     const catalog = Catalog.open(join(home, 'catalog.db'));
+    // The launchers' own thumbnail cache, replaced by the store: removed once, on the upgrade.
+    if (catalog.upgradedFrom !== undefined && catalog.upgradedFrom < THUMBNAILS_SINCE) await removeLegacyThumbs(home);
     return new Memery(home, config, catalog, { ...extras, onWarning: warn });
   }
 
@@ -178,6 +191,7 @@ export class Memery {
           decodeThreads: this.config.decodeThreads,
           exclude: [this.home],
           maxFileBytes: this.config.maxFileBytes,
+          ...((opts.thumbnails ?? this.config.thumbnails) ? { thumbnails: { store: this.#thumbs, size: THUMB_SIZE } } : {}),
           ...((opts.ocr ?? this.config.ocr)
             ? {
                 ocr: {
@@ -197,7 +211,21 @@ export class Memery {
     } catch (err) {
       throw catalogError(err, this.#catalog.path, 'write');
     } finally {
+      await this.#tidyThumbnails();
       release();
+    }
+  }
+
+  /**
+   * Thumbnails whose content no file has any more go, then the least recently used while the store
+   * is over its budget. After index runs and forget; a failure is only told (the catalog is fine).
+   */
+  async #tidyThumbnails(): Promise<void> {
+    try {
+      await this.#thumbs.prune();
+      await this.#thumbs.enforceBudget();
+    } catch (err) {
+      this.#extras.onWarning?.(`could not tidy the thumbnails in ${this.#thumbs.dir}: ${(err as Error).message}`);
     }
   }
 
@@ -242,10 +270,20 @@ export class Memery {
    * Ranks the catalog (or `folders` of it) against a query, best first. Hybrid (the default): images
    * whose text (OCR) matches the query's words come first — full matches, then partial ones, each
    * by CLIP score —, then the rest by CLIP score; a query that matches no text ranks as mode 'clip'.
-   * Every result carries its text (null when none) and how the query matched it (null when not).
+   * Every result carries its text (null when none), how the query matched it (null when not) and
+   * its stored thumbnail (`thumb`, THUMB_SIZE px; null when none is stored yet: see thumbnail()).
    */
   async search(query: SearchQuery, options: SearchOptions = {}): Promise<SearchResult[]> {
     this.#check();
+    const results = await this.#rank(query, options);
+    const thumbs = this.#thumbs.forFiles(
+      results.map((r) => r.id),
+      THUMB_SIZE,
+    );
+    return results.map((r) => ({ ...r, thumb: thumbs.get(r.id) ?? null }));
+  }
+
+  async #rank(query: SearchQuery, options: SearchOptions): Promise<SearchResult[]> {
     const o = parseOptions(SearchOptionsSchema, options, 'search options');
     const q = parseQuery(query);
     const plan = o.mode !== 'clip' && q.text !== undefined ? planTextQuery(q.text) : undefined;
@@ -377,10 +415,67 @@ export class Memery {
     return { id: r.id, path: r.path, width: r.width, height: r.height, bytes: r.size, mtime: r.mtime_ms };
   }
 
-  async thumbnail(id: number, size = 256): Promise<Thumbnail> {
-    const f = this.file(id);
-    if (!f) throw new MemeryError('E_NOT_FOUND', `No catalog file with id ${id}`);
-    return thumbnail(f.path, { size, format: 'jpeg' });
+  /**
+   * The stored thumbnail of a catalog image (`target`: its id or its path): the path of its JPEG in
+   * the store, fitting inside `size` px square (default THUMB_SIZE), made now from one read of the
+   * file and stored when missing. The one way the CLI and the launchers get a thumbnail. E_NOT_FOUND
+   * when the image is not in the catalog or is gone from disk; E_DECODE, E_TOO_LARGE, E_IO as when
+   * indexing. A file changed since it was indexed gets the thumbnail of what it holds now.
+   */
+  async thumbnail(target: number | string, options: ThumbnailRequest = {}): Promise<string> {
+    this.#check();
+    const { size } = parseOptions(ThumbnailRequestSchema, options, 'thumbnail options');
+    if (typeof target !== 'number' && typeof target !== 'string') {
+      throw new MemeryError('E_USAGE', `Expected a catalog file id (number) or path (string) but received ${kindOf(target)}`);
+    }
+    const row = typeof target === 'number' ? this.#catalog.fileById(target) : this.#catalog.fileByPath(resolve(target));
+    const what = typeof target === 'number' ? `catalog file ${target}` : resolve(target);
+    if (!row || row.status !== 'ok' || !row.hash) {
+      throw new MemeryError('E_NOT_FOUND', `No indexed image ${what}`, { hint: 'Only images in the catalog have thumbnails; see `memery status`.' });
+    }
+    const st = await stat(row.path).catch(() => undefined);
+    if (!st?.isFile()) throw new MemeryError('E_NOT_FOUND', `The image ${row.path} is gone from disk`, { path: row.path });
+    if (st.size === row.size && st.mtimeMs === row.mtime_ms) {
+      const found = this.#thumbs.find(row.hash, size);
+      if (found) return found;
+    }
+    const t = await thumbnail(row.path, { size, format: 'jpeg', maxFileBytes: this.config.maxFileBytes });
+    const stored = (await this.#thumbs.put([{ hash: t.hash, data: t.data }], size)).get(t.hash);
+    if (!stored) {
+      throw new MemeryError('E_IO', `Cannot store the thumbnail of ${row.path} in ${this.#thumbs.dir}`, {
+        path: this.#thumbs.dir,
+        hint: this.#catalog.writeError ? this.#catalog.writeError.message : 'Check that the home is writable and has free space (`memery doctor`).',
+      });
+    }
+    return stored;
+  }
+
+  /**
+   * For the server, which reads a file only through the descriptor it opened and checked: the
+   * stored thumbnail of catalog file `id` at `size`, when the catalog's record still describes what
+   * was opened (`seen`: its size in bytes and mtime, ms). A use.
+   */
+  storedThumbnail(id: number, size: number, seen: { bytes: number; mtime: number }): { path: string; hash: string } | undefined {
+    this.#check();
+    const row = this.#catalog.fileById(id);
+    if (!row || row.status !== 'ok' || !row.hash || row.size !== seen.bytes || row.mtime_ms !== seen.mtime) return undefined;
+    const path = this.#thumbs.find(row.hash, size);
+    return path ? { path, hash: row.hash } : undefined;
+  }
+
+  /**
+   * For the server: a JPEG thumbnail (`size` px square at most) of `bytes`, read from catalog file
+   * `id` through its checked descriptor; stored when they are the content the catalog has for that
+   * file (`stored`: its path), else only returned.
+   */
+  async thumbnailOfBytes(id: number, bytes: Uint8Array, size: number): Promise<{ data: Buffer; hash: string; stored: string | null }> {
+    this.#check();
+    size = parseOptions(ThumbnailRequestSchema, { size }, 'thumbnail options').size;
+    const t = await thumbnail(bytes, { size, format: 'jpeg', maxFileBytes: this.config.maxFileBytes });
+    const row = this.#catalog.fileById(id);
+    const ours = row?.status === 'ok' && row.hash === t.hash;
+    const stored = ours ? ((await this.#thumbs.put([{ hash: t.hash, data: t.data }], size)).get(t.hash) ?? null) : null;
+    return { data: t.data, hash: t.hash, stored };
   }
 
   async status(): Promise<Status> {
@@ -414,11 +509,38 @@ export class Memery {
         dir: layout?.dir ?? this.config.modelDir ?? null,
         layout: layout?.kind ?? null,
       },
-      folders: this.folders(),
+      folders: this.folders().map((f) => ({ ...f, errors: f.failed ? this.#catalog.failedFiles(f.path).slice(0, FAILED_FILES_LISTED) : [] })),
       counts: { ...this.#catalog.counts(), texts: this.#texts.filesWithText(ocrModelInfo().id) },
       index: { file, type: this.config.indexType, health, vectors, problems },
       integrity: this.#catalog.integrityCheck(),
+      models: await this.#catalogModels(layout),
     };
+  }
+
+  /**
+   * The models the catalog holds embeddings of (and the one in use, even with none), the one in use
+   * first, then by embedding count. Names are known for the model in use and for installed registry
+   * models (their ids are computed only when the catalog holds an id not yet named).
+   */
+  async #catalogModels(layout: ModelLayout | undefined): Promise<CatalogModel[]> {
+    // Per-model counts read the embeddings_model index only, never the vectors.
+    const counts = this.#catalog.db.prepare('SELECT model_id AS id, COUNT(*) AS n FROM embeddings GROUP BY model_id').all() as Array<{ id: string; n: number }>;
+    const byId = new Map(counts.map((c) => [c.id, c.n]));
+    if (layout && !byId.has(layout.id)) byId.set(layout.id, 0);
+    const known = new Map<string, { name: string; dir: string }>();
+    if (layout) known.set(layout.id, { name: this.config.modelDir ? basename(layout.dir) : this.config.model, dir: layout.dir });
+    if ([...byId.keys()].some((id) => !known.has(id))) {
+      for (const m of await listInstalled(this.home).catch(() => [])) {
+        if (!m.complete) continue;
+        for (const variant of ['fp32', 'quantized'] as const) {
+          const l = await detectLayout(m.dir, { variant }).catch(() => undefined);
+          if (l && !known.has(l.id)) known.set(l.id, { name: m.name, dir: m.dir });
+        }
+      }
+    }
+    return [...byId]
+      .map(([id, embeddings]) => ({ id, embeddings, inUse: id === layout?.id, name: known.get(id)?.name ?? null, dir: known.get(id)?.dir ?? null }))
+      .sort((a, b) => Number(b.inUse) - Number(a.inUse) || b.embeddings - a.embeddings || (a.id < b.id ? -1 : 1));
   }
 
   /** The catalog's folders (a cheap subset of status(): no model load, no integrity check). */
@@ -435,13 +557,15 @@ export class Memery {
       throw new MemeryError('E_NOT_FOUND', `Folder ${abs} is not in the catalog`, { path: abs, hint: 'See `memery status` for the indexed folders.' });
     }
     this.#catalog.assertWritable();
+    let removed: number;
     try {
-      const removed = this.#catalog.forgetFolder(abs);
+      removed = this.#catalog.forgetFolder(abs);
       this.#catalog.deleteOrphanEmbeddings();
-      return removed;
     } catch (err) {
       throw catalogError(err, this.#catalog.path, 'write');
     }
+    await this.#tidyThumbnails(); // their thumbnails go with the vectors and texts
+    return removed;
   }
 
   async close(): Promise<void> {
@@ -456,6 +580,7 @@ export class Memery {
       }
     };
     await Promise.all([settle(this.#text), settle(this.#image), settle(this.#ocr)]);
+    this.#thumbs.close();
     this.#cache?.close();
     this.#catalog.close();
   }

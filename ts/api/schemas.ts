@@ -4,10 +4,13 @@
  * @memery/client (packages/client/src/schemas.ts) and are re-exported here.
  */
 import { z } from 'zod';
-import { IndexTypeSchema, SearchModeSchema } from '@memery/client/schemas';
+import { IndexTypeSchema, SearchModeSchema, ThumbSizeSchema } from '@memery/client/schemas';
+import { THUMB_SIZE } from '@memery/client/protocol';
+import { ConfigSchema } from '../config/schema.js';
 import { ProviderSchema } from '../native/image-encoder.js';
 
 export {
+  CatalogModelSchema,
   FileErrorSchema,
   IndexProgressSchema,
   IndexSummarySchema,
@@ -17,6 +20,7 @@ export {
   SearchResultSchema,
   StatusSchema,
   type SearchMode,
+  type CatalogModel,
   type IndexFileError,
   type IndexProgress,
   type IndexSummary,
@@ -42,9 +46,22 @@ export const MemeryOptionsSchema = z
     lockTimeout: z.number().min(0).optional(),
     /** Read the text in images when indexing (default: config `ocr`, true). */
     ocr: z.boolean().optional(),
+    /** Make thumbnails while indexing (default: config `thumbnails`, true). */
+    thumbnails: ConfigSchema.shape.thumbnails.unwrap().optional(),
+    /** MiB of thumbnails kept (default: config `thumbnailBudget`). */
+    thumbnailBudget: ConfigSchema.shape.thumbnailBudget.unwrap().optional(),
   })
   .strict();
 export type MemeryOptions = z.input<typeof MemeryOptionsSchema>;
+
+/** Options of Memery.thumbnail(). */
+export const ThumbnailRequestSchema = z
+  .object({
+    /** The thumbnail fits inside this many pixels square (never enlarged). */
+    size: ThumbSizeSchema.default(THUMB_SIZE),
+  })
+  .strict();
+export type ThumbnailRequest = z.input<typeof ThumbnailRequestSchema>;
 
 export const SearchOptionsSchema = z
   .object({

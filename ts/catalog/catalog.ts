@@ -132,12 +132,19 @@ export class Catalog {
   readonly path: string;
   /** Set when the catalog could only be opened for reading (e.g. a full disk): why writes are refused. */
   readonly writeError: MemeryError | undefined;
+  /**
+   * The schema version this open upgraded the catalog from (0: the catalog was created now);
+   * undefined when it was already current. Lets the caller do a migration's work outside SQLite
+   * once (schema.ts: version 3 removes the legacy thumbnail folder).
+   */
+  readonly upgradedFrom: number | undefined;
   #checked = false;
 
-  private constructor(db: Database.Database, path: string, writeError?: MemeryError) {
+  private constructor(db: Database.Database, path: string, writeError?: MemeryError, upgradedFrom?: number) {
     this.db = db;
     this.path = path;
     this.writeError = writeError;
+    this.upgradedFrom = upgradedFrom;
   }
 
   /**
@@ -157,6 +164,7 @@ export class Catalog {
       }
     }
     let db: Database.Database | undefined;
+    let upgradedFrom: number | undefined;
     try {
       db = openDatabase(path, { timeout: 10_000 });
       // 16 KiB pages hold 512-d vectors (2 KiB) without wasting half of each page; applies to new catalogs.
@@ -166,12 +174,15 @@ export class Catalog {
       db.pragma('foreign_keys = ON');
       db.exec(SCHEMA);
       const v = db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined;
-      if (v === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
-      else if (Number(v) > SCHEMA_VERSION) {
+      if (v === undefined) {
+        db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+        upgradedFrom = 0;
+      } else if (Number(v) > SCHEMA_VERSION) {
         throw new MemeryError('E_CATALOG', `Catalog ${path} was written by a newer memery (schema ${v})`, { path, hint: 'Upgrade memery.' });
       } else if (Number(v) < SCHEMA_VERSION) {
-        // Older catalogs only lack tables, created by SCHEMA above (v1 -> v2: texts).
+        // Older catalogs only lack tables, created by SCHEMA above (v1 -> v2: texts; v2 -> v3: thumbnails).
         db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(SCHEMA_VERSION));
+        upgradedFrom = Number(v);
       }
     } catch (err) {
       try {
@@ -193,7 +204,7 @@ export class Catalog {
       });
     }
     privateFiles(path);
-    return new Catalog(db, path);
+    return new Catalog(db, path, undefined, upgradedFrom);
   }
 
   static #openForReading(path: string, why: MemeryError): Catalog | undefined {

@@ -48,7 +48,8 @@ export interface DoctorOptions {
 
 /** Under this much free space the disk check is a problem (indexing would stop). */
 const MIN_FREE_BYTES = 16 * 1024 * 1024;
-const TABLES = ['meta', 'folders', 'files', 'embeddings'] as const;
+// Texts are read again by the next index run; thumbnails' rows are kept (their files stay in the store).
+const TABLES = ['meta', 'folders', 'files', 'embeddings', 'thumbnails'] as const;
 const INDEX_TYPES: IndexType[] = ['flat-fp16', 'flat', 'hnsw'];
 
 function check(name: DoctorCheck['name'], ok: boolean, summary: string, details: string[] = []): DoctorCheck {
@@ -128,6 +129,7 @@ function copyReadableRows(src: Database.Database, dst: Database.Database): { cop
     try {
       columns = (dst.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name);
       const have = new Set((src.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name));
+      if (!have.size && table === 'thumbnails') continue; // a catalog from before the store has none
       columns = columns.filter((c) => have.has(c));
       if (!columns.length) throw new Error('no columns');
     } catch (err) {

@@ -7,6 +7,7 @@ import { DEFAULT_MAX_FILE_BYTES } from '../native/image-encoder.js';
 import { contentHash, tooLarge } from './hash.js';
 import type { VectorCache } from './vector-cache.js';
 import { readTexts, type ReadTextsContext } from './read-texts.js';
+import type { ThumbnailData, ThumbnailStore } from './thumbnails.js';
 import { excludeMatcher, walkImages, type WalkedFile } from './walk.js';
 
 export interface IndexContext {
@@ -22,6 +23,8 @@ export interface IndexContext {
   maxFileBytes?: number;
   /** Read the text in images (OCR) after encoding; absent: no OCR (CLIP only). */
   ocr?: ReadTextsContext;
+  /** Store a thumbnail (`size` px) of each image encoded, made by the encoder from the same decode; absent: none. */
+  thumbnails?: { store: ThumbnailStore; size: number };
 }
 
 export interface IndexRunOptions {
@@ -31,6 +34,8 @@ export interface IndexRunOptions {
   chunkSize?: number;
   /** Read the text in images (OCR) in this run (Memery.index; default: the config's `ocr`). */
   ocr?: boolean;
+  /** Make the thumbnails of the images encoded in this run (Memery.index; default: the config's `thumbnails`). */
+  thumbnails?: boolean;
   /**
    * Gitignore-style patterns (relative to the folder) to leave out, besides each .memeryignore;
    * files of the folder already in the catalog that they match are removed from it.
@@ -160,7 +165,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
     const encodeChunk = (start: number) => {
       const p = encoder.encodeFiles(
         toEncode.slice(start, start + chunkSize).map((c) => c.file.path),
-        { batchSize: ctx.batchSize, decodeThreads: ctx.decodeThreads, maxFileBytes },
+        { batchSize: ctx.batchSize, decodeThreads: ctx.decodeThreads, maxFileBytes, thumbnailSize: ctx.thumbnails?.size ?? 0 },
       );
       p.catch(() => {}); // awaited in order below; a run that stops early must not leave it unhandled
       return p;
@@ -174,6 +179,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
       const chunk = toEncode.slice(i, i + chunkSize);
       const embeddings: EmbeddingRecord[] = [];
       const records: FileRecord[] = [];
+      const thumbs: ThumbnailData[] = [];
       const errs = new Map(r.errors.map((e) => [e.index, e]));
       chunk.forEach((c, k) => {
         // The size and time of the bytes the encoder read (the file may have changed since the walk).
@@ -187,6 +193,8 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
         const hash = r.hashes[k]!;
         const vector = r.embeddings.slice(k * r.dim, (k + 1) * r.dim);
         embeddings.push({ hash, modelId, vector });
+        const thumb = r.thumbnails[k];
+        if (thumb) thumbs.push({ hash, data: thumb });
         const width = r.sizes[k * 2]!;
         const height = r.sizes[k * 2 + 1]!;
         dimsByHash.set(hash, { width, height });
@@ -195,6 +203,8 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
         else created++;
       });
       added.push(...catalog.commit(embeddings, records, (id, e) => addedVectors.set(id, e.vector)));
+      // Files keyed by content, written while the next chunk decodes; listed once they are whole.
+      if (ctx.thumbnails) await ctx.thumbnails.store.put(thumbs, ctx.thumbnails.size);
       encodedDone += chunk.length;
       progress({ phase: 'encode', done: encodedDone, total: toEncode.length });
       if (!inFlight.length) break; // stopped: what was committed is kept

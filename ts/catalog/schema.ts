@@ -3,8 +3,14 @@
  * 2: texts (OCR) keyed by (content hash, OCR model id), and their FTS5 trigram index. A version-1
  * catalog gets the new tables on open (CREATE ... IF NOT EXISTS); its texts are read by the next
  * index run, without re-embedding.
+ * 3: thumbnails, the index of the JPEG thumbnails stored under the home (ts/catalog/thumbnails.ts).
+ * An older catalog gets the table on open; its images get thumbnails when they are first shown (or
+ * re-encoded), and the legacy `<home>/thumbs` folder of the launchers' own cache is removed once
+ * (Memery.open, on the upgrade: see Catalog.upgradedFrom).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+/** The schema version that brought the thumbnail store (an upgrade from before it removes `<home>/thumbs`). */
+export const THUMBNAILS_SINCE = 3;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,4 +73,17 @@ CREATE TRIGGER IF NOT EXISTS texts_au AFTER UPDATE ON texts BEGIN
   INSERT INTO texts_fts (texts_fts, rowid, norm) VALUES ('delete', old.id, old.norm);
   INSERT INTO texts_fts (rowid, norm) VALUES (new.id, new.norm);
 END;
+-- JPEG thumbnails stored as files under the home (<home>/thumbnails/<hash[0:2]>/<hash>-<size>.jpg),
+-- once per (content hash, edge in pixels): their byte size and last use (ms since the epoch), so
+-- pruning (no ok file has the content any more) and the size budget (least recently used first)
+-- never list the folder.
+CREATE TABLE IF NOT EXISTS thumbnails (
+  id INTEGER PRIMARY KEY,
+  hash TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  used_at INTEGER NOT NULL,
+  UNIQUE (hash, size)
+);
+CREATE INDEX IF NOT EXISTS thumbnails_used ON thumbnails(used_at);
 `;

@@ -41,6 +41,16 @@ export const ConfigSchema = z
       .default(DEFAULT_MAX_FILE_BYTES)
       .describe('Image files larger than this (bytes) are refused before they are read.'),
     ocr: z.boolean().default(true).describe('Read the text in images (OCR) when indexing, so a search finds a meme by its words.'),
+    thumbnails: z
+      .boolean()
+      .default(true)
+      .describe('Make a JPEG thumbnail of each image while indexing, from the same decode, stored under the home for the GUI and the launchers; off: each is made when first shown.'),
+    thumbnailBudget: z
+      .number()
+      .positive()
+      .max(1_048_576)
+      .default(256)
+      .describe('MiB of thumbnails kept under the home; past it the least recently used go.'),
   })
   .strict();
 

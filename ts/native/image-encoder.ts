@@ -12,6 +12,9 @@ import { parseOptions } from './validate.js';
  */
 export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
 
+/** JPEG quality of thumbnails (encodeFiles' and thumbnail()'s default). */
+export const THUMBNAIL_QUALITY = 80;
+
 export const ProviderSchema = z.enum(['cpu', 'cuda', 'auto']);
 export type Provider = z.infer<typeof ProviderSchema>;
 
@@ -36,6 +39,13 @@ export const EncodeFilesOptionsSchema = z.object({
   decodeThreads: z.number().int().min(0).max(256).default(0),
   /** Files larger than this many bytes are refused (E_TOO_LARGE) before any of their bytes is read. */
   maxFileBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_FILE_BYTES),
+  /**
+   * Also make a JPEG thumbnail of each image from the same decode (after shrink-on-load): fit inside
+   * this many pixels square, aspect ratio kept, never enlarged, EXIF orientation applied, alpha
+   * composited over white. 0: none.
+   */
+  thumbnailSize: z.number().int().min(0).max(4096).default(0),
+  thumbnailQuality: z.number().int().min(1).max(100).default(THUMBNAIL_QUALITY),
 });
 export type EncodeFilesOptions = z.input<typeof EncodeFilesOptionsSchema>;
 
@@ -62,6 +72,12 @@ export interface EncodeFilesResult {
    * for a file refused as too large.
    */
   stats: Float64Array;
+  /**
+   * Per file, with thumbnailSize > 0: its JPEG thumbnail; null where the file failed, where no
+   * thumbnail was asked for, or where one could not be made (e.g. a truncated end that the crop did
+   * not need: the file is still encoded).
+   */
+  thumbnails: Array<Buffer | null>;
   errors: FileError[];
 }
 

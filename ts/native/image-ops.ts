@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { loadBinding } from './binding.js';
-import { DEFAULT_MAX_FILE_BYTES } from './image-encoder.js';
+import { DEFAULT_MAX_FILE_BYTES, THUMBNAIL_QUALITY } from './image-encoder.js';
 import { native } from './native-error.js';
 import { PreprocessSpecSchema, type PreprocessSpecInput } from './preprocess-spec.js';
 import type { FileError } from './image-encoder.js';
@@ -32,13 +32,15 @@ export interface Thumbnail {
   width: number;
   height: number;
   format: string;
+  /** The content hash of the input's bytes (SHA-256, first 32 hex chars, as encodeFiles' and the catalog's). */
+  hash: string;
 }
 
 export const ThumbnailOptionsSchema = z.object({
   /** Longest side of the thumbnail (images are only ever shrunk). */
   size: z.number().int().min(1).max(16384).default(256),
   format: z.enum(['jpeg', 'webp', 'png']).default('jpeg'),
-  quality: z.number().int().min(1).max(100).default(80),
+  quality: z.number().int().min(1).max(100).default(THUMBNAIL_QUALITY),
   /** Images with more pixels are refused (E_DECODE). */
   maxPixels: z.number().int().positive().default(268402689),
   /** For a path: files larger than this are refused (E_TOO_LARGE) before they are read. */

@@ -39,7 +39,7 @@ export interface NativeDecodeSpec extends NativePreprocessSpec {
 export interface NativeImageEncoder {
   encodeFiles(
     paths: string[],
-    opts: { batchSize: number; decodeThreads: number; maxFileBytes: number },
+    opts: { batchSize: number; decodeThreads: number; maxFileBytes: number; thumbnailSize: number; thumbnailQuality: number },
   ): Promise<EncodeFilesResult>;
   encodeTensor(pixels: Float32Array): Promise<Float32Array>;
   info(): { input: string; output: string; size: number; dim: number; provider: string };
@@ -115,7 +115,7 @@ export interface NativeBinding {
   thumbnail(
     input: string | Uint8Array,
     opts: { size: number; format: 'jpeg' | 'webp' | 'png'; quality: number; maxPixels: number; maxFileBytes: number },
-  ): Promise<{ data: Buffer; width: number; height: number; format: string }>;
+  ): Promise<{ data: Buffer; width: number; height: number; format: string; hash: string }>;
   imageInfo(path: string): Promise<{
     width: number;
     height: number;

@@ -4,17 +4,18 @@
  * the kernel's name for the open descriptor; elsewhere realpath, with the same device and inode as
  * the descriptor) lies inside the real path of a catalog folder, with image bytes. Only that
  * descriptor is read, for the file and for its thumbnail, so a symlink swapped between the check
- * and the read cannot redirect either.
+ * and the read cannot redirect either. Thumbnails come from the library's store (made while
+ * indexing) when the catalog's record still describes what was opened; else they are made from the
+ * descriptor's bytes, and stored when those are the content the catalog has for the file.
  */
 import { constants as fsConstants, type Stats } from 'node:fs';
 import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, sep } from 'node:path';
 import type { Memery } from '../api/memery.js';
-import { thumbnail } from '../native/image-ops.js';
 import { HttpError } from './http.js';
 import { sniffImageType } from './security.js';
-import { ThumbCache } from './thumb-cache.js';
 
 /** The path of what `fh` has open: on Linux the kernel's own name for it; elsewhere realpath of `path`. */
 async function openedPath(fh: FileHandle, path: string): Promise<string | undefined> {
@@ -30,6 +31,9 @@ interface Folder {
   real: string;
 }
 
+/** Thumbnails: kept by the browser, asked again each time (a 304 costs a catalog lookup). */
+const THUMB_CACHE = 'private, no-cache';
+
 export interface Servable {
   fh: FileHandle;
   path: string;
@@ -39,7 +43,6 @@ export interface Servable {
 
 export class FileServer {
   readonly #memery: Memery;
-  readonly #thumbs = new ThumbCache(64 * 1024 * 1024);
   /** Catalog folders (real paths) for the containment check; dropped after every job. */
   #folders: { at: number; folders: Folder[] } | undefined;
 
@@ -99,28 +102,43 @@ export class FileServer {
     return o.path;
   }
 
-  /** GET /api/thumb/:id: a JPEG of `size` px made from the checked descriptor's bytes (cached by what was opened). */
+  /**
+   * GET /api/thumb/:id: a JPEG of at most `size` px square of the checked file. From the store when
+   * the catalog's record still describes what was opened (size, mtime); else made from the
+   * descriptor's bytes, and stored when they are the catalog's content. The ETag names the content
+   * (its hash) and size: a file that changes gets a new one; `no-cache` makes the browser ask each
+   * time, answered 304 from the catalog without reading the image.
+   */
   async sendThumbnail(req: IncomingMessage, res: ServerResponse, id: number, size: number): Promise<void> {
     const o = await this.open(id);
     try {
       const { st } = o;
-      // Keyed by what was opened (device, inode, mtime, size), not by what the catalog says.
-      const etag = `"t${id}-${size}-${st.dev}-${st.ino}-${Math.round(st.mtimeMs)}-${st.size}"`;
-      if (req.headers['if-none-match'] === etag) {
-        res.writeHead(304, { ETag: etag, 'Cache-Control': 'private, max-age=3600' }).end();
-        return;
+      const etagOf = (hash: string) => `W/"t${hash}-${size}"`;
+      const notModified = (etag: string): boolean => {
+        if (req.headers['if-none-match'] !== etag) return false;
+        res.writeHead(304, { ETag: etag, 'Cache-Control': THUMB_CACHE }).end();
+        return true;
+      };
+      let data: Buffer | undefined;
+      let etag = '';
+      const stored = this.#memery.storedThumbnail(id, size, { bytes: st.size, mtime: st.mtimeMs });
+      if (stored) {
+        etag = etagOf(stored.hash);
+        if (notModified(etag)) return;
+        data = await readFile(stored.path).catch(() => undefined); // pruned meanwhile: made below
       }
-      let data = this.#thumbs.get(etag);
       if (!data) {
         // The library's limit on image files (config maxFileBytes): never read a larger one whole.
         if (st.size > this.#memery.config.maxFileBytes) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is too large for a thumbnail`);
         const bytes = await o.fh.readFile();
         if (!sniffImageType(bytes.subarray(0, 32))) throw new HttpError(404, 'E_NOT_FOUND', `Catalog file ${id} is no longer an image`);
         // Made from the bytes read from the checked descriptor, never from a path opened again.
-        data = (await thumbnail(bytes, { size, format: 'jpeg' })).data;
-        this.#thumbs.set(etag, data);
+        const made = await this.#memery.thumbnailOfBytes(id, bytes, size);
+        etag = etagOf(made.hash);
+        if (notModified(etag)) return;
+        data = made.data;
       }
-      res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': data.length, 'Cache-Control': 'private, max-age=3600', ETag: etag });
+      res.writeHead(200, { 'Content-Type': 'image/jpeg', 'Content-Length': data.length, 'Cache-Control': THUMB_CACHE, ETag: etag });
       res.end(data);
     } finally {
       await o.fh.close();

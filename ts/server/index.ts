@@ -44,9 +44,10 @@
  *    matched exactly. A file is opened once (by its catalog path, O_NONBLOCK) and then what was
  *    opened is checked: a regular file whose real path (Linux: the kernel's name for the open
  *    descriptor; elsewhere realpath, with the same device and inode as the descriptor) lies inside
- *    the real path of a catalog folder, with image bytes. Only that descriptor is read, for the file
- *    and for its thumbnail (made from the bytes), so a symlink swapped between the check and the
- *    read cannot redirect either.
+ *    the real path of a catalog folder, with image bytes. Only that descriptor is read, so a
+ *    symlink swapped between the check and the read cannot redirect it. A thumbnail is served from
+ *    the store (ts/catalog/thumbnails.ts) when the catalog's size and mtime match the descriptor's
+ *    (the indexer's own "unchanged" rule), else made from the descriptor's bytes.
  *  - Load: a request must arrive whole (headers and body) within `requestTimeoutMs` (30 s; headers
  *    within 20 s), or its connection is closed, and an aborted body is logged as one line. Over
  *    TCP one remote address may hold `maxConnectionsPerPeer` (64) connections; more are answered

@@ -113,11 +113,37 @@ export const SearchResultSchema = z.object({
   text: z.string().nullable().optional(),
   /** How the query's words matched `text` (null: not at all); spans are UTF-16 offsets into `text`, end exclusive. */
   match: TextMatchSchema.nullable().optional(),
+  /**
+   * The image's stored JPEG thumbnail (THUMB_SIZE px, in memery's home): an absolute path on the
+   * machine that searched; null when none is stored yet (GET /api/thumb/:id and the library's
+   * thumbnail() make and store one). Absent from servers before the thumbnail store.
+   */
+  thumb: z.string().min(1).nullable().optional(),
 });
 export type SearchResult = z.infer<typeof SearchResultSchema>;
 
-export const FolderStatusSchema = z.object({ path: z.string(), files: z.number().int(), failed: z.number().int(), indexedAt: z.number().nullable() });
+export const FolderStatusSchema = z.object({
+  path: z.string(),
+  files: z.number().int(),
+  failed: z.number().int(),
+  indexedAt: z.number().nullable(),
+  /** The files that failed (status() only): the first 100 by path; `failed` counts them all. Absent from older servers. */
+  errors: z.array(FileErrorSchema).optional(),
+});
 export type FolderStatus = z.infer<typeof FolderStatusSchema>;
+
+/** A model whose embeddings the catalog holds (or the model in use, even with none). */
+export const CatalogModelSchema = z.object({
+  /** The model id embeddings are keyed by (a fingerprint of the model's files). */
+  id: z.string(),
+  embeddings: z.number().int(),
+  /** The model this catalog was opened with (status.model). */
+  inUse: z.boolean(),
+  /** Its registry name or model folder's name, when known (the model in use, installed registry models). */
+  name: z.string().nullable(),
+  dir: z.string().nullable(),
+});
+export type CatalogModel = z.infer<typeof CatalogModelSchema>;
 
 export const StatusSchema = z.object({
   home: z.string(),
@@ -141,6 +167,8 @@ export const StatusSchema = z.object({
     problems: z.array(z.object({ paths: z.array(z.string()), message: z.string() })).optional(),
   }),
   integrity: z.string(),
+  /** The models the catalog holds embeddings of, the one in use first. Absent from older servers. */
+  models: z.array(CatalogModelSchema).optional(),
 });
 export type Status = z.infer<typeof StatusSchema>;
 
@@ -204,9 +232,12 @@ export type ForgetRequest = z.infer<typeof ForgetRequestSchema>;
 export const ForgetResponseSchema = z.object({ folder: z.string(), removed: z.number().int() });
 export type ForgetResponse = z.infer<typeof ForgetResponseSchema>;
 
+/** A thumbnail's edge in pixels (GET /api/thumb/:id?size=, the library's thumbnail()); default THUMB_SIZE. */
+export const ThumbSizeSchema = z.number().int().min(16).max(1024);
+
 /** GET /api/thumb/:id?size= */
 export const ThumbParamsSchema = z
-  .object({ size: numberParam(z.number().int().min(16).max(1024)).optional() })
+  .object({ size: numberParam(ThumbSizeSchema).optional() })
   .strict();
 
 /** GET /api/file/:id?download=1 (an attachment; other values and parameters are ignored). */

@@ -1,33 +1,33 @@
 /**
  * `--format alfred`: Alfred Script Filter JSON, its items built by @memery/client/alfred (the same
- * function the Alfred workflow uses). Icons are thumbnails made by the library (libvips) and cached
- * under `<home>/thumbs/<file id>-<mtime>.jpg`, so a file that changes gets a new one.
+ * function the Alfred workflow uses). Icons are the thumbnails of the library's store (a result's
+ * `thumb`); one not stored yet is made and stored through the library (Memery.thumbnail, opened on
+ * this home only when needed), the file's own icon when it cannot be made.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { alfredDocument, alfredItem, alfredThumbPath, type AlfredIcon, type AlfredScriptFilter } from '@memery/client/alfred';
-import { THUMB_SIZE } from '@memery/client/protocol';
-import { thumbnail } from '../../native/image-ops.js';
+import { alfredDocument, alfredItem, type AlfredIcon, type AlfredScriptFilter } from '@memery/client/alfred';
+import { Memery } from '../../api/memery.js';
 import type { SearchResult } from '../../api/schemas.js';
 import type { Formatter } from './types.js';
 
-/** The cached thumbnail of `r`, made now if missing; the file's own icon when it cannot be made. */
-export async function thumbnailIcon(home: string, r: SearchResult): Promise<AlfredIcon> {
-  const p = alfredThumbPath(home, r);
-  if (existsSync(p)) return { path: p };
-  try {
-    const t = await thumbnail(r.path, { size: THUMB_SIZE, format: 'jpeg' });
-    await mkdir(dirname(p), { recursive: true });
-    const tmp = `${p}.${process.pid}.tmp`;
-    await writeFile(tmp, t.data);
-    await rename(tmp, p).catch(async (e: unknown) => {
-      await rm(tmp, { force: true });
-      throw e;
-    });
-    return { path: p };
-  } catch {
-    return { type: 'fileicon', path: r.path };
+/** Makes missing thumbnails through one Memery on `home`, opened on first need. */
+class Thumbnails {
+  #memery: Promise<Memery> | undefined;
+  constructor(readonly home: string) {}
+
+  /** The stored thumbnail of `r` (made now if missing); the file's own icon when it cannot be made. */
+  async icon(r: SearchResult): Promise<AlfredIcon> {
+    if (r.thumb && existsSync(r.thumb)) return { path: r.thumb };
+    try {
+      this.#memery ??= Memery.open({ home: this.home }, { onWarning: () => {} });
+      return { path: await (await this.#memery).thumbnail(r.id) };
+    } catch {
+      return { type: 'fileicon', path: r.path };
+    }
+  }
+
+  async close(): Promise<void> {
+    await (await this.#memery?.catch(() => undefined))?.close();
   }
 }
 
@@ -45,8 +45,13 @@ async function mapLimit<T, U>(items: T[], limit: number, fn: (t: T) => Promise<U
 }
 
 export async function alfredResults(results: SearchResult[], home: string): Promise<AlfredScriptFilter> {
-  const icons = await mapLimit(results, 4, (r) => thumbnailIcon(home, r));
-  return alfredDocument(results.map((r, i) => alfredItem(r, { icon: icons[i]! })));
+  const thumbs = new Thumbnails(home);
+  try {
+    const icons = await mapLimit(results, 4, (r) => thumbs.icon(r));
+    return alfredDocument(results.map((r, i) => alfredItem(r, { icon: icons[i]! })));
+  } finally {
+    await thumbs.close();
+  }
 }
 
 export const formatAlfred: Formatter = async (results, ctx) => `${JSON.stringify(await alfredResults(results, ctx.home))}\n`;
