@@ -241,7 +241,7 @@ describe.skipIf(!CLI_BUILT)(`memery CLI options${built}`, () => {
       const env = { MEMERY_HF_ENDPOINT: 'http://127.0.0.1:9/' };
       const d = plan(await runCli(['models', 'download', '--dry-run', '--json'], { home, env }));
       expect(d.name).toBe(DEFAULT_MODEL_NAME);
-      expect(d.dir).toBe(join(home, 'models', DEFAULT_MODEL_NAME));
+      expect(d.dir).toBe(join(home, 'hf', 'hub', `models--immich-app--${DEFAULT_MODEL_NAME}`));
       expect(d.endpoint).toMatch(/^http:\/\/127.0.0.1:9\/?$/);
       expect(d.files.map((f) => f.path)).toEqual(MODEL_REGISTRY.find((e) => e.name === DEFAULT_MODEL_NAME)!.files.map((f) => f.path));
       expect(plan(await runCli(['models', 'download', '--dry-run', '--json'], { home, env: { ...env, MEMERY_MODEL: 'clip-vit-base-patch32' } })).name).toBe('clip-vit-base-patch32');

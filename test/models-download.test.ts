@@ -1,38 +1,36 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { resolveModel } from '../ts/api/model-resolver.js';
+import { ConfigSchema } from '../ts/config/schema.js';
 import { MemeryError, isMemeryError } from '../ts/errors.js';
-import {
-  DEFAULT_HF_ENDPOINT,
-  LEGACY_LOCK_FILE,
-  downloadLockPath,
-  isDownloading,
-  MANIFEST_FILE,
-  downloadModel,
-  fileUrl,
-  listInstalled,
-  modelDir,
-  modelsHome,
-  readManifest,
-  removeModel,
-  resolveEndpoint,
-  verifyModel,
-  type DownloadOptions,
-  type DownloadProgressEvent,
-} from '../ts/models/download.js';
+import { DEFAULT_HF_ENDPOINT, downloadModel, resolveEndpoint, type DownloadOptions, type DownloadProgressEvent } from '../ts/models/download.js';
+import { hubCacheDir, isDownloading, isOffline, repoCacheDir, repoLockPath } from '../ts/models/hf-cache.js';
+import { legacyModelDir, listInstalled, modelsHome, removeModel, verifyModel } from '../ts/models/installed.js';
 import { detectLayout } from '../ts/models/layout.js';
 import { ProgressReporter, downloadProgress, formatBytes, formatDuration } from '../ts/models/progress.js';
 import { DEFAULT_MODEL_NAME, MODEL_REGISTRY, getModelEntry, parseModelEntry, type ModelEntry } from '../ts/models/registry.js';
-import { closedPort, startHfServer, writeRepo, type HfServer, type HfServerOptions } from './helpers/hf-server.js';
+import { CLI_BUILT, cleanupTemps, runCli } from './helpers/cli.js';
+import {
+  closedPort,
+  commitOf,
+  gitBlobSha1,
+  sha256 as sha,
+  startHfServer,
+  writeHubCache,
+  writeRepo,
+  type HfServer,
+  type HfServerOptions,
+} from './helpers/hf-server.js';
 import { ROOT } from './helpers/shared.js';
 
 const REPO = 'test-owner/tiny-clip';
 const REV = 'main';
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+const COMMIT = commitOf(REPO, REV);
 
 const FILES: Record<string, Buffer> = {
   'visual/model.onnx': randomBytes(320 * 1024),
@@ -44,22 +42,26 @@ const FILES: Record<string, Buffer> = {
   'config.json': Buffer.from(JSON.stringify({ embed_dim: 512, text_cfg: { context_length: 77 } })),
 };
 const BIG = 'visual/model.onnx';
+const TOTAL = Object.values(FILES).reduce((a, b) => a + b.length, 0);
+/** The name the Hub (and so the cache) gives a file: sha256 for LFS files (*.onnx here), else git sha1. */
+const etag = (path: string) => (path.endsWith('.onnx') ? sha(FILES[path]!) : gitBlobSha1(FILES[path]!));
 
-function entry(opts: { withSha?: boolean; extra?: ModelEntry['files'] } = {}): ModelEntry {
+function entry(opts: { withSha?: boolean; extra?: ModelEntry['files']; name?: string; repo?: string } = {}): ModelEntry {
   return {
-    name: 'tiny-clip',
-    repo: REPO,
+    name: opts.name ?? 'tiny-clip',
+    repo: opts.repo ?? REPO,
     revision: REV,
     layout: 'openclip',
     description: 'synthetic test repo',
     files: [
-      ...Object.entries(FILES).map(([path, buf]) =>
-        opts.withSha ? { path, sha256: sha(buf), size: buf.length } : { path },
-      ),
+      ...Object.entries(FILES).map(([path, buf]) => (opts.withSha ? { path, sha256: sha(buf), size: buf.length } : { path })),
       ...(opts.extra ?? []),
     ],
   };
 }
+
+/** The default registry model, served by the test server with FILES as content. */
+const DEFAULT = getModelEntry(DEFAULT_MODEL_NAME);
 
 let tmp: string;
 let repoRoot: string;
@@ -72,39 +74,42 @@ async function server(opts: Omit<HfServerOptions, 'root'> = {}): Promise<HfServe
 }
 
 let n = 0;
-const freshDir = () => join(tmp, `dest-${++n}`);
-const base = (s: HfServer, destDir: string, extra: Partial<DownloadOptions> = {}): DownloadOptions => ({
+/** A fresh HF_HOME (its hub cache is `<HF_HOME>/hub`). */
+const freshHfHome = () => join(tmp, `hf-${++n}`);
+const base = (s: HfServer, hfHome: string, extra: Partial<DownloadOptions> = {}): DownloadOptions => ({
   endpoint: s.url,
-  destDir,
+  env: { HF_HOME: hfHome },
   retryDelayMs: 10,
   ...extra,
 });
+const repoDirIn = (hfHome: string, repo = REPO) => repoCacheDir(join(hfHome, 'hub'), repo);
 
 async function expectError(p: Promise<unknown>, code: string): Promise<MemeryError> {
   try {
     await p;
   } catch (e) {
     expect(isMemeryError(e), `expected a MemeryError, got ${String(e)}`).toBe(true);
-    expect((e as MemeryError).code).toBe(code);
+    expect((e as MemeryError).code, (e as Error).message).toBe(code);
     return e as MemeryError;
   }
   throw new Error(`expected ${code}, but the promise resolved`);
 }
 
-async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+async function listTree(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const d of await readdir(dir, { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${d.name}` : d.name;
-    if (d.isDirectory()) out.push(...(await listFiles(join(dir, d.name), rel)));
-    else out.push(rel);
+  for (const d of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!d.isDirectory()) out.push(relative(dir, join(d.parentPath, d.name)).split(sep).join('/'));
   }
   return out.sort();
 }
 
+const config = (extra: Record<string, unknown> = {}) => ConfigSchema.parse(extra);
+
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'memery-dl-'));
-  repoRoot = join(tmp, 'hub');
+  repoRoot = join(tmp, 'hub-server');
   await writeRepo(repoRoot, REPO, REV, FILES);
+  await writeRepo(repoRoot, DEFAULT.repo, REV, FILES);
 });
 
 afterEach(async () => {
@@ -113,341 +118,422 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  cleanupTemps();
   await rm(tmp, { recursive: true, force: true });
 });
 
-describe('downloadModel', () => {
-  it('downloads a whole repo, following 302 redirects, verifying sha256 and writing a manifest', async () => {
-    const s = await server({ redirect: ['visual/model.onnx', 'textual/model.onnx'] });
-    const dest = freshDir();
-    const events: DownloadProgressEvent[] = [];
-    const r = await downloadModel(entry({ withSha: true }), base(s, dest, { onProgress: (e) => events.push(e) }));
-
-    for (const [path, buf] of Object.entries(FILES)) {
-      expect(sha(await readFile(join(dest, ...path.split('/')))), path).toBe(sha(buf));
+describe('the Hugging Face cache', () => {
+  it('is found where huggingface_hub and @huggingface/hub look: HF_HUB_CACHE, HF_HOME, XDG_CACHE_HOME, ~/.cache', async () => {
+    const { getHFHubCachePath } = await import('@huggingface/hub');
+    const cases: Array<Record<string, string>> = [
+      {},
+      { XDG_CACHE_HOME: '/x/cache' },
+      { HF_HOME: '/hf/home', XDG_CACHE_HOME: '/x/cache' },
+      { HF_HUB_CACHE: '/hub/cache', HF_HOME: '/hf/home' },
+      { HUGGINGFACE_HUB_CACHE: '/old/name', HF_HOME: '/hf/home' },
+    ];
+    for (const env of cases) {
+      for (const k of ['HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_HOME', 'XDG_CACHE_HOME']) vi.stubEnv(k, env[k]);
+      expect(hubCacheDir(env), JSON.stringify(env)).toBe(getHFHubCachePath());
     }
-    // Nothing but the model files and the manifest is left behind (no .part, .etag or lock).
-    expect(await listFiles(dest)).toEqual([...Object.keys(FILES), MANIFEST_FILE].sort());
-    // The two model files went through a 302 hop to /cdn/.
-    const redirected = s.log.filter((e) => e.status === 302).map((e) => e.file).sort();
-    expect(redirected).toEqual(['textual/model.onnx', 'visual/model.onnx']);
-    expect(s.log.filter((e) => e.hop === 'cdn' && e.status === 200)).toHaveLength(2);
+    expect(hubCacheDir({})).toBe(join(homedir(), '.cache', 'huggingface', 'hub'));
+    expect(repoCacheDir('/c', 'immich-app/ViT-B-32__laion2b-s34b-b79k')).toBe(join('/c', 'models--immich-app--ViT-B-32__laion2b-s34b-b79k'));
+    expect([isOffline({ HF_HUB_OFFLINE: '1' }), isOffline({ HF_HUB_OFFLINE: 'true' }), isOffline({ HF_HUB_OFFLINE: '0' }), isOffline({})]).toEqual([true, true, false, false]);
+  });
+});
 
-    const total = Object.values(FILES).reduce((a, b) => a + b.length, 0);
-    expect(r.bytesTransferred).toBe(total);
-    expect(r.files.every((f) => !f.skipped && f.source === 'registry')).toBe(true);
-    const m = await readManifest(dest);
-    expect(m?.complete).toBe(true);
-    expect(m?.repo).toBe(REPO);
-    expect(m?.files.find((f) => f.path === BIG)?.sha256).toBe(sha(FILES[BIG]!));
+describe('downloadModel', () => {
+  it('fills the cache under HF_HOME in the huggingface_hub layout: blobs by etag, snapshot links, refs', async () => {
+    const s = await server({ redirect: true });
+    const hfHome = freshHfHome();
+    const events: DownloadProgressEvent[] = [];
+    const r = await downloadModel(entry({ withSha: true }), base(s, hfHome, { onProgress: (e) => events.push(e) }));
 
-    // Progress events: start..progress..done for each file, bytes monotonic.
-    const big = events.filter((e) => e.file === BIG);
+    const repoDir = repoDirIn(hfHome);
+    const snapshot = join(repoDir, 'snapshots', COMMIT);
+    expect(r.dir).toBe(snapshot);
+    expect(r.commit).toBe(COMMIT);
+    expect(await readFile(join(repoDir, 'refs', 'main'), 'utf8')).toBe(COMMIT);
+    // Every file: a relative symlink to blobs/<sha256 for LFS files, git sha1 for others>, nothing else left behind.
+    expect(await listTree(repoDir)).toEqual(
+      [...Object.keys(FILES).map((p) => `blobs/${etag(p)}`), 'refs/main', ...Object.keys(FILES).map((p) => `snapshots/${COMMIT}/${p}`)].sort(),
+    );
+    for (const [path, buf] of Object.entries(FILES)) {
+      const pointer = join(snapshot, ...path.split('/'));
+      expect((await lstat(pointer)).isSymbolicLink(), path).toBe(true);
+      expect(await readlink(pointer)).toBe(relative(join(pointer, '..'), join(repoDir, 'blobs', etag(path))));
+      expect(sha(await readFile(pointer)), path).toBe(sha(buf));
+    }
+    // The LFS files went through the 302 hop to the CDN (the library's probe follows it; the bytes come from there).
+    expect([...new Set(s.log.filter((e) => e.status === 302).map((e) => e.file))].sort()).toEqual(['textual/model.onnx', 'visual/model.onnx']);
+    expect(s.contentRequests(BIG).map((e) => [e.hop, e.status])).toEqual([['cdn', 200]]);
+    expect(s.contentRequests('config.json').map((e) => [e.hop, e.status])).toEqual([['resolve', 200]]);
+    expect(r.bytesTransferred).toBe(TOTAL);
+    expect(r.files.every((f) => f.how === 'downloaded')).toBe(true);
+    expect(isDownloading(REPO, join(hfHome, 'hub'))).toBe(false);
+
+    // The plan (model and size) comes before any byte; then start..progress..done per file.
+    expect(events[0]).toMatchObject({ phase: 'plan', model: 'tiny-clip', repo: REPO, commit: COMMIT, count: 5, bytes: TOTAL, dir: snapshot });
+    const big = events.filter((e) => e.phase !== 'plan' && e.file === BIG);
     expect(big[0]?.phase).toBe('start');
     expect(big.at(-1)).toMatchObject({ phase: 'done', bytes: FILES[BIG]!.length, total: FILES[BIG]!.length });
-    expect(events.filter((e) => e.phase === 'done')).toHaveLength(Object.keys(FILES).length);
+    expect(events.filter((e) => e.phase === 'done')).toHaveLength(5);
 
-    // The result is a loadable OpenCLIP folder.
-    const layout = await detectLayout(dest);
-    expect(layout.kind).toBe('openclip');
-    expect(layout.preprocess.mean).toEqual([0.5, 0.5, 0.5]);
-
-    // A second run transfers nothing.
-    const before = s.log.length;
-    const again = await downloadModel(entry({ withSha: true }), base(s, dest));
-    expect(again.bytesTransferred).toBe(0);
-    expect(again.files.every((f) => f.skipped)).toBe(true);
-    expect(s.log.length).toBe(before);
+    expect((await detectLayout(r.dir)).kind).toBe('openclip');
   });
 
-  it('resumes with a Range request after the connection drops mid-file (through the redirect)', async () => {
-    const size = FILES[BIG]!.length;
-    const s = await server({ redirect: [BIG], dropAfter: { [BIG]: 100 * 1024 } });
-    const dest = freshDir();
-    const events: DownloadProgressEvent[] = [];
-    await downloadModel(entry({ withSha: true }), base(s, dest, { onProgress: (e) => events.push(e) }));
-
-    const reqs = s.contentRequests(BIG);
-    expect(reqs).toHaveLength(2);
-    expect(reqs[0]!.range).toBeUndefined();
-    expect(reqs[1]!.range).toMatch(/^bytes=\d+-$/);
-    const from = Number(/^bytes=(\d+)-$/.exec(reqs[1]!.range!)![1]);
-    expect(from).toBeGreaterThan(0);
-    expect(from).toBeLessThanOrEqual(100 * 1024);
-    expect(reqs[1]!.status).toBe(206);
-    expect(reqs[1]!.ifRange).toMatch(/^"/); // the strong ETag from the first response
-    expect(s.bytesServed(BIG)).toBeLessThan(2 * size);
-    expect(sha(await readFile(join(dest, 'visual', 'model.onnx')))).toBe(sha(FILES[BIG]!));
-    expect(existsSync(join(dest, 'visual', 'model.onnx.part'))).toBe(false);
-    expect(events.some((e) => e.phase === 'retry' && e.file === BIG)).toBe(true);
-  });
-
-  it('resumes on the next run from the .part left by an aborted run', async () => {
-    const size = FILES[BIG]!.length;
+  it('puts the cache in HF_HUB_CACHE over HF_HOME', async () => {
     const s = await server();
-    const dest = freshDir();
+    const hubCache = join(tmp, 'explicit-hub-cache');
+    const r = await downloadModel(entry(), base(s, freshHfHome(), { env: { HF_HOME: join(tmp, 'not-this'), HF_HUB_CACHE: hubCache } }));
+    expect(r.dir).toBe(join(repoCacheDir(hubCache, REPO), 'snapshots', COMMIT));
+    expect(existsSync(join(tmp, 'not-this'))).toBe(false);
+  });
+
+  it('uses a model that Python put in the cache with zero requests, symlinked or copied', async () => {
+    const s = await server();
+    for (const copies of [false, true]) {
+      const hfHome = freshHfHome();
+      const { snapshot } = await writeHubCache(join(hfHome, 'hub'), DEFAULT.repo, FILES, { copies });
+      const env = { HF_HOME: hfHome, HF_ENDPOINT: s.url };
+      const layout = await resolveModel(join(tmp, 'home-unused'), config(), { env, onDownloadProgress: () => expect.unreachable('no download') });
+      expect(layout.dir).toBe(snapshot);
+      expect(layout.visionModel).toBe(join(snapshot, 'visual', 'model.onnx'));
+      const r = await downloadModel(DEFAULT, { env });
+      expect(r.files.every((f) => f.how === 'cached')).toBe(true);
+      expect(r.files.find((f) => f.path === BIG)?.etag).toBe(copies ? null : etag(BIG));
+    }
+    expect(s.log).toEqual([]);
+    expect(s.connections()).toBe(0);
+  });
+
+  it('fetches only what a partly filled cache lacks, reusing blobs of another commit', async () => {
+    const s = await server();
+    const hfHome = freshHfHome();
+    const cache = join(hfHome, 'hub');
+    // An older commit has every blob but config.json's, and no ref: main has moved on since.
+    const { repoDir } = await writeHubCache(cache, REPO, FILES, { commit: 'a'.repeat(40), revision: 'a'.repeat(40) });
+    await rm(join(repoDir, 'blobs', etag('config.json')));
+    const r = await downloadModel(entry(), base(s, hfHome));
+    expect(r.files.filter((f) => f.how === 'downloaded').map((f) => f.path)).toEqual(['config.json']);
+    expect(s.contentRequests(BIG)).toEqual([]);
+    expect(r.bytesTransferred).toBe(FILES['config.json']!.length);
+  });
+
+  it('resumes after a dropped connection with a Range request for the rest', async () => {
+    const s = await server({ dropAfter: { [BIG]: 100 * 1024 }, redirect: true });
+    const hfHome = freshHfHome();
+    const events: DownloadProgressEvent[] = [];
+    const r = await downloadModel(entry({ withSha: true }), base(s, hfHome, { onProgress: (e) => events.push(e) }));
+    expect(sha(await readFile(join(r.dir, ...BIG.split('/'))))).toBe(sha(FILES[BIG]!));
+    const reqs = s.contentRequests(BIG);
+    expect(reqs.map((e) => [e.status, e.range])).toEqual([[200, undefined], [206, `bytes=${100 * 1024}-${FILES[BIG]!.length - 1}`]]);
+    expect(s.bytesServed(BIG)).toBe(FILES[BIG]!.length); // not a byte twice
+    expect(r.bytesTransferred).toBe(TOTAL);
+    expect(events.some((e) => e.phase === 'retry' && e.file === BIG)).toBe(true);
+    expect(existsSync(join(repoDirIn(hfHome), 'blobs', `${etag(BIG)}.incomplete`))).toBe(false);
+  });
+
+  it('resumes the .incomplete blob of an interrupted run, and restarts when the server ignores Range', async () => {
+    const s = await server();
+    const hfHome = freshHfHome();
     const ac = new AbortController();
-    const err = await expectError(
-      downloadModel(entry({ withSha: true }), base(s, dest, {
-        signal: ac.signal,
-        onProgress: (e) => {
-          if (e.file === BIG && e.phase === 'progress' && e.bytes >= 64 * 1024) ac.abort();
-        },
-      })),
+    await expectError(
+      downloadModel(entry(), base(s, hfHome, { signal: ac.signal, onProgress: (e) => e.phase === 'progress' && e.file === BIG && e.bytes >= 64 * 1024 && ac.abort() })),
       'E_ABORTED',
     );
-    expect(err.hint).toMatch(/resume/);
-    const part = join(dest, 'visual', 'model.onnx.part');
-    const partSize = (await stat(part)).size;
-    expect(partSize).toBeGreaterThan(0);
-    expect(partSize).toBeLessThan(size);
-    expect(isDownloading(dest)).toBe(false); // the lock went with the aborted run
+    const part = join(repoDirIn(hfHome), 'blobs', `${etag(BIG)}.incomplete`);
+    const kept = (await stat(part)).size;
+    expect(kept).toBeGreaterThanOrEqual(64 * 1024);
+    const r = await downloadModel(entry(), base(s, hfHome));
+    expect(s.contentRequests(BIG).at(-1)?.range).toBe(`bytes=${kept}-${FILES[BIG]!.length - 1}`);
+    expect(sha(await readFile(join(r.dir, ...BIG.split('/'))))).toBe(sha(FILES[BIG]!));
 
-    await downloadModel(entry({ withSha: true }), base(s, dest));
-    const reqs = s.contentRequests(BIG);
-    expect(reqs.at(-1)!.range).toBe(`bytes=${partSize}-`);
-    expect(reqs.at(-1)!.status).toBe(206);
-    expect(s.bytesServed(BIG)).toBeLessThan(2 * size);
-    expect(sha(await readFile(join(dest, 'visual', 'model.onnx')))).toBe(sha(FILES[BIG]!));
+    // A server that answers a Range with the whole file: the part starts again from 0.
+    const s2 = await server({ ignoreRange: [BIG], dropAfter: { [BIG]: 50 * 1024 } });
+    const hf2 = freshHfHome();
+    const r2 = await downloadModel(entry({ withSha: true }), base(s2, hf2));
+    expect(s2.contentRequests(BIG).map((e) => e.status)).toEqual([200, 200, 200]); // cut, refused range, whole file
+    expect(sha(await readFile(join(r2.dir, ...BIG.split('/'))))).toBe(sha(FILES[BIG]!));
   });
 
-  it('restarts from zero when the server ignores the Range header (200)', async () => {
-    const s = await server({ dropAfter: { [BIG]: 50 * 1024 }, ignoreRange: [BIG] });
-    const dest = freshDir();
-    await downloadModel(entry({ withSha: true }), base(s, dest));
-    const reqs = s.contentRequests(BIG);
-    expect(reqs).toHaveLength(2);
-    expect(reqs[1]!.range).toBeDefined();
-    expect(reqs[1]!.status).toBe(200);
-    expect(sha(await readFile(join(dest, 'visual', 'model.onnx')))).toBe(sha(FILES[BIG]!));
-  });
-
-  it('retries a 503 and a stalled transfer', async () => {
-    const s = await server({ failOnce: { 'config.json': 503 }, stallAfter: { 'textual/model.onnx': 10 * 1024 } });
-    const dest = freshDir();
-    await downloadModel(entry({ withSha: true }), base(s, dest, { stallTimeoutMs: 300 }));
+  it('retries a stalled transfer and a 503', async () => {
+    const s = await server({ stallAfter: { [BIG]: 10 * 1024 }, failOnce: { 'config.json': 503 } });
+    const r = await downloadModel(entry(), base(s, freshHfHome(), { stallTimeoutMs: 400 }));
+    expect(s.contentRequests(BIG).map((e) => e.status)).toEqual([200, 206]);
     expect(s.contentRequests('config.json').map((e) => e.status)).toEqual([503, 200]);
-    const text = s.contentRequests('textual/model.onnx');
-    expect(text).toHaveLength(2);
-    expect(text[1]!.range).toMatch(/^bytes=\d+-$/);
-    expect(sha(await readFile(join(dest, 'textual', 'model.onnx')))).toBe(sha(FILES['textual/model.onnx']!));
+    expect(sha(await readFile(join(r.dir, ...BIG.split('/'))))).toBe(sha(FILES[BIG]!));
   });
 
-  it('gives E_DOWNLOAD after 3 attempts without progress, keeping the part', async () => {
+  it('refuses corrupted bytes with E_CHECKSUM and leaves no blob, part or link', async () => {
+    // Against the registry's sha256, and, without one, against the Hub's etag (sha256 of LFS files, git sha1 of others).
+    for (const [file, withSha] of [[BIG, true], [BIG, false], ['config.json', false]] as const) {
+      const s = await server({ corrupt: [file], redirect: true });
+      const hfHome = freshHfHome();
+      const err = await expectError(downloadModel(entry({ withSha }), base(s, hfHome)), 'E_CHECKSUM');
+      expect(err.message).toContain(file);
+      expect(err.message).toContain(file === BIG ? `sha256 ${sha(FILES[file]!)}` : `git sha1 ${etag(file)}`); // expected
+      expect(err.message).toMatch(/but received sha256 [0-9a-f]{64}/); // actual
+      const repoDir = repoDirIn(hfHome);
+      expect(existsSync(join(repoDir, 'blobs', etag(file)))).toBe(false);
+      expect(existsSync(join(repoDir, 'blobs', `${etag(file)}.incomplete`))).toBe(false);
+      expect(existsSync(join(repoDir, 'snapshots', COMMIT, ...file.split('/')))).toBe(false);
+      expect(existsSync(join(repoDir, 'refs', 'main'))).toBe(false);
+      expect(isDownloading(REPO, join(hfHome, 'hub'))).toBe(false);
+    }
+  });
+
+  it('refuses a file the Hub lists with another size or sha256 than the registry, before fetching it', async () => {
     const s = await server();
-    const dest = freshDir();
-    let calls = 0;
-    const failing: typeof fetch = async () => {
-      calls++;
-      throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
-    };
-    const err = await expectError(downloadModel(entry(), base(s, dest, { fetchImpl: failing })), 'E_DOWNLOAD');
-    expect(calls).toBe(3);
-    expect(err.message).toMatch(/after 3 attempts/);
-    expect(err.message).toContain('ECONNRESET');
-  });
-
-  it('fails with E_CHECKSUM on corrupted bytes and leaves neither the file nor the part', async () => {
-    const s = await server({ corrupt: [BIG], redirect: true });
-    const dest = freshDir();
-    const err = await expectError(downloadModel(entry({ withSha: true }), base(s, dest)), 'E_CHECKSUM');
-    expect(err.message).toContain(BIG);
-    expect(err.message).toContain(sha(FILES[BIG]!)); // expected
-    expect(err.message).toMatch(/but received [0-9a-f]{64}/); // actual
-    expect(existsSync(join(dest, 'visual', 'model.onnx'))).toBe(false);
-    expect(existsSync(join(dest, 'visual', 'model.onnx.part'))).toBe(false);
-    expect((await readManifest(dest))?.complete ?? false).toBe(false);
-    expect(isDownloading(dest)).toBe(false);
-  });
-
-  it('fails with E_CHECKSUM when the size differs from the registry', async () => {
-    const s = await server();
-    const dest = freshDir();
-    const e = entry({ withSha: false });
-    e.files = e.files.map((f) => (f.path === 'config.json' ? { ...f, size: 3 } : f));
-    const err = await expectError(downloadModel(e, base(s, dest)), 'E_CHECKSUM');
-    expect(err.message).toMatch(/Expected 3 bytes for config\.json/);
-    expect(existsSync(join(dest, 'config.json'))).toBe(false);
-    expect(existsSync(join(dest, 'config.json.part'))).toBe(false);
+    const e = entry({ withSha: true });
+    e.files = e.files.map((f) => (f.path === BIG ? { ...f, sha256: 'f'.repeat(64) } : f.path === 'config.json' ? { ...f, size: 3 } : f));
+    const err = await expectError(downloadModel(e, base(s, freshHfHome())), 'E_CHECKSUM');
+    expect(err.message).toMatch(/Expected visual\/model\.onnx of \d+ bytes, sha256 f{64} but .* lists \d+ bytes, sha256 [0-9a-f]{64}/);
+    expect(s.log.filter((x) => x.hop !== 'api')).toEqual([]);
   });
 
   it('gives E_OFFLINE naming the endpoint when the host cannot be reached', async () => {
-    const port = await closedPort();
-    const endpoint = `http://127.0.0.1:${port}`;
-    const dest = freshDir();
+    const endpoint = `http://127.0.0.1:${await closedPort()}`;
     const t0 = Date.now();
-    const err = await expectError(downloadModel(entry(), { endpoint, destDir: dest, retryDelayMs: 1000 }), 'E_OFFLINE');
+    const err = await expectError(downloadModel(entry(), { endpoint, env: { HF_HOME: freshHfHome() }, retryDelayMs: 1000 }), 'E_OFFLINE');
     expect(Date.now() - t0).toBeLessThan(900); // no backoff for an unreachable host
     expect(err.message).toContain(endpoint);
     expect(err.message).toContain('ECONNREFUSED');
     expect(err.hint).toContain('MEMERY_HF_ENDPOINT');
     expect(err.hint).toContain('--model-dir');
-  });
 
-  it('gives E_OFFLINE for an unresolvable host name', async () => {
-    const dest = freshDir();
     const fake: typeof fetch = async () => {
       throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND huggingface.co'), { code: 'ENOTFOUND' }) });
     };
-    const err = await expectError(downloadModel(entry(), { destDir: dest, fetchImpl: fake, env: {} }), 'E_OFFLINE');
-    expect(err.message).toContain(DEFAULT_HF_ENDPOINT);
+    const err2 = await expectError(downloadModel(entry(), { env: { HF_HOME: freshHfHome() }, fetchImpl: fake }), 'E_OFFLINE');
+    expect(err2.message).toContain(DEFAULT_HF_ENDPOINT);
+  });
+
+  it('gives E_DOWNLOAD after 3 attempts without progress', async () => {
+    let calls = 0;
+    const failing: typeof fetch = async () => {
+      calls++;
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
+    };
+    const err = await expectError(downloadModel(entry(), { env: { HF_HOME: freshHfHome() }, fetchImpl: failing, retryDelayMs: 1 }), 'E_DOWNLOAD');
+    expect(calls).toBe(3);
+    expect(err.message).toMatch(/Expected to look up test-owner\/tiny-clip@main from https:\/\/huggingface\.co but it failed after 3 attempts: .*ECONNRESET/);
   });
 
   it('honours MEMERY_HF_ENDPOINT, then HF_ENDPOINT', async () => {
     const s = await server();
     const other = await server();
-    vi.stubEnv('HF_ENDPOINT', other.url);
-    vi.stubEnv('MEMERY_HF_ENDPOINT', `${s.url}/`);
-    const dest = freshDir();
-    const r = await downloadModel(entry(), { destDir: dest, retryDelayMs: 10 });
+    const r = await downloadModel(entry(), { env: { HF_HOME: freshHfHome(), HF_ENDPOINT: other.url, MEMERY_HF_ENDPOINT: `${s.url}/` }, retryDelayMs: 10 });
     expect(r.endpoint).toBe(s.url);
-    expect(s.log.length).toBeGreaterThan(0);
     expect(other.log).toHaveLength(0);
-    expect((await readManifest(dest))?.endpoint).toBe(s.url);
+    await downloadModel(entry(), { env: { HF_HOME: freshHfHome(), HF_ENDPOINT: other.url } });
+    expect(other.log.length).toBeGreaterThan(0);
 
-    vi.stubEnv('MEMERY_HF_ENDPOINT', '');
-    expect(resolveEndpoint()).toBe(other.url);
+    expect(resolveEndpoint(undefined, { HF_ENDPOINT: other.url, MEMERY_HF_ENDPOINT: '' })).toBe(other.url);
     expect(resolveEndpoint(undefined, {})).toBe(DEFAULT_HF_ENDPOINT);
     expect(resolveEndpoint('https://mirror.example/', {})).toBe('https://mirror.example');
-    expect(() => resolveEndpoint('ftp://x', {})).toThrow(/Expected an http\(s\) URL/);
+    expect(() => resolveEndpoint('ftp://x', {})).toThrow(/Expected an http\(s\) URL for the endpoint option but received "ftp:\/\/x"/);
   });
 
-  it('treats a missing optional file as absent and a missing required file as E_DOWNLOAD', async () => {
+  it('treats a missing optional file as absent, and a missing required file or revision as E_DOWNLOAD', async () => {
     const s = await server();
-    const dest = freshDir();
-    const r = await downloadModel(entry({ extra: [{ path: 'extra/notes.txt', optional: true }] }), base(s, dest));
+    const r = await downloadModel(entry({ extra: [{ path: 'extra/notes.txt', optional: true }] }), base(s, freshHfHome()));
     expect(r.absent).toEqual(['extra/notes.txt']);
-    expect((await readManifest(dest))?.complete).toBe(true);
 
-    const err = await expectError(
-      downloadModel(entry({ extra: [{ path: 'extra/needed.bin' }] }), base(s, freshDir())),
-      'E_DOWNLOAD',
-    );
-    expect(err.message).toMatch(/Expected HTTP 200 for .*extra\/needed\.bin but received 404/);
+    const err = await expectError(downloadModel(entry({ extra: [{ path: 'extra/needed.bin' }] }), base(s, freshHfHome())), 'E_DOWNLOAD');
+    expect(err.message).toMatch(/Expected test-owner\/tiny-clip to have extra\/needed\.bin at main \(commit [0-9a-f]{40}\) on .* but it does not/);
+    const err2 = await expectError(downloadModel({ ...entry(), revision: 'v9' }, base(s, freshHfHome())), 'E_DOWNLOAD');
+    expect(err2.message).toMatch(/Expected http:\/\/127\.0\.0\.1:\d+ to look up test-owner\/tiny-clip@v9 but it answered HTTP 404/);
   });
 
-  it('refuses to run while another download holds the folder', async () => {
+  it('refuses to run while another process downloads the repository, and validates entries', async () => {
     const s = await server();
-    const dest = freshDir();
-    await mkdir(dest, { recursive: true });
-    // Another live process holds the folder's download lock (memery's OS lock): refused, naming it.
+    const hfHome = freshHfHome();
+    const cache = join(hfHome, 'hub');
+    const lock = repoLockPath(cache, REPO);
+    await mkdir(join(lock, '..'), { recursive: true });
     const lockJs = join(ROOT, 'dist', 'ts', 'util', 'lock.js');
     const holder = spawn(
       process.execPath,
-      ['--input-type=module', '-e', `const { acquireLock } = await import(${JSON.stringify(lockJs)}); await acquireLock(${JSON.stringify(downloadLockPath(dest))}, 0); console.log('held'); setInterval(() => {}, 1000);`],
+      ['--input-type=module', '-e', `const { acquireLock } = await import(${JSON.stringify(lockJs)}); await acquireLock(${JSON.stringify(lock)}, 0); console.log('held'); setInterval(() => {}, 1000);`],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
-    const err = await expectError(downloadModel(entry(), base(s, dest)), 'E_LOCKED');
+    const err = await expectError(downloadModel(entry(), base(s, hfHome)), 'E_LOCKED');
     expect(err.message).toContain(`pid ${holder.pid}`);
-    expect(err.message).toContain(dest);
-    expect(isDownloading(dest)).toBe(true);
-    // A holder that died (even by SIGKILL) holds nothing: the next download runs.
-    holder.kill('SIGKILL');
+    expect(err.message).toContain(repoCacheDir(cache, REPO));
+    expect(isDownloading(REPO, cache)).toBe(true);
+    holder.kill('SIGKILL'); // a holder that died (even by SIGKILL) holds nothing
     await new Promise((r) => holder.once('exit', r));
-    expect(isDownloading(dest)).toBe(false);
-    // An earlier memery's pid lock file inside the folder (a dead pid, or ours from an earlier run) does not block, and goes.
-    for (const pid of [2 ** 22 + 12345, process.pid]) {
-      await writeFile(join(dest, LEGACY_LOCK_FILE), JSON.stringify({ pid }));
-      await downloadModel(entry(), base(s, dest));
-      expect(existsSync(join(dest, LEGACY_LOCK_FILE))).toBe(false);
-    }
-    // Two downloads into one folder at once: the second is refused.
-    const other = freshDir();
+    expect(isDownloading(REPO, cache)).toBe(false);
+    await downloadModel(entry(), base(s, hfHome));
+
+    // Two downloads of one repository at once: the second is refused.
+    const other = freshHfHome();
     const results = await Promise.allSettled([downloadModel(entry(), base(s, other)), downloadModel(entry(), base(s, other))]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
-    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
-    expect(rejected.reason).toMatchObject({ code: 'E_LOCKED' });
-  });
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: 'E_LOCKED' });
 
-  it('re-downloads files whose revision changed and validates entries', async () => {
-    const s = await server();
-    const dest = freshDir();
-    await downloadModel(entry(), base(s, dest));
-    await expect(downloadModel({ ...entry(), files: [{ path: '../escape' }] }, base(s, dest))).rejects.toMatchObject({ code: 'E_CONFIG' });
+    await expect(downloadModel({ ...entry(), files: [{ path: '../escape' }] }, base(s, hfHome))).rejects.toMatchObject({ code: 'E_CONFIG' });
+    await expect(downloadModel({ ...entry(), revision: '../../x' }, base(s, hfHome))).rejects.toMatchObject({ code: 'E_CONFIG' });
     expect(() => parseModelEntry({ name: 'x' })).toThrow(MemeryError);
   });
 });
 
-describe('installed models', () => {
-  it('records sha256 without registry checksums; verify detects corruption; list and remove', async () => {
+describe('HF_HUB_OFFLINE', () => {
+  it('never opens a socket: the cached model is used, an absent one is a clear E_OFFLINE', async () => {
     const s = await server();
-    const home = join(tmp, 'home');
-    const dir = modelDir(home, 'tiny-clip');
-    expect(dir).toBe(join(modelsHome(home), 'tiny-clip'));
-    const r = await downloadModel(entry(), base(s, dir));
-    expect(r.files.every((f) => f.source === 'recorded')).toBe(true);
-    expect(r.manifest.files.find((f) => f.path === BIG)?.sha256).toBe(sha(FILES[BIG]!));
+    const hfHome = freshHfHome();
+    const env = { HF_HOME: hfHome, HF_HUB_OFFLINE: '1', HF_ENDPOINT: s.url, MEMERY_HF_ENDPOINT: s.url };
+    const home = join(tmp, 'home-offline');
 
-    expect((await verifyModel(dir)).ok).toBe(true);
+    const err = await expectError(resolveModel(home, config(), { env }), 'E_OFFLINE');
+    const repoDir = repoDirIn(hfHome, DEFAULT.repo);
+    expect(err.message).toBe(
+      `Expected ${DEFAULT.name} (${DEFAULT.repo}@main) in the Hugging Face cache ${repoDir}, as HF_HUB_OFFLINE forbids downloading, but it has no refs/main (never downloaded)`,
+    );
+    expect(err.hint).toMatch(/Unset HF_HUB_OFFLINE/);
+    await expectError(resolveModel(home, config(), { env, download: false }), 'E_MODEL');
 
-    const big = join(dir, 'visual', 'model.onnx');
-    const bytes = await readFile(big);
-    bytes[1000] = bytes[1000]! ^ 1;
-    await writeFile(big, bytes);
-    await truncate(join(dir, 'config.json'), 2);
-    await rm(join(dir, 'textual', 'tokenizer.json'));
-    const v = await verifyModel(dir);
-    expect(v.ok).toBe(false);
-    const status = Object.fromEntries(v.files.map((f) => [f.path, f.status]));
-    expect(status).toMatchObject({
-      [BIG]: 'hash-mismatch',
-      'config.json': 'size-mismatch',
-      'textual/tokenizer.json': 'missing',
-      'textual/model.onnx': 'ok',
-    });
-    expect(v.problems.join('\n')).toContain(BIG);
+    // Half there: the message names what is missing.
+    const { snapshot, commit } = await writeHubCache(join(hfHome, 'hub'), DEFAULT.repo, FILES);
+    await rm(join(snapshot, 'config.json'));
+    expect((await expectError(downloadModel(DEFAULT, { env }), 'E_OFFLINE')).message).toMatch(new RegExp(`but snapshots/${commit} lacks config\\.json$`));
 
-    // A new run repairs what verify found (known-good files are kept, as the manifest vouches for them).
-    const fixed = await downloadModel(entry(), base(s, dir));
-    expect(fixed.files.find((f) => f.path === 'textual/model.onnx')?.skipped).toBe(true);
-    expect(fixed.files.find((f) => f.path === 'textual/tokenizer.json')?.skipped).toBe(false);
-    expect(fixed.files.find((f) => f.path === 'config.json')?.skipped).toBe(false);
+    await writeHubCache(join(hfHome, 'hub'), DEFAULT.repo, FILES);
+    expect((await resolveModel(home, config(), { env })).dir).toBe(snapshot);
+    expect(s.log).toEqual([]);
+    expect(s.connections()).toBe(0);
+  });
 
-    await mkdir(join(modelsHome(home), 'hand-made'), { recursive: true });
-    const list = await listInstalled(home);
-    expect(list.map((m) => m.name)).toEqual(['hand-made', 'tiny-clip']);
-    expect(list[1]).toMatchObject({ complete: true, partial: false, downloading: false });
-    expect(list[1]!.bytes).toBeGreaterThan(FILES[BIG]!.length);
-    expect(list[0]!.manifest).toBeUndefined();
+  it.skipIf(!CLI_BUILT)('memery models download names the model and its size before the bytes', async () => {
+    const s = await server({ redirect: true });
+    const hfHome = freshHfHome();
+    const r = await runCli(['models', 'download'], { home: join(tmp, 'home-cli-online'), env: { HF_HOME: hfHome, MEMERY_HF_ENDPOINT: s.url } });
+    expect(r.code, r.stderr).toBe(0);
+    const snapshot = join(repoDirIn(hfHome, DEFAULT.repo), 'snapshots', commitOf(DEFAULT.repo, 'main'));
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toBe(`${DEFAULT.name}: downloading ${formatBytes(TOTAL)} (5 files) from ${s.url} into ${snapshot}`);
+    expect(lines.at(-1)).toBe(`${DEFAULT.name}: ready in ${snapshot} (${formatBytes(TOTAL)} downloaded)`);
+  });
 
-    await expectError(verifyModel(join(modelsHome(home), 'hand-made')), 'E_MODEL');
-    expect(await removeModel(home, 'tiny-clip')).toBe(dir);
-    expect(existsSync(dir)).toBe(false);
-    await expectError(removeModel(home, 'tiny-clip'), 'E_NOT_FOUND');
-    await expectError(removeModel(home, '../etc'), 'E_USAGE');
-    expect(await listInstalled(join(tmp, 'no-such-home'))).toEqual([]);
+  it.skipIf(!CLI_BUILT)('memery models: offline download, list, verify and remove open no socket', async () => {
+    const s = await server();
+    const hfHome = freshHfHome();
+    const home = join(tmp, 'home-cli');
+    const env = { HF_HOME: hfHome, HF_HUB_OFFLINE: '1', HF_ENDPOINT: s.url, MEMERY_HF_ENDPOINT: s.url };
+    const absent = await runCli(['models', 'download'], { home, env });
+    expect(absent.code).toBe(1);
+    expect(absent.stderr).toContain('HF_HUB_OFFLINE forbids downloading');
+    expect(absent.stderr).toContain('hint: Unset HF_HUB_OFFLINE');
+
+    const { snapshot } = await writeHubCache(join(hfHome, 'hub'), DEFAULT.repo, FILES);
+    const ready = await runCli(['models', 'download'], { home, env });
+    expect(ready.code, ready.stderr).toBe(0);
+    expect(ready.stderr).toContain(`${DEFAULT.name}: ready in ${snapshot} (0 B downloaded)`);
+    const list = JSON.parse((await runCli(['models', 'list', '--json'], { home, env })).stdout) as { models: Array<{ name: string; state: string; where: string; bytes: number }> };
+    expect(list.models.find((m) => m.name === DEFAULT.name)).toMatchObject({ state: 'installed', where: 'hf-cache', bytes: TOTAL });
+    const verify = await runCli(['models', 'verify', DEFAULT.name], { home, env });
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toBe(`${DEFAULT.name}: ok\n`);
+    const removed = await runCli(['models', 'remove', DEFAULT.name], { home, env });
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(existsSync(repoDirIn(hfHome, DEFAULT.repo))).toBe(false);
+    expect(s.connections()).toBe(0);
   });
 });
 
-describe('interrupted re-runs', () => {
-  it('keep the records of files not reached yet, and mark the folder incomplete until done', async () => {
+describe('installed models', () => {
+  it('finds an earlier memery folder, and moves it into the cache (checked, not downloaded) on download', async () => {
     const s = await server();
-    const home = join(tmp, 'home-rerun');
-    const dir = modelDir(home, 'tiny-clip');
-    await downloadModel(entry(), base(s, dir));
-    await rm(join(dir, 'visual', 'model.onnx'));
+    const home = join(tmp, 'home-legacy');
+    const hfHome = freshHfHome();
+    const legacy = legacyModelDir(home, DEFAULT.name);
+    expect(legacy).toBe(join(modelsHome(home), DEFAULT.name));
+    await writeRepo(join(home, 'models'), DEFAULT.name, '.', FILES);
+    await writeFile(join(legacy, '.memery-model.json'), '{}');
+    const env = { HF_HOME: hfHome, HF_ENDPOINT: s.url };
 
-    const ac = new AbortController();
-    await expectError(
-      downloadModel(entry(), base(s, dir, {
-        signal: ac.signal,
-        onProgress: (e) => {
-          if (e.phase === 'progress' && e.bytes >= 32 * 1024) ac.abort();
-        },
-      })),
-      'E_ABORTED',
-    );
-    const m = await readManifest(dir);
-    expect(m?.complete).toBe(false);
-    expect(m?.files.map((f) => f.path)).toContain('textual/model.onnx');
-    const [installed] = await listInstalled(home);
-    expect(installed).toMatchObject({ name: 'tiny-clip', complete: false, partial: true, downloading: false });
-    expect((await verifyModel(dir)).ok).toBe(false);
+    expect((await resolveModel(home, config(), { env })).dir).toBe(legacy);
+    expect(s.connections()).toBe(0);
+    expect((await listInstalled(home, env)).find((m) => m.name === DEFAULT.name)).toMatchObject({ where: 'legacy', complete: true });
 
-    const r = await downloadModel(entry(), base(s, dir));
-    expect(r.files.filter((f) => !f.skipped).map((f) => f.path)).toEqual([BIG]);
-    expect((await verifyModel(dir)).ok).toBe(true);
+    // One file damaged in the old folder: that one is downloaded, the others move.
+    await writeFile(join(legacy, 'config.json'), '{"embed_dim": 1}');
+    const r = await downloadModel(DEFAULT, { env, legacyDir: legacy });
+    expect(Object.fromEntries(r.files.map((f) => [f.path, f.how]))).toEqual({
+      'textual/model.onnx': 'adopted',
+      'textual/tokenizer.json': 'adopted',
+      'visual/model.onnx': 'adopted',
+      'visual/preprocess_cfg.json': 'adopted',
+      'config.json': 'downloaded',
+    });
+    expect(s.log.filter((e) => e.hop !== 'api' && !e.probe).map((e) => e.file)).toEqual(['config.json']);
+    expect(r.migratedFrom).toBe(legacy);
+    expect(existsSync(legacy)).toBe(false);
+    expect((await resolveModel(home, config(), { env })).dir).toBe(r.dir);
+  });
+
+  it('verifies against the registry and the blob names, lists, and removes without touching shared files', async () => {
+    const s = await server();
+    const home = join(tmp, 'home-verify');
+    const hfHome = freshHfHome();
+    const env = { HF_HOME: hfHome };
+    await expectError(verifyModel(home, DEFAULT.name, env), 'E_NOT_FOUND');
+    const r = await downloadModel(DEFAULT, { endpoint: s.url, env });
+    expect(await verifyModel(home, DEFAULT.name, env)).toMatchObject({ ok: true, dir: r.dir, where: 'hf-cache', problems: [] });
+
+    const bigBlob = join(repoDirIn(hfHome, DEFAULT.repo), 'blobs', etag(BIG));
+    const bytes = await readFile(bigBlob);
+    bytes[1000] = bytes[1000]! ^ 1;
+    await writeFile(bigBlob, bytes);
+    const v = await verifyModel(home, DEFAULT.name, env);
+    expect(v.ok).toBe(false);
+    expect(v.files.find((f) => f.path === BIG)?.status).toBe('hash-mismatch');
+    expect(v.problems).toEqual([expect.stringMatching(new RegExp(`^visual/model\\.onnx: expected the content its blob is named by \\(${etag(BIG)}\\) but found sha256`))]);
+
+    await mkdir(join(modelsHome(home), 'hand-made'), { recursive: true });
+    const list = await listInstalled(home, env);
+    expect(list.map((m) => [m.name, m.where, m.complete])).toEqual([
+      ['hand-made', 'legacy', false],
+      [DEFAULT.name, 'hf-cache', true],
+    ]);
+    await expectError(verifyModel(home, 'hand-made', env), 'E_MODEL');
+    expect(await removeModel(home, 'hand-made', env)).toEqual([join(modelsHome(home), 'hand-made')]);
+
+    // Another tool's snapshot of the same repository keeps its blobs.
+    const { snapshot: other } = await writeHubCache(join(hfHome, 'hub'), DEFAULT.repo, { 'config.json': FILES['config.json']! }, { commit: 'b'.repeat(40), revision: 'b'.repeat(40) });
+    expect(await removeModel(home, DEFAULT.name, env)).toEqual([r.dir]);
+    expect(await listTree(repoDirIn(hfHome, DEFAULT.repo))).toEqual([`blobs/${etag('config.json')}`, `snapshots/${'b'.repeat(40)}/config.json`]);
+    expect(await readFile(join(other, 'config.json'))).toEqual(FILES['config.json']);
+    await expectError(removeModel(home, DEFAULT.name, env), 'E_NOT_FOUND');
+    await expectError(removeModel(home, '../etc', env), 'E_USAGE');
+    expect(await listInstalled(join(tmp, 'no-such-home'), { HF_HOME: join(tmp, 'no-such-hf') })).toEqual([]);
+  });
+
+  it('keeps the files an fp32 and an int8 model of one repository share, and loads each its own files', async () => {
+    const fp32 = getModelEntry('clip-vit-base-patch32');
+    const int8 = getModelEntry('clip-vit-base-patch32-quantized');
+    const hfHome = freshHfHome();
+    const env = { HF_HOME: hfHome, HF_HUB_OFFLINE: '1' };
+    const json = (v: unknown) => Buffer.from(JSON.stringify(v));
+    const files: Record<string, Buffer> = {
+      'onnx/vision_model.onnx': randomBytes(1000),
+      'onnx/text_model.onnx': randomBytes(1000),
+      'onnx/vision_model_quantized.onnx': randomBytes(500),
+      'onnx/text_model_quantized.onnx': randomBytes(500),
+      'vocab.json': json({ a: 0 }),
+      'merges.txt': Buffer.from('#version: 0.2\n'),
+      'preprocessor_config.json': json({ crop_size: 224, size: 224 }),
+      'config.json': json({ projection_dim: 512 }),
+    };
+    const { snapshot } = await writeHubCache(join(hfHome, 'hub'), fp32.repo, files);
+    const home = join(tmp, 'home-shared');
+    expect((await resolveModel(home, config({ model: fp32.name }), { env })).visionModel).toBe(join(snapshot, 'onnx', 'vision_model.onnx'));
+    expect((await resolveModel(home, config({ model: int8.name }), { env })).visionModel).toBe(join(snapshot, 'onnx', 'vision_model_quantized.onnx'));
+    await removeModel(home, int8.name, env);
+    expect(await listTree(snapshot)).toEqual(['config.json', 'merges.txt', 'onnx/text_model.onnx', 'onnx/vision_model.onnx', 'preprocessor_config.json', 'vocab.json']);
+    expect((await resolveModel(home, config({ model: fp32.name }), { env })).dir).toBe(snapshot);
   });
 });
 
@@ -470,11 +556,6 @@ describe('registry', () => {
       expect(e.files.every((f) => f.sha256 === undefined)).toBe(true);
     }
     expect(() => getModelEntry('nope')).toThrow(/Expected a known model name but received "nope"/);
-  });
-
-  it('builds Hub URLs', () => {
-    expect(fileUrl('https://huggingface.co/', 'a/b', 'main', 'onnx/x y.onnx')).toBe('https://huggingface.co/a/b/resolve/main/onnx/x%20y.onnx');
-    expect(fileUrl('http://h', 'a/b', 'refs/pr/1', 'f')).toBe('http://h/a/b/resolve/refs%2Fpr%2F1/f');
   });
 });
 
@@ -510,11 +591,12 @@ describe('progress reporter', () => {
     expect(plainTty.chunks.join('')).not.toContain('\x1b[');
   });
 
-  it('prints plain, throttled lines when not a TTY and adapts download events', () => {
+  it('prints plain, throttled lines when not a TTY and adapts download events, naming the model and size first', () => {
     let t = 0;
     const { chunks, stream } = sink(false);
     const r = new ProgressReporter({ stream, env: {}, now: () => t, plainIntervalMs: 5000 });
     const cb = downloadProgress(r);
+    cb({ phase: 'plan', model: 'tiny', repo: 'o/r', commit: 'c'.repeat(40), endpoint: 'https://hf.example', dir: '/cache/x', count: 2, bytes: 350 * 2 ** 20 });
     cb({ phase: 'start', file: 'a.onnx', index: 0, count: 2, bytes: 0, total: 2048 });
     for (let i = 1; i <= 10; i++) {
       t += 100;
@@ -524,8 +606,10 @@ describe('progress reporter', () => {
     const out = chunks.join('');
     expect(out).not.toContain('\r');
     expect(out).not.toContain('\x1b[');
-    expect(out.trim().split('\n')).toHaveLength(1); // throttled: only the final line
-    expect(out).toMatch(/a\.onnx \(1\/2\) 100% 2\.0 KB\/2\.0 KB .*done/);
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toBe('tiny: downloading 350 MB (2 files) from https://hf.example into /cache/x');
+    expect(lines).toHaveLength(2); // throttled: only the final line after the plan
+    expect(lines[1]).toMatch(/a\.onnx \(1\/2\) 100% 2\.0 KB\/2\.0 KB .*done/);
   });
 
   it('formats bytes and durations', () => {

@@ -1,6 +1,6 @@
 /**
  * Runs the real built CLI (`node bin/memery.js ...`, built by `npm run build:ts`) in a child
- * process, with MEMERY_HOME set to the given home and NO_COLOR set.
+ * process, with MEMERY_HOME set to the given home, HF_HOME to `<home>/hf` and NO_COLOR set.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +30,9 @@ export interface CliOptions {
 
 export function runCli(args: string[], o: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...o.env, MEMERY_HOME: o.home };
+    // Models go to a Hugging Face cache inside the test's home, never the developer's own.
+    const hf = { HF_HOME: join(o.home, 'hf'), HF_HUB_CACHE: undefined, HUGGINGFACE_HUB_CACHE: undefined };
+    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...hf, ...o.env, MEMERY_HOME: o.home };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
     const child = spawn(process.execPath, [CLI, ...args], { cwd: o.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

@@ -1,27 +1,35 @@
 /**
- * A tiny stand-in for the Hugging Face Hub's file endpoint, for download tests. A real node:http
- * server on 127.0.0.1 (port 0) serving `<root>/<owner>/<repo>/<rev>/<path>` at
- * `/<owner>/<repo>/resolve/<rev>/<path>`, with:
- *  - Range requests (206 + Content-Range, 416 past the end), strong ETags and If-Range;
- *  - a 302 hop to `/cdn/...` for chosen files (the Hub redirects LFS files to its CDN);
- *  - fault injection, keyed by the repository path of a file (e.g. 'visual/model.onnx'):
- *    dropAfter (send N body bytes, then cut the connection, first content request only),
- *    stallAfter (send N bytes, then go silent, first request only), corrupt (flip bytes, same
- *    length), ignoreRange (always answer 200 with the whole file), failOnce (answer this status on
- *    the first request).
- * Every request is logged (method, path, Range, status, body bytes written).
+ * A tiny stand-in for the Hugging Face Hub, for download tests: a real node:http server on
+ * 127.0.0.1 (port 0) serving the files under `<root>/<owner>/<repo>/<rev>/<path>` the way the Hub
+ * does, with the calls @huggingface/hub makes:
+ *  - GET  /api/models/<owner>/<repo>/revision/<rev>      { id, sha: <commit>, siblings, ... }
+ *  - POST /api/models/<owner>/<repo>/paths-info/<rev>    [{ type, path, size, oid, lfs? }]
+ *  - GET  /<owner>/<repo>/resolve/<rev>/<path>           the bytes, with X-Repo-Commit, ETag (the
+ *    git blob sha1, or the sha256 of an LFS file), X-Linked-Etag / X-Linked-Size for LFS files, Range
+ *    requests (206 + Content-Range, 416 past the end) and If-Range; `<rev>` is a branch folder or
+ *    its commit (commitOf). LFS files (`*.onnx` unless `lfs` says otherwise) listed in `redirect`
+ *    go through a 302 to /cdn/... (the Hub's CDN hop), whose ETag is the CDN's own.
+ * Fault injection, keyed by the repository path of a file (e.g. 'visual/model.onnx'), applies to
+ * the first request for its content (not to @huggingface/hub's 1-byte `Range: bytes=0-0` probes):
+ * dropAfter (send N body bytes, then cut the connection), stallAfter (send N bytes, then go silent),
+ * failOnce (answer this status); and to every request: corrupt (flip bytes, same length; paths-info
+ * still lists the true checksums), ignoreRange (answer a Range request other than the probe with 200
+ * and the whole file).
+ * Every request is logged, and every TCP connection counted.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 
 export interface HfServerOptions {
   /** Folder holding `<owner>/<repo>/<rev>/<path>`. */
   root: string;
-  /** Files (repository paths) answered with a 302 to /cdn/...; `true` for all. */
+  /** LFS files answered with a 302 to /cdn/...; `true` for all. */
   redirect?: string[] | true;
+  /** Which files are LFS files (default: `*.onnx`). */
+  lfs?: (path: string) => boolean;
   dropAfter?: Record<string, number>;
   stallAfter?: Record<string, number>;
   corrupt?: string[];
@@ -32,12 +40,14 @@ export interface HfServerOptions {
 export interface RequestLogEntry {
   method: string;
   url: string;
-  /** 'resolve' for /<owner>/<repo>/resolve/..., 'cdn' for the redirect target. */
-  hop: 'resolve' | 'cdn' | 'other';
+  /** 'api' for /api/models/..., 'resolve' for /<owner>/<repo>/resolve/..., 'cdn' for the redirect target. */
+  hop: 'api' | 'resolve' | 'cdn' | 'other';
   /** Repository path of the file, when the URL names one. */
   file?: string;
   range?: string;
   ifRange?: string;
+  /** @huggingface/hub's `Range: bytes=0-0` probe for size and etag. */
+  probe: boolean;
   status: number;
   /** Body bytes written. */
   bytes: number;
@@ -47,43 +57,59 @@ export interface HfServer {
   url: string;
   port: number;
   log: RequestLogEntry[];
-  /** Requests that served (or tried to serve) content for `file` (not the 302 hops). */
+  /** TCP connections accepted so far. */
+  connections(): number;
+  /** Requests that served (or tried to serve) content for `file`: no 302 hops, no probes. */
   contentRequests(file: string): RequestLogEntry[];
-  /** Body bytes sent for `file` over all requests. */
+  /** Body bytes sent for `file` over all content requests. */
   bytesServed(file: string): number;
   close(): Promise<void>;
 }
 
-function etagOf(buf: Buffer): string {
-  return `"${createHash('sha256').update(buf).digest('hex').slice(0, 32)}"`;
-}
+export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+/** git's object id of a file: what the Hub names a non-LFS file by. */
+export const gitBlobSha1 = (b: Buffer): string => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
+export const defaultLfs = (path: string): boolean => path.endsWith('.onnx');
+/** The commit the server reports for branch `rev` of `repo`. */
+export const commitOf = (repo: string, rev: string): string => createHash('sha1').update(`commit ${repo}@${rev}`).digest('hex');
 
 export async function startHfServer(options: HfServerOptions): Promise<HfServer> {
   const root = resolve(options.root);
+  const isLfs = options.lfs ?? defaultLfs;
   const log: RequestLogEntry[] = [];
   const served = new Map<string, number>(); // content requests per file
   const stalled = new Set<ServerResponse>();
+  let connections = 0;
   let base = '';
 
   const wantsRedirect = (file: string) =>
-    options.redirect === true || (Array.isArray(options.redirect) && options.redirect.includes(file));
+    isLfs(file) && (options.redirect === true || (Array.isArray(options.redirect) && options.redirect.includes(file)));
 
-  async function load(owner: string, repo: string, rev: string, file: string): Promise<Buffer | undefined> {
+  /** The branch folder that `rev` names (itself, or the branch whose commit it is). */
+  async function branch(owner: string, repo: string, rev: string): Promise<string | undefined> {
+    const dirs = await readdir(join(root, owner, repo)).catch(() => [] as string[]);
+    return dirs.find((d) => d === rev || commitOf(`${owner}/${repo}`, d) === rev);
+  }
+
+  async function load(owner: string, repo: string, rev: string, file: string, pristine = false): Promise<Buffer | undefined> {
     const p = resolve(root, owner, repo, rev, ...file.split('/'));
     if (!p.startsWith(root + sep)) return undefined;
     const s = await stat(p).catch(() => undefined);
     if (!s?.isFile()) return undefined;
     let buf = await readFile(p);
-    if (options.corrupt?.includes(file)) {
+    if (!pristine && options.corrupt?.includes(file)) {
       buf = Buffer.from(buf);
       for (let i = 0; i < buf.length; i += Math.max(1, Math.floor(buf.length / 16))) buf[i] = buf[i]! ^ 0xff;
     }
     return buf;
   }
 
-  async function serveContent(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry, buf: Buffer, file: string) {
-    const n = served.get(file) ?? 0;
-    served.set(file, n + 1);
+  const hubEtag = (file: string, pristine: Buffer) => `"${isLfs(file) ? sha256(pristine) : gitBlobSha1(pristine)}"`;
+  const cdnEtag = (buf: Buffer) => `"cdn-${sha256(buf).slice(0, 24)}"`;
+
+  async function serveContent(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry, buf: Buffer, file: string, extra: Record<string, string>) {
+    const n = entry.probe ? 1 : (served.get(file) ?? 0);
+    if (!entry.probe) served.set(file, n + 1);
 
     const fail = options.failOnce?.[file];
     if (fail !== undefined && n === 0) {
@@ -93,13 +119,13 @@ export async function startHfServer(options: HfServerOptions): Promise<HfServer>
       return;
     }
 
-    const etag = etagOf(buf);
+    const etag = extra.etag!;
     let start = 0;
     let end = buf.length - 1;
     let partial = false;
     const range = req.headers.range;
     const ifRange = req.headers['if-range'];
-    const rangeAllowed = !options.ignoreRange?.includes(file) && (ifRange === undefined || ifRange === etag);
+    const rangeAllowed = (entry.probe || !options.ignoreRange?.includes(file)) && (ifRange === undefined || ifRange === etag);
     if (range && rangeAllowed) {
       const m = /^bytes=(\d+)-(\d*)$/.exec(range);
       if (m) {
@@ -107,7 +133,7 @@ export async function startHfServer(options: HfServerOptions): Promise<HfServer>
         if (m[2]) end = Math.min(end, Number(m[2]));
         if (start >= buf.length) {
           entry.status = 416;
-          res.writeHead(416, { 'content-range': `bytes */${buf.length}`, etag });
+          res.writeHead(416, { 'content-range': `bytes */${buf.length}`, ...extra });
           res.end();
           return;
         }
@@ -119,11 +145,12 @@ export async function startHfServer(options: HfServerOptions): Promise<HfServer>
       'content-type': 'application/octet-stream',
       'content-length': body.length,
       'accept-ranges': 'bytes',
-      etag,
+      ...extra,
     };
     if (partial) headers['content-range'] = `bytes ${start}-${end}/${buf.length}`;
     entry.status = partial ? 206 : 200;
     res.writeHead(entry.status, headers);
+    if (req.method === 'HEAD') return void res.end();
 
     const drop = options.dropAfter?.[file];
     if (drop !== undefined && n === 0) {
@@ -148,14 +175,68 @@ export async function startHfServer(options: HfServerOptions): Promise<HfServer>
     res.end(body);
   }
 
+  async function listFiles(dir: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const d of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (d.isFile()) out.push(relative(dir, join(d.parentPath, d.name)).split(sep).join('/'));
+    }
+    return out.sort();
+  }
+
+  async function readBody(req: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  function json(res: ServerResponse, entry: RequestLogEntry, status: number, value: unknown, extra: Record<string, string> = {}) {
+    const body = JSON.stringify(value);
+    entry.status = status;
+    entry.bytes = Buffer.byteLength(body);
+    res.writeHead(status, { 'content-type': 'application/json', ...extra }).end(body);
+  }
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse, entry: RequestLogEntry, segs: string[]) {
+    // api / models / owner / repo / (revision | paths-info) / rev...
+    const [, , owner, repo, kind, ...revParts] = segs;
+    const rev = revParts.join('/');
+    const dir = owner && repo ? await branch(owner, repo, rev) : undefined;
+    if (!owner || !repo || !dir) {
+      return json(res, entry, 404, { error: `Invalid rev id: ${rev}` }, { 'x-error-code': 'RevisionNotFound' });
+    }
+    const id = `${owner}/${repo}`;
+    const folder = join(root, owner, repo, dir);
+    if (kind === 'revision' && req.method === 'GET') {
+      const siblings = (await listFiles(folder)).map((rfilename) => ({ rfilename }));
+      return json(res, entry, 200, { _id: id, id, sha: commitOf(id, dir), private: false, gated: false, downloads: 0, likes: 0, lastModified: '2026-01-01T00:00:00.000Z', siblings });
+    }
+    if (kind === 'paths-info' && req.method === 'POST') {
+      const { paths } = JSON.parse(await readBody(req)) as { paths: string[] };
+      const out = [];
+      for (const path of paths) {
+        const buf = await load(owner, repo, dir, path, true);
+        if (!buf) continue;
+        const lfs = isLfs(path) ? { oid: sha256(buf), size: buf.length, pointerSize: 134 } : undefined;
+        out.push({ type: 'file', path, size: buf.length, oid: lfs ? gitBlobSha1(Buffer.from(`lfs pointer ${lfs.oid}`)) : gitBlobSha1(buf), ...(lfs ? { lfs } : {}) });
+      }
+      return json(res, entry, 200, out);
+    }
+    return json(res, entry, 404, { error: 'Not found' });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', base);
     const segs = url.pathname.split('/').slice(1).map((s) => decodeURIComponent(s));
-    const entry: RequestLogEntry = { method: req.method ?? 'GET', url: url.pathname, hop: 'other', status: 0, bytes: 0 };
+    const entry: RequestLogEntry = { method: req.method ?? 'GET', url: url.pathname, hop: 'other', probe: false, status: 0, bytes: 0 };
     if (typeof req.headers.range === 'string') entry.range = req.headers.range;
     if (typeof req.headers['if-range'] === 'string') entry.ifRange = req.headers['if-range'];
+    entry.probe = entry.range === 'bytes=0-0';
     log.push(entry);
 
+    if (segs[0] === 'api' && segs[1] === 'models') {
+      entry.hop = 'api';
+      return handleApi(req, res, entry, segs);
+    }
     let owner: string | undefined;
     let repo: string | undefined;
     let rev: string | undefined;
@@ -169,25 +250,30 @@ export async function startHfServer(options: HfServerOptions): Promise<HfServer>
       [owner, repo, , rev] = segs;
       file = segs.slice(4).join('/');
     }
-    if (!owner || !repo || !rev || !file || segs.some((s) => s === '..' || s === '.' || s === '')) {
+    const dir = owner && repo && rev ? await branch(owner, repo, rev) : undefined;
+    if (!owner || !repo || !dir || !file || segs.some((s) => s === '..' || s === '.' || s === '')) {
       entry.status = 404;
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
+      res.writeHead(404, { 'content-type': 'text/plain', 'x-error-code': 'RevisionNotFound' }).end('Not found');
       return;
     }
     entry.file = file;
-    const buf = await load(owner, repo, rev, file);
-    if (!buf) {
+    const buf = await load(owner, repo, dir, file);
+    const pristine = await load(owner, repo, dir, file, true);
+    if (!buf || !pristine) {
       entry.status = 404;
       res.writeHead(404, { 'content-type': 'text/plain', 'x-error-code': 'EntryNotFound' }).end('Entry not found');
       return;
     }
+    const commit = commitOf(`${owner}/${repo}`, dir);
+    const linked: Record<string, string> = isLfs(file) ? { 'x-linked-etag': hubEtag(file, pristine), 'x-linked-size': String(buf.length) } : {};
     if (entry.hop === 'resolve' && wantsRedirect(file)) {
       entry.status = 302;
-      const location = `${base}/cdn/${[owner, repo, rev, ...file.split('/')].map(encodeURIComponent).join('/')}`;
-      res.writeHead(302, { location, 'x-linked-etag': etagOf(buf), 'content-length': 0 }).end();
+      const location = `${base}/cdn/${[owner, repo, commit, ...file.split('/')].map(encodeURIComponent).join('/')}`;
+      res.writeHead(302, { location, 'x-repo-commit': commit, ...linked, 'content-length': 0 }).end();
       return;
     }
-    await serveContent(req, res, entry, buf, file);
+    const headers = entry.hop === 'cdn' ? { etag: cdnEtag(buf) } : { etag: hubEtag(file, pristine), 'x-repo-commit': commit, ...linked };
+    await serveContent(req, res, entry, buf, file, headers);
   }
 
   const server: Server = createServer((req, res) => {
@@ -196,16 +282,19 @@ export async function startHfServer(options: HfServerOptions): Promise<HfServer>
       else res.destroy();
     });
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
   base = `http://127.0.0.1:${port}`;
 
+  const content = (file: string) => log.filter((e) => e.file === file && e.status !== 302 && !e.probe);
   return {
     url: base,
     port,
     log,
-    contentRequests: (file) => log.filter((e) => e.file === file && e.status !== 302),
-    bytesServed: (file) => log.filter((e) => e.file === file).reduce((a, e) => a + e.bytes, 0),
+    connections: () => connections,
+    contentRequests: content,
+    bytesServed: (file) => content(file).reduce((a, e) => a + e.bytes, 0),
     close: async () => {
       for (const res of stalled) res.destroy();
       server.closeAllConnections();
@@ -230,4 +319,36 @@ export async function writeRepo(root: string, repo: string, rev: string, files: 
     await mkdir(dirname(p), { recursive: true });
     await writeFile(p, content);
   }
+}
+
+/**
+ * Writes a model into a Hugging Face cache the way Python's huggingface_hub does: blobs named by
+ * etag (sha256 for LFS files, git sha1 for others), snapshots/<commit>/<path> as relative symlinks
+ * to them (or plain copies, as on Windows without symlink rights), and refs/<revision>.
+ */
+export async function writeHubCache(
+  cache: string,
+  repo: string,
+  files: Record<string, Buffer>,
+  opts: { revision?: string; commit?: string; copies?: boolean; lfs?: (path: string) => boolean } = {},
+): Promise<{ repoDir: string; snapshot: string; commit: string }> {
+  const revision = opts.revision ?? 'main';
+  const commit = opts.commit ?? commitOf(repo, revision);
+  const repoDir = join(cache, `models--${repo.split('/').join('--')}`);
+  const snapshot = join(repoDir, 'snapshots', commit);
+  for (const [path, buf] of Object.entries(files)) {
+    const blob = join(repoDir, 'blobs', (opts.lfs ?? defaultLfs)(path) ? sha256(buf) : gitBlobSha1(buf));
+    const pointer = join(snapshot, ...path.split('/'));
+    await mkdir(dirname(blob), { recursive: true });
+    await mkdir(dirname(pointer), { recursive: true });
+    await writeFile(blob, buf);
+    await rm(pointer, { force: true });
+    if (opts.copies) await writeFile(pointer, buf);
+    else await symlink(relative(dirname(pointer), blob), pointer);
+  }
+  if (revision !== commit) {
+    await mkdir(join(repoDir, 'refs'), { recursive: true });
+    await writeFile(join(repoDir, 'refs', revision), commit);
+  }
+  return { repoDir, snapshot, commit };
 }

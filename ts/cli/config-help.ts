@@ -7,9 +7,12 @@ import { configKeys, type JsonSchemaProperty } from '../config/load.js';
 
 /** Environment variables that are not config keys. */
 export const OTHER_ENV: ReadonlyArray<[string, string]> = [
-  [ENV_HOME, 'the memery home: catalog, models, config.json (default: the platform data folder)'],
+  [ENV_HOME, 'the memery home: catalog, thumbnails, config.json (default: the platform data folder)'],
   [ENV_ERROR_FORMAT, '"json": errors as one JSON line on stderr'],
   ['HF_ENDPOINT', 'Hugging Face endpoint, when MEMERY_HF_ENDPOINT is not set'],
+  ['HF_HOME', 'Hugging Face home: models are kept in its hub/ cache (default ~/.cache/huggingface)'],
+  ['HF_HUB_CACHE', 'the Hugging Face model cache itself (default $HF_HOME/hub), shared with Python tools'],
+  ['HF_HUB_OFFLINE', '1: never connect; use only models already in the cache'],
   ['MEMERY_NATIVE_BINDING', "path of the native addon (memery.node) to load"],
   ['NO_COLOR', 'no colour (https://no-color.org)'],
   ['FORCE_COLOR', 'colour even in a pipe (0: never); --color wins over both'],

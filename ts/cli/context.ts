@@ -85,10 +85,8 @@ export async function openMemery(g: GlobalOptions, extras: { oneShot?: boolean }
   ]);
   let onDownloadProgress: ReturnType<typeof downloadProgress> | undefined;
   const progress = (e: Parameters<ReturnType<typeof downloadProgress>>[0]): void => {
-    if (!onDownloadProgress) {
-      process.stderr.write('memery: downloading the model (first use)\n');
-      onDownloadProgress = downloadProgress(new ProgressReporter({ stream: process.stderr }));
-    }
+    // The first event ('plan', before any byte) prints the model's name, size, source and destination.
+    onDownloadProgress ??= downloadProgress(new ProgressReporter({ stream: process.stderr }));
     onDownloadProgress(e);
   };
   const onWarning = (message: string): void => {

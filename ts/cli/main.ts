@@ -59,7 +59,7 @@ export function buildProgram(): Command {
     .description('Search local image folders by meaning: "a dog on a beach", an example image, or both.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help (every command has examples)')
-    .option('--home <dir>', 'memery home: catalog, models, thumbnails (default: $MEMERY_HOME or the platform data folder)')
+    .option('--home <dir>', 'memery home: catalog, thumbnails, config (default: $MEMERY_HOME or the platform data folder)')
     .option('--model <name>', 'registry model to use (see `memery models`)')
     .option('--model-dir <dir>', 'a local CLIP model folder (OpenCLIP or Hugging Face ONNX layout); wins over --model')
     .addOption(new Option('--provider <provider>', 'ONNX Runtime execution provider').choices(['cpu', 'cuda', 'auto']))
@@ -247,7 +247,7 @@ export function buildProgram(): Command {
     });
   models
     .command('verify')
-    .description('re-hash installed model files against their download manifest')
+    .description('re-hash installed model files against the checksums of the model registry and the Hub')
     .argument('[name]', 'model name (default: every installed model)')
     .option('--json', 'print JSON')
     .addHelpText('after', examples([['memery models verify', 'all installed models'], ['memery models verify clip-vit-base-patch32', 'one model']]))

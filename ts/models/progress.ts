@@ -46,7 +46,7 @@ export function formatBytes(n: number): string {
     v /= 1024;
     i++;
   }
-  return i === 0 ? `${v} B` : `${v < 100 ? v.toFixed(1) : Math.round(v)} ${UNITS[i]}`;
+  return i === 0 ? `${Math.round(v)} B` : `${v < 100 ? v.toFixed(1) : Math.round(v)} ${UNITS[i]}`;
 }
 
 /** 75 -> "1:15", 3725 -> "1:02:05". */
@@ -201,6 +201,11 @@ export class ProgressReporter {
 /** Adapts a ProgressReporter to downloadModel's onProgress callback. */
 export function downloadProgress(reporter: ProgressReporter): (e: DownloadProgressEvent) => void {
   return (e) => {
+    if (e.phase === 'plan') {
+      const files = `${e.count} file${e.count === 1 ? '' : 's'}`;
+      reporter.log(e.count ? `${e.model}: downloading ${formatBytes(e.bytes)} (${files}) from ${e.endpoint} into ${e.dir}` : `${e.model}: nothing to download`);
+      return;
+    }
     const label = `${e.file} (${e.index + 1}/${e.count})`;
     switch (e.phase) {
       case 'start':

@@ -2,10 +2,10 @@
  * Known CLIP models that `memery` can download, and the zod schemas that describe a model entry.
  *
  * Checksums: none of the entries below carries a sha256 or size, because they could not be verified
- * offline when this registry was written. Integrity then rests on the revision pin, and
- * `downloadModel` records the sha256 of every file it fetched in `.memery-model.json` so that
- * `verifyModel` can detect later corruption. When an entry does carry `sha256`/`size`, the download
- * verifies them and fails with E_CHECKSUM on a mismatch.
+ * offline when this registry was written. Integrity then rests on the revision pin and on the Hub's
+ * own checksums: the Hugging Face cache names each file by its sha256 (LFS files) or git sha1, which
+ * `downloadModel` checks before a file gets that name and `verifyModel` checks again later. When an
+ * entry does carry `sha256`/`size`, both check them too and fail with E_CHECKSUM on a mismatch.
  *
  * TODO: revisions are pinned to 'main'. Pin them to commit hashes (and fill in sha256/size) once
  * those can be verified against the Hub; 'main' can move under us.
@@ -54,8 +54,8 @@ export const ModelEntrySchema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-"'),
   /** Hugging Face repository, "owner/name". */
   repo: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be "owner/name"'),
-  /** Branch, tag or (preferably) commit hash. */
-  revision: z.string().min(1),
+  /** Branch, tag or (preferably) commit hash; also a path in the cache (refs/<revision>). */
+  revision: RepoPathSchema,
   layout: ModelLayoutKindSchema,
   description: z.string(),
   files: z.array(ModelFileSchema).min(1),

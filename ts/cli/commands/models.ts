@@ -6,7 +6,7 @@ export async function runModelsList(opts: { json?: boolean }, g: GlobalOptions):
   const home = await resolveHome(g);
   const [{ listModelEntries, DEFAULT_MODEL_NAME }, { listInstalled }, { formatBytes }, { loadConfig }] = await Promise.all([
     import('../../models/registry.js'),
-    import('../../models/download.js'),
+    import('../../models/installed.js'),
     import('../../models/progress.js'),
     import('../../config/load.js'),
   ]);
@@ -26,6 +26,7 @@ export async function runModelsList(opts: { json?: boolean }, g: GlobalOptions):
       repo: e.repo,
       layout: e.layout,
       state,
+      where: i?.where ?? null,
       bytes: i?.bytes ?? 0,
       downloadBytes: registryBytes(e),
       dir: i?.dir ?? null,
@@ -37,7 +38,7 @@ export async function runModelsList(opts: { json?: boolean }, g: GlobalOptions):
   // Folders under <home>/models that are not registry models (copied in by hand).
   for (const [name, i] of installed) {
     if (rows.some((r) => r.name === name)) continue;
-    rows.push({ name, repo: '', layout: 'hf', state: i.complete ? 'installed' : 'local folder', bytes: i.bytes, downloadBytes: null, dir: i.dir, default: false, current: false, description: 'not in the registry' });
+    rows.push({ name, repo: '', layout: 'hf', state: i.complete ? 'installed' : 'local folder', where: i.where, bytes: i.bytes, downloadBytes: null, dir: i.dir, default: false, current: false, description: 'not in the registry' });
   }
   if (opts.json) {
     await writeOut(`${JSON.stringify({ home, models: rows }, null, 2)}\n`);
@@ -71,28 +72,36 @@ function registryBytes(e: { files: ReadonlyArray<{ size?: number | undefined; op
  */
 export async function runModelsDownload(name: string | undefined, opts: { dryRun?: boolean; json?: boolean }, g: GlobalOptions): Promise<void> {
   const home = await resolveHome(g);
-  const [{ getModelEntry }, { downloadModel, modelDir, resolveEndpoint }, { ProgressReporter, downloadProgress, formatBytes }, { loadConfig }] = await Promise.all([
-    import('../../models/registry.js'),
-    import('../../models/download.js'),
-    import('../../models/progress.js'),
-    import('../../config/load.js'),
-  ]);
+  const [{ getModelEntry }, { downloadModel, resolveEndpoint }, { hubCacheDir, isOffline, repoCacheDir }, { findInstalled, legacyModelDir }, { ProgressReporter, downloadProgress, formatBytes }, { loadConfig }] =
+    await Promise.all([
+      import('../../models/registry.js'),
+      import('../../models/download.js'),
+      import('../../models/hf-cache.js'),
+      import('../../models/installed.js'),
+      import('../../models/progress.js'),
+      import('../../config/load.js'),
+    ]);
   const config = loadConfig(home, g.model ? { model: g.model } : {});
   const entry = getModelEntry(name ?? config.model);
   if (opts.dryRun) {
+    const installed = await findInstalled(home, entry);
     const plan = {
       name: entry.name,
       repo: entry.repo,
       revision: entry.revision,
       endpoint: resolveEndpoint(config.hfEndpoint),
-      dir: modelDir(home, entry.name),
+      offline: isOffline(),
+      /** The repository's folder in the Hugging Face cache; the model is in its snapshots/<commit>. */
+      dir: repoCacheDir(hubCacheDir(), entry.repo),
+      installed: installed ? { where: installed.where, dir: installed.dir } : null,
       files: entry.files.map((f) => ({ path: f.path, ...(f.size !== undefined ? { bytes: f.size } : {}), ...(f.optional ? { optional: true } : {}) })),
       bytes: registryBytes(entry),
     };
     if (opts.json) await writeOut(`${JSON.stringify(plan, null, 2)}\n`);
     else {
+      const state = installed ? `; installed in ${installed.dir}${installed.where === 'legacy' ? ' (moved into the cache, checked, by a download)' : ''}` : '';
       await writeOut(
-        `would download ${plan.name} (${plan.repo}@${plan.revision}${plan.bytes !== null ? `, ${formatBytes(plan.bytes)}` : ''}) from ${plan.endpoint} into ${plan.dir}:\n` +
+        `would download ${plan.name} (${plan.repo}@${plan.revision}${plan.bytes !== null ? `, ${formatBytes(plan.bytes)}` : ''}) from ${plan.endpoint} into ${plan.dir}${state}:\n` +
           plan.files.map((f) => `  ${f.path}${f.optional ? ' (optional)' : ''}\n`).join(''),
       );
     }
@@ -100,41 +109,33 @@ export async function runModelsDownload(name: string | undefined, opts: { dryRun
   }
   const reporter = new ProgressReporter({ stream: process.stderr });
   const r = await withInterrupt((signal) =>
-    downloadModel(entry, { destDir: modelDir(home, entry.name), endpoint: config.hfEndpoint, signal, onProgress: downloadProgress(reporter) }),
+    downloadModel(entry, { endpoint: config.hfEndpoint, legacyDir: legacyModelDir(home, entry.name), signal, onProgress: downloadProgress(reporter) }),
   );
-  process.stderr.write(`${entry.name}: ready in ${r.dir} (${formatBytes(r.bytesTransferred)} downloaded)\n`);
-  if (opts.json) await writeOut(`${JSON.stringify({ name: entry.name, dir: r.dir, bytesTransferred: r.bytesTransferred }, null, 2)}\n`);
+  const moved = r.migratedFrom ? `; moved from ${r.migratedFrom}` : '';
+  process.stderr.write(`${entry.name}: ready in ${r.dir} (${formatBytes(r.bytesTransferred)} downloaded${moved})\n`);
+  if (opts.json) await writeOut(`${JSON.stringify({ name: entry.name, dir: r.dir, commit: r.commit, bytesTransferred: r.bytesTransferred }, null, 2)}\n`);
 }
 
 export async function runModelsVerify(name: string | undefined, opts: { json?: boolean }, g: GlobalOptions): Promise<void> {
   const home = await resolveHome(g);
-  const { verifyModel, modelDir, listInstalled } = await import('../../models/download.js');
-  const { MemeryError } = await import('../../errors.js');
-  let dirs: Array<{ name: string; dir: string }>;
-  if (name) {
-    const dir = modelDir(home, name);
-    const installed = await listInstalled(home);
-    if (!installed.some((m) => m.name === name)) {
-      throw new MemeryError('E_NOT_FOUND', `Expected an installed model named "${name}" but found none in ${dir}`, {
-        path: dir,
-        hint: installed.length ? `Installed: ${installed.map((m) => m.name).join(', ')}` : `Run \`memery models download ${name}\`.`,
-      });
-    }
-    dirs = [{ name, dir }];
-  } else {
-    dirs = (await listInstalled(home)).map((m) => ({ name: m.name, dir: m.dir }));
-    if (dirs.length === 0) process.stderr.write(`No models installed under ${home}.\n`);
+  const { verifyModel, listInstalled } = await import('../../models/installed.js');
+  let names: string[];
+  if (name) names = [name];
+  else {
+    names = (await listInstalled(home)).map((m) => m.name);
+    if (names.length === 0) process.stderr.write(`No models installed (Hugging Face cache or ${home}).\n`);
   }
   const results = [];
   let bad = 0;
-  for (const d of dirs) {
+  for (const n of names) {
     try {
-      const r = await verifyModel(d.dir);
+      const r = await verifyModel(home, n);
       if (!r.ok) bad++;
-      results.push({ name: d.name, dir: d.dir, ok: r.ok, problems: r.problems });
+      results.push({ name: n, dir: r.dir, where: r.where, ok: r.ok, problems: r.problems });
     } catch (e) {
+      if (name) throw e; // the one model asked for: its error (E_NOT_FOUND, ...)
       bad++;
-      results.push({ name: d.name, dir: d.dir, ok: false, problems: [(e as Error).message] });
+      results.push({ name: n, dir: null, where: null, ok: false, problems: [(e as Error).message] });
     }
   }
   if (opts.json) await writeOut(`${JSON.stringify(results, null, 2)}\n`);
@@ -143,12 +144,13 @@ export async function runModelsVerify(name: string | undefined, opts: { json?: b
       results.map((r) => `${r.name}: ${r.ok ? 'ok' : 'FAILED'}${r.problems.map((p) => `\n  ${p}`).join('')}\n`).join(''),
     );
   }
-  if (bad > 0) throw new ExitError(1, `${bad} model${bad === 1 ? '' : 's'} failed verification; download again with \`memery models download NAME\``);
+  if (bad > 0) {
+    throw new ExitError(1, `${bad} model${bad === 1 ? '' : 's'} failed verification; fetch again with \`memery models remove NAME\` then \`memery models download NAME\``);
+  }
 }
 
 export async function runModelsRemove(name: string, _opts: unknown, g: GlobalOptions): Promise<void> {
   const home = await resolveHome(g);
-  const { removeModel } = await import('../../models/download.js');
-  const dir = await removeModel(home, name);
-  process.stderr.write(`Removed ${dir}\n`);
+  const { removeModel } = await import('../../models/installed.js');
+  for (const dir of await removeModel(home, name)) process.stderr.write(`Removed ${name} from ${dir}\n`);
 }
