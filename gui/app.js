@@ -26,6 +26,10 @@ const state = {
   viewing: -1,
   seq: 0,
   controller: null,
+  /** Why the last search found nothing: {threshold, best} when Min score left out every result (best: the top score without it). */
+  filtered: null,
+  /** Folders whose list of failed files is open (kept across status refreshes). */
+  openFailed: new Set(),
 };
 
 const basename = (p) => p.slice(p.lastIndexOf('/') + 1);
@@ -74,9 +78,44 @@ function hasQuery() {
   return Boolean(el.q.value.trim() || state.image);
 }
 
+/** One search request with options `o`; resolves with the answer's results. */
+async function ask(o, signal) {
+  const text = el.q.value.trim();
+  const neg = el.neg.value.trim();
+  let res;
+  if (state.image?.kind === 'blob') {
+    const p = new URLSearchParams();
+    p.set('n', String(o.n));
+    if (o.threshold !== undefined) p.set('threshold', String(o.threshold));
+    if (o.folders) p.append('folder', o.folders[0]);
+    if (text) p.set('text', text);
+    if (neg) p.set('negativeText', neg);
+    p.set('mode', o.mode);
+    res = await api(`${ROUTES.searchImage}?${p}`, {
+      method: 'POST',
+      headers: { 'Content-Type': state.image.blob.type || 'application/octet-stream' },
+      body: state.image.blob,
+      signal,
+    });
+  } else {
+    const query = {};
+    if (text) query.text = text;
+    if (state.image?.kind === 'id') query.image = `id:${state.image.id}`;
+    if (neg) query.negativeText = neg;
+    res = await api(ROUTES.search, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ query, ...o }),
+      signal,
+    });
+  }
+  return (await res.json()).results;
+}
+
 async function search() {
   const seq = ++state.seq;
   state.controller?.abort();
+  state.filtered = null;
   if (!hasQuery()) {
     state.results = [];
     render(null);
@@ -84,42 +123,20 @@ async function search() {
   }
   const controller = new AbortController();
   state.controller = controller;
-  const text = el.q.value.trim();
-  const neg = el.neg.value.trim();
   const o = options();
   const t0 = performance.now();
   try {
-    let res;
-    if (state.image?.kind === 'blob') {
-      const p = new URLSearchParams();
-      p.set('n', String(o.n));
-      if (o.threshold !== undefined) p.set('threshold', String(o.threshold));
-      if (o.folders) p.append('folder', o.folders[0]);
-      if (text) p.set('text', text);
-      if (neg) p.set('negativeText', neg);
-      p.set('mode', o.mode);
-      res = await api(`${ROUTES.searchImage}?${p}`, {
-        method: 'POST',
-        headers: { 'Content-Type': state.image.blob.type || 'application/octet-stream' },
-        body: state.image.blob,
-        signal: controller.signal,
-      });
-    } else {
-      const query = {};
-      if (text) query.text = text;
-      if (state.image?.kind === 'id') query.image = `id:${state.image.id}`;
-      if (neg) query.negativeText = neg;
-      res = await api(ROUTES.search, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ query, ...o }),
-        signal: controller.signal,
-      });
-    }
-    const body = await res.json();
+    const results = await ask(o, controller.signal);
     if (seq !== state.seq) return;
-    state.results = body.results;
-    render(performance.now() - t0);
+    const ms = performance.now() - t0;
+    if (!results.length && o.threshold !== undefined) {
+      // Nothing at this Min score: was it the threshold? The best result without it says.
+      const [best] = await ask({ ...o, n: 1, threshold: undefined }, controller.signal);
+      if (seq !== state.seq) return;
+      if (best) state.filtered = { threshold: o.threshold, best: best.score };
+    }
+    state.results = results;
+    render(ms);
   } catch (err) {
     if (err.name === 'AbortError' || seq !== state.seq) return;
     state.results = [];
@@ -224,9 +241,16 @@ function render(ms, error) {
   const n = state.results.length;
   el.info.textContent = error ? '' : ms == null ? '' : `${n} result${n === 1 ? '' : 's'} · ${Math.round(ms)} ms`;
   el.empty.hidden = n > 0 && !error;
-  el.empty.textContent = error ? `Search failed: ${error}` : hasQuery() ? 'No matches.' : el.empty.dataset.idle || 'Type to search your images.';
+  el.empty.textContent = error ? `Search failed: ${error}` : hasQuery() ? noMatches() : el.empty.dataset.idle || 'Type to search your images.';
   el.grid.dataset.seq = String(state.seq);
   document.body.dataset.searches = String(Number(document.body.dataset.searches || 0) + 1);
+}
+
+/** What an empty result says: when Min score left every result out, that and the best score. */
+function noMatches() {
+  const f = state.filtered;
+  if (!f) return 'No matches.';
+  return `No matches at Min score ${f.threshold.toFixed(2)}: the best score is ${f.best.toFixed(3)}. Lower Min score to see results.`;
 }
 
 function markSelected(scroll = true) {
@@ -349,16 +373,20 @@ async function refreshStatus() {
     el.folder.replaceChildren(...opts);
     el.folder.value = st.folders.some((f) => f.path === current) ? current : '';
     const texts = st.counts.texts ? ` · ${st.counts.texts.toLocaleString()} with text` : '';
-    el.stats.textContent = `${st.counts.files.toLocaleString()} images${texts} · ${st.model.name}${st.server.watch.enabled ? ' · watching' : ''}`;
+    const model = modelLabel(st.model);
+    el.stats.textContent = `${st.counts.files.toLocaleString()} images${texts} · model ${model}${st.model.id ? '' : ' (not available)'}${st.server.watch.enabled ? ' · watching' : ''}`;
+    el.stats.title = modelDetails(st.model, model);
     el.empty.dataset.idle = st.counts.files ? 'Type to search your images.' : 'Nothing indexed yet: add a folder below (Folders).';
     if (!hasQuery()) render(null);
     el.folderList.replaceChildren(
-      ...st.folders.map((f) => {
+      ...st.folders.map((f, i) => {
         const li = document.createElement('li');
         const code = document.createElement('code');
         code.textContent = f.path;
+        const row = document.createElement('div');
+        row.className = 'row';
         const count = document.createElement('span');
-        count.textContent = `${f.files} images${f.failed ? `, ${f.failed} failed` : ''}`;
+        count.textContent = `${f.files} image${f.files === 1 ? '' : 's'}${f.failed && !f.errors ? `, ${f.failed} failed` : ''}`;
         const again = document.createElement('button');
         again.type = 'button';
         again.textContent = 'Re-index';
@@ -367,13 +395,90 @@ async function refreshStatus() {
         forget.type = 'button';
         forget.textContent = 'Forget';
         forget.addEventListener('click', () => forgetFolder(f.path));
-        li.append(code, count, again, forget);
+        row.append(code, count);
+        const failed = f.failed && f.errors ? failedFiles(f, i) : null;
+        if (failed) row.append(failed.toggle);
+        row.append(again, forget);
+        li.append(row);
+        if (failed) li.append(failed.list);
         return li;
       }),
     );
   } catch (err) {
     el.stats.textContent = `status: ${err.message}`;
   }
+}
+
+/**
+ * The model's name: the registry model's, or its folder's name for a local model folder (status
+ * says 'local' then); for a registry model the folder is named after it.
+ */
+function modelLabel(m) {
+  const dir = m.dir?.replace(/\/+$/, '');
+  return dir ? basename(dir) || m.name : m.name;
+}
+
+function modelDetails(m, label) {
+  const parts = [`Model: ${label}`];
+  if (m.layout) parts.push(`${m.layout} layout`);
+  if (m.dir) parts.push(`in ${m.dir}`);
+  parts.push(m.id ? `id ${m.id}` : 'not available');
+  return parts.join(', ');
+}
+
+/** Why a file failed, without its path (the list shows it already): "Cannot decode: <libvips' reason>". */
+function reasonOf(e) {
+  const at = e.message.indexOf(e.path);
+  if (at < 0) return e.message;
+  const before = e.message.slice(0, at).trim();
+  const after = e.message.slice(at + e.path.length).replace(/^[:\s]+/, '');
+  return [before, after].filter(Boolean).join(': ') || e.message;
+}
+
+/**
+ * A folder's failed files: a toggle ("N failed") and the list it opens, one file per line with its
+ * reason (status lists up to 100 per folder; the count covers them all).
+ */
+function failedFiles(f, i) {
+  const toggle = document.createElement('button');
+  toggle.type = 'button';
+  toggle.className = 'failed-toggle';
+  const list = document.createElement('ul');
+  list.className = 'failed-files';
+  list.id = `failed-files-${i}`;
+  toggle.setAttribute('aria-controls', list.id);
+  const prefix = `${f.path.replace(/\/+$/, '')}/`;
+  for (const e of f.errors) {
+    const item = document.createElement('li');
+    const name = document.createElement('code');
+    name.textContent = e.path.startsWith(prefix) ? e.path.slice(prefix.length) : e.path;
+    name.title = e.path;
+    const reason = document.createElement('span');
+    reason.className = 'reason';
+    reason.textContent = reasonOf(e);
+    reason.title = `${e.code}: ${e.message}`;
+    item.append(name, reason);
+    list.append(item);
+  }
+  if (f.failed > f.errors.length) {
+    const more = document.createElement('li');
+    more.textContent = `… and ${f.failed - f.errors.length} more`;
+    list.append(more);
+  }
+  const show = (open) => {
+    list.hidden = !open;
+    toggle.setAttribute('aria-expanded', String(open));
+    toggle.textContent = `${f.failed} failed ${open ? '▾' : '▸'}`;
+    toggle.title = open ? 'Hide the files that could not be indexed' : 'Show the files that could not be indexed, and why';
+  };
+  show(state.openFailed.has(f.path));
+  toggle.addEventListener('click', () => {
+    const open = list.hidden;
+    if (open) state.openFailed.add(f.path);
+    else state.openFailed.delete(f.path);
+    show(open);
+  });
+  return { toggle, list };
 }
 
 async function indexFolder(folder) {

@@ -4,11 +4,14 @@
  * viewer, copying to the clipboard, a grid of 200 results, and the words in images (OCR): the
  * snippet under each thumbnail with the matched words marked, the text in the large view with "Copy
  * text", the mode selector, the "reading text" progress of indexing the meme folder, and text that
- * looks like HTML shown as text. The page is opened the way the
+ * looks like HTML shown as text. What a new user meets (issue 16): the empty state right under the
+ * search box, "No matches" naming the Min score that left every result out, the model's name, the
+ * names and reasons of the files that failed, and a toast that lies clear of the folder list and lets
+ * clicks through. The page is opened the way the
  * owner opens it, by the `?token=` URL that `memery serve` prints: it becomes an HttpOnly cookie
  * that the page's scripts never see; without it the page is only a note on how to get in.
  */
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +66,28 @@ describe.skipIf(!CHROMIUM)('web GUI in chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await fx?.cleanup();
+  });
+
+  it('the empty state sits right under the search box, not at the bottom of the window', async () => {
+    expect(await page.locator('#q').inputValue()).toBe('');
+    await expect.poll(() => page.locator('#empty').textContent()).toBe('Type to search your images.');
+    const box = await page.evaluate(() => {
+      const r = (id: string) => document.getElementById(id)!.getBoundingClientRect();
+      return { search: r('bar').bottom, filters: r('filters').bottom, empty: r('empty'), height: window.innerHeight };
+    });
+    expect(box.empty.height).toBeGreaterThan(0);
+    expect(box.empty.top).toBeGreaterThanOrEqual(box.filters - 1);
+    expect(box.empty.top - box.search).toBeLessThan(80);
+    expect(box.empty.bottom).toBeLessThan(box.height / 3);
+  });
+
+  it('names the model in the status line (the folder name of a local model, not "local"), its id in the tooltip', async () => {
+    const st = await fx.server.memery.status();
+    expect(st.model.name).toBe('local');
+    const stats = page.locator('#stats');
+    expect(await stats.textContent()).toMatch(/ · model colour-hf$/);
+    expect(await stats.textContent()).not.toContain('local');
+    expect(await stats.getAttribute('title')).toBe(`Model: colour-hf, hf layout, in ${st.model.dir}, id ${st.model.id}`);
   });
 
   it('searches as you type: "red" puts red.png first', async () => {
@@ -140,6 +165,15 @@ describe.skipIf(!CHROMIUM)('web GUI in chromium', () => {
     await page.waitForFunction(() => /Copied|Cannot copy/.test(document.getElementById('toast')!.textContent ?? ''));
     const toast = await page.locator('#toast').textContent();
     expect(toast).toBe('Copied green.png');
+    // Over the large view the toast sits at the top, clear of the view's buttons.
+    const clear = await page.evaluate(() => {
+      const t = document.getElementById('toast')!.getBoundingClientRect();
+      const hits = [...document.querySelectorAll('#viewer button, #viewer a')]
+        .map((e) => e.getBoundingClientRect())
+        .filter((r) => r.width > 0 && r.left < t.right && r.right > t.left && r.top < t.bottom && r.bottom > t.top);
+      return { top: t.top, hits: hits.length };
+    });
+    expect(clear).toEqual({ top: 14, hits: 0 });
     const types = await page.evaluate(async () => (await navigator.clipboard.read()).flatMap((i) => i.types));
     expect(types).toContain('image/png');
     await page.keyboard.press('Escape');
@@ -238,6 +272,37 @@ describe.skipIf(!CHROMIUM)('web GUI in chromium', () => {
     await page.locator('#mode').selectOption('hybrid');
   });
 
+  it('"No matches" names the Min score that left every result out, and the best score; right under the search box', async () => {
+    await page.locator('#folder').selectOption(fx.dir);
+    await page.locator('#mode').selectOption('clip');
+    await page.locator('#q').fill('');
+    await waitForNames(page, (n) => n.length === 0, 'an empty grid');
+    await page.locator('#q').fill('a dog');
+    await waitForNames(page, (n) => n.length === 8, 'every image');
+    const best = Number(await page.locator('#grid .card .score').first().textContent());
+    expect(best).toBeLessThan(0.99);
+    const t = Math.floor(best * 100) / 100 + 0.01;
+    const setThreshold = (v: number) =>
+      page.locator('#threshold').evaluate((input, value) => {
+        (input as HTMLInputElement).value = String(value);
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      }, v);
+    await setThreshold(t);
+    await waitForNames(page, (n) => n.length === 0, 'no result above the Min score');
+    await expect.poll(() => page.locator('#empty').textContent()).toBe(`No matches at Min score ${t.toFixed(2)}: the best score is ${best.toFixed(3)}. Lower Min score to see results.`);
+    expect(await page.locator('#empty').isVisible()).toBe(true);
+    const gap = await page.evaluate(() => document.getElementById('empty')!.getBoundingClientRect().top - document.getElementById('bar')!.getBoundingClientRect().bottom);
+    expect(gap).toBeLessThan(80);
+    // Without the threshold the results come back; a query nothing matches at all says only that.
+    await setThreshold(0);
+    await waitForNames(page, (n) => n.length === 8, 'every image again');
+    await page.locator('#mode').selectOption('text');
+    await page.locator('#q').fill('zzzqqq');
+    await waitForNames(page, (n) => n.length === 0, 'no words match');
+    await expect.poll(() => page.locator('#empty').textContent()).toBe('No matches.');
+    await page.locator('#mode').selectOption('hybrid');
+  });
+
   it.skipIf(!HAS_SHARED)(`indexes the meme folder ("reading text N/M"), then a caption phrase finds its meme with the words marked ${HAS_SHARED ? '' : SHARED_SKIP_REASON}`, async () => {
     const memes = shared('corpus', 'memes');
     await page.evaluate(() => {
@@ -275,6 +340,78 @@ describe.skipIf(!CHROMIUM)('web GUI in chromium', () => {
     expect(box.inside).toBe(true);
     await page.screenshot({ path: '/tmp/memery-gui-text.png' });
   }, 500_000);
+
+  it('lists the files that failed, with their reasons; the toast lies below the folder list and lets clicks through', async () => {
+    const broken = `${fx.dir}-broken`;
+    mkdirSync(join(broken, 'nested'), { recursive: true });
+    try {
+      copyFileSync(fx.files.red!, join(broken, 'red.png'));
+      writeFileSync(join(broken, 'broken.png'), 'not a png at all');
+      writeFileSync(join(broken, 'nested', 'bad.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]));
+      await page.locator('#q').fill('');
+      if (!(await page.locator('#folders-panel').evaluate((d) => (d as HTMLDetailsElement).open))) await page.locator('#folders-panel summary').click();
+      await page.locator('#index-path').fill(broken);
+      await page.locator('#index-form button[type="submit"]').click();
+      const item = page.locator('#folder-list > li').filter({ has: page.locator('.row > code', { hasText: broken }) });
+      await expect.poll(() => item.locator('.failed-toggle').textContent(), { timeout: 60_000 }).toBe('2 failed ▸');
+      expect(await item.locator('.row > span').first().textContent()).toBe('1 image');
+      const list = item.locator('.failed-files');
+      expect(await list.isHidden()).toBe(true);
+      await item.locator('.failed-toggle').click();
+      expect(await list.isVisible()).toBe(true);
+      expect(await item.locator('.failed-toggle').getAttribute('aria-expanded')).toBe('true');
+      const rows = await list.locator('li').evaluateAll((lis) =>
+        lis.map((li) => ({ name: li.querySelector('code')!.textContent, path: li.querySelector('code')!.title, reason: li.querySelector('.reason')!.textContent, why: li.querySelector<HTMLElement>('.reason')!.title })),
+      );
+      expect(rows.map((r) => r.name)).toEqual(['broken.png', 'nested/bad.jpg']);
+      expect(rows.map((r) => r.path)).toEqual([join(broken, 'broken.png'), join(broken, 'nested', 'bad.jpg')]);
+      for (const r of rows) {
+        // The reason ("Cannot decode: <libvips' words>"), without the path shown beside it; the code and whole message in its tooltip.
+        expect(r.reason!.length).toBeGreaterThan(5);
+        expect(r.reason).not.toContain(broken);
+        expect(r.why).toMatch(/^E_DECODE: \S/);
+      }
+
+      // Re-index from the list: a toast while the list is on screen (and the failed list stays open).
+      await item.locator('button', { hasText: 'Re-index' }).click();
+      await page.waitForFunction((f) => {
+        const t = document.getElementById('toast')!;
+        return !t.hidden && t.textContent!.startsWith(`Indexed ${f}: 0 new`);
+      }, broken);
+      await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+      const geo = await page.evaluate(() => {
+        const t = document.getElementById('toast')!;
+        const tr = t.getBoundingClientRect();
+        const controls = [...document.querySelectorAll('footer button, footer input, footer summary, footer a, footer select, #filters select, #filters input')]
+          .map((e) => ({ what: e.textContent || (e as HTMLInputElement).id || e.tagName, r: e.getBoundingClientRect() }))
+          .filter((c) => c.r.width > 0 && c.r.height > 0);
+        const overlaps = controls
+          .filter((c) => c.r.left < tr.right && c.r.right > tr.left && c.r.top < tr.bottom && c.r.bottom > tr.top)
+          .map((c) => c.what);
+        const under = document.elementFromPoint(tr.left + tr.width / 2, tr.top + tr.height / 2);
+        return {
+          visible: !t.hidden && tr.height > 0,
+          overlaps,
+          controls: controls.length,
+          footerBottom: document.querySelector('footer')!.getBoundingClientRect().bottom,
+          toastTop: tr.top,
+          pointerEvents: getComputedStyle(t).pointerEvents,
+          underIsToast: under !== null && t.contains(under),
+        };
+      });
+      expect(geo.visible).toBe(true);
+      expect(geo.controls).toBeGreaterThan(4);
+      expect(geo.overlaps).toEqual([]);
+      expect(geo.toastTop).toBeGreaterThanOrEqual(geo.footerBottom - 1);
+      expect(geo.pointerEvents).toBe('none');
+      expect(geo.underIsToast).toBe(false);
+      await expect.poll(() => item.locator('.failed-files li').count()).toBe(2);
+      expect(await item.locator('.failed-files').isVisible()).toBe(true);
+      await page.screenshot({ path: '/tmp/memery-gui-failed.png' });
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
+  });
 
   it('without the cookie shows only how to get in, and the printed URL lets the owner back in', async () => {
     await browser!.context.clearCookies();
