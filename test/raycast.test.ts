@@ -4,25 +4,28 @@
  * `@raycast/api` replaced by test/raycast/raycast-api.ts (an alias in vitest.config.ts). The words
  * in an image (OCR) are given to one colour image with test/helpers/texts.ts: the grid shows them,
  * "Copy Text" copies them, and the Search By preference (mode) reaches the server and the CLI.
+ * @raycast/utils (usePromise, showFailureToast) is the real package, on top of the test double.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createElement, type ReactElement } from 'react';
 import { act, create, type ReactTestInstance, type ReactTestRenderer } from 'react-test-renderer';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Memery } from '../ts/index.js';
 import { startServer, type RunningServer } from '../ts/server/index.js';
-import { cliError } from '@memery/client';
+import { cliError, ServerClient } from '@memery/client';
 import { classifyError, MemeryClient, type IndexSummary } from '../raycast-extension/src/memery-client.js';
 import { isNodeScript, locateMemery, locateNode } from '../raycast-extension/src/locate.js';
 import IndexFolder from '../raycast-extension/src/index-folder.js';
-import SearchMemes from '../raycast-extension/src/search-memes.js';
-import { __reset, __setPreferences, calls } from './raycast/raycast-api.js';
+import SearchMemes, { itemImage } from '../raycast-extension/src/search-memes.js';
+import FindSimilar from '../raycast-extension/src/find-similar.js';
+import { isImageFile } from '../raycast-extension/src/finder-selection.js';
+import { __reset, __setFinderSelection, __setPreferences, calls } from './raycast/raycast-api.js';
 import { tempDir, writeColourSet } from './helpers/images.js';
 import { setImageText } from './helpers/texts.js';
 import { COLOUR_HF } from './helpers/memery.js';
-import { ROOT } from './helpers/shared.js';
+import { HAS_SHARED, ROOT, SHARED_SKIP_REASON, shared } from './helpers/shared.js';
 
 // React's act() environment flag (silences "not wrapped in act" warnings).
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
@@ -206,27 +209,53 @@ describe('raycast extension: through a warm server on the Unix socket', () => {
     expect(first.props.title).toBe('red.png');
     expect(first.props.subtitle).toMatch(/^\d\.\d{3} · /);
     expect(first.props.quickLook).toEqual({ path: colours.red, name: 'red.png' });
-    expect(first.props.content).toMatchObject({ value: { source: colours.red } });
+    // The grid shows memery's cached thumbnail when the result has one, else the image itself.
+    const source = (first.props.content as { value: { source: string } }).value.source;
+    if (source !== colours.red) expect(source.endsWith('.jpg') && existsSync(source), source).toBe(true);
     expect(byType(r.root, 'Grid.Section')[0]!.props.subtitle).toContain('memery server');
-    expect(r.root.find((n) => n.type === 'Grid').props.throttle).toBe(true);
+    const grid = r.root.find((n) => n.type === 'Grid');
+    expect(grid.props.throttle).toBe(true);
+    expect(grid.props.navigationTitle).toBeUndefined(); // a root command's title is the command's (Store guidelines)
 
-    // The actions: paste and copy the file, Quick Look, Finder, Open With, Copy Path, Search Similar.
+    // The actions: paste and copy the file (Raycast's own actions), Quick Look, Finder, Open With, Copy Path, Search Similar.
     const panel = await render(first.props.actions as ReactElement);
     const action = (title: string) => panel.root.find((n) => typeof n.type === 'string' && n.props.title === title);
-    await act(async () => {
-      await (action('Paste Image').props.onAction as () => Promise<void>)();
-    });
-    expect(calls.clipboardPaste).toEqual([{ file: colours.red }]);
-    await act(async () => {
-      await (action('Copy Image').props.onAction as () => Promise<void>)();
-    });
-    expect(calls.clipboardCopy).toEqual([{ file: colours.red }]);
+    expect(action('Paste Image').type).toBe('Action.Paste');
+    expect(action('Paste Image').props.content).toEqual({ file: colours.red });
+    expect(action('Copy Image').type).toBe('Action.CopyToClipboard');
+    expect(action('Copy Image').props.content).toEqual({ file: colours.red });
     expect(action('Copy Image').props.shortcut).toEqual({ modifiers: ['cmd', 'shift'], key: 'c' });
+    expect(calls.clipboardPaste).toEqual([]);
+    expect(calls.clipboardCopy).toEqual([]);
     expect(byType(panel.root, 'Action.ToggleQuickLook')[0]!.props.shortcut).toEqual({ modifiers: ['cmd'], key: 'y' });
     expect(byType(panel.root, 'Action.ShowInFinder')[0]!.props.path).toBe(colours.red);
     expect(byType(panel.root, 'Action.OpenWith')[0]!.props.path).toBe(colours.red);
     expect(action('Copy Path').props.content).toBe(colours.red);
     expect(action('Search Similar').type).toBe('Action.Push');
+  });
+
+  it('"Search Similar" pushes a grid that searches with that image as the query (id:<n>), the image itself first', async () => {
+    const spy = vi.spyOn(Memery.prototype, 'search');
+    cleanups.push(() => spy.mockRestore());
+    __setPreferences({ memeryHome: home, memeryPath: '/nonexistent/memery', resultCount: '4' });
+    const r = await render(createElement(SearchMemes));
+    await typeQuery(r, 'green');
+    const green = (await items(r))[0]!;
+    expect(green.props.title).toBe('green.png');
+    const panel = await render(green.props.actions as ReactElement);
+    const push = panel.root.find((n) => n.type === 'Action.Push' && n.props.title === 'Search Similar');
+    expect(push.props.shortcut).toEqual({ modifiers: ['cmd'], key: 'm' });
+    spy.mockClear();
+    const similar = await render(push.props.target as ReactElement);
+    const found = await items(similar);
+    expect(found[0]!.props.title).toBe('green.png');
+    expect(found.length).toBe(4);
+    expect(spy).toHaveBeenCalled();
+    expect(spy.mock.calls.at(-1)![0]).toMatchObject({ image: colours.green }); // the server resolved id:<n> to the catalog's path
+    const grid = similar.root.find((n) => n.type === 'Grid');
+    expect(grid.props.navigationTitle).toBe('Similar to green.png'); // a pushed view may have one
+    expect(grid.props.onSearchTextChange).toBeUndefined(); // the search bar filters the results
+    expect(byType(similar.root, 'Grid.Section')[0]!.props.title).toBe('Like green.png');
   });
 
   it('searches by example image (id:<n>) and the grid for "Search Similar" shows it first', async () => {
@@ -236,6 +265,31 @@ describe('raycast extension: through a warm server on the Unix socket', () => {
     const similar = await client.search({ query: { similarTo: { id: blue.id, path: blue.path } }, n: 3 });
     expect(similar.via).toBe('server');
     expect(similar.results[0]!.path).toBe(colours.blue);
+  });
+
+  it('waits for typing to pause: quickly typed queries reach memery once, and only the latest answer shows', async () => {
+    __setPreferences({ memeryHome: home, memeryPath: '/nonexistent/memery', resultCount: '3' });
+    const r = await render(createElement(SearchMemes));
+    await until('the status', () => (byType(r.root, 'Grid.Dropdown.Item').length > 1 ? true : undefined));
+    const spy = vi.spyOn(Memery.prototype, 'search');
+    cleanups.push(() => spy.mockRestore());
+    spy.mockClear(); // an earlier test's spy on the same method is this one
+    const started = Date.now();
+    for (const t of ['g', 'gr', 'gre', 'gree', 'green', 'blue']) await typeQuery(r, t);
+    const typedMs = Date.now() - started;
+    const found = await until('blue first', () => {
+      const f = byType(r.root, 'Grid.Item');
+      return f[0]?.props.title === 'blue.png' && !r.root.find((n) => n.type === 'Grid').props.isLoading ? f : undefined;
+    });
+    expect(found).toHaveLength(3);
+    const texts = spy.mock.calls.map(([q]) => (typeof q === 'string' ? q : q.text));
+    expect(texts.at(-1)).toBe('blue');
+    // Typed within the 120 ms pause (the usual case): only the last query was sent.
+    if (typedMs < 100) expect(texts).toEqual(['blue']);
+    await act(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    });
+    expect(byType(r.root, 'Grid.Item')[0]!.props.title).toBe('blue.png');
   });
 
   it('passes a query with shell metacharacters to the server verbatim', async () => {
@@ -324,6 +378,61 @@ describe('raycast extension: through a warm server on the Unix socket', () => {
     expect(pictures.results).toHaveLength(8);
     expect(pictures.results.every((x) => x.match === null)).toBe(true);
   });
+
+  // Last in this block: it adds the shared meme folder to the catalog (indexed without OCR: fast).
+  it.skipIf(!HAS_SHARED)(
+    `Find Similar to Finder Selection: the first selected image file, itself first among the images like it ${HAS_SHARED ? '' : SHARED_SKIP_REASON}`,
+    async () => {
+      const memes = shared('corpus', 'memes');
+      const server = new ServerClient({ socketPath: join(home, 'memery.sock') });
+      try {
+        const summary = await server.index(memes, undefined, { ocr: false });
+        expect(summary.found).toBeGreaterThan(50);
+      } finally {
+        server.close();
+      }
+      const stonks = join(memes, 'stonks-meme.jpg');
+      const notes = join(tempDir('memery-rc-finder-'), 'notes.txt');
+      writeFileSync(notes, 'not an image');
+      expect(isImageFile(stonks)).toBe(true);
+      expect(isImageFile(notes)).toBe(false);
+      expect(isImageFile(memes)).toBe(false);
+
+      // A folder, a text file and the meme selected: the meme is the query.
+      __setPreferences({ memeryHome: home, memeryPath: '/nonexistent/memery', resultCount: '6' });
+      __setFinderSelection([memes, notes, stonks]);
+      const r = await render(createElement(FindSimilar));
+      const found = await items(r);
+      expect(found[0]!.props.title).toBe('stonks-meme.jpg');
+      expect(found[0]!.props.quickLook).toEqual({ path: stonks, name: 'stonks-meme.jpg' });
+      expect(Number(String(found[0]!.props.subtitle).split(' · ')[0])).toBeGreaterThan(0.99);
+      expect(found).toHaveLength(6);
+      const grid = r.root.find((n) => n.type === 'Grid');
+      expect(grid.props.navigationTitle).toBeUndefined(); // a root command
+      expect(byType(r.root, 'Grid.Section')[0]!.props.title).toBe('Like stonks-meme.jpg');
+      expect(byType(r.root, 'Grid.Section')[0]!.props.subtitle).toContain('memery server');
+      expect(calls.toasts.filter((t) => t.style === 'failure')).toEqual([]);
+
+      // No image: a clear toast, and the same words in the empty view.
+      const problem = async (selection: string[] | Error, title: string, message: RegExp) => {
+        __reset();
+        __setPreferences({ memeryHome: home, memeryPath: '/nonexistent/memery' });
+        __setFinderSelection(selection);
+        const view = await render(createElement(FindSimilar));
+        const toast = await until(`the toast "${title}"`, () => calls.toasts.find((t) => t.title === title));
+        expect(toast.style).toBe('failure');
+        expect(toast.message).toMatch(message);
+        const empty = await until('the empty view', () => byType(view.root, 'Grid.EmptyView')[0]);
+        expect(empty.props.title).toBe(title);
+        expect(byType(view.root, 'Grid.Item')).toHaveLength(0);
+      };
+      await problem([], 'Nothing selected in Finder', /Select an image in Finder/);
+      await problem([notes], 'notes.txt is not an image', /JPEG, PNG/);
+      await problem([notes, memes], 'No image in the Finder selection', /JPEG, PNG/);
+      await problem(new Error("Finder isn't the frontmost application"), 'No Finder selection', /^Finder isn't the frontmost application\. Select an image/);
+      rmSync(dirname(notes), { recursive: true, force: true });
+    },
+  );
 });
 
 describe('raycast extension: falling back to the CLI', () => {
@@ -364,6 +473,35 @@ describe('raycast extension: falling back to the CLI', () => {
     expect(found.length).toBe(3);
     expect(byType(r.root, 'Grid.Section')[0]!.props.subtitle).toContain('memery CLI');
     expect(existsSync(join(home, 'memery.sock'))).toBe(false);
+  });
+
+  it('shows the cached thumbnail a result carries (`thumb`), and pastes, copies and previews the original', async () => {
+    // A memery whose `search --json` answers with a thumbnail path (what memery gives once it caches them).
+    const thumb = join(work, 'red-thumb.jpg');
+    writeFileSync(thumb, 'jpeg');
+    const fake = join(work, 'memery-thumbs.mjs');
+    const result = { id: 7, path: colours.red, score: 0.5, width: 64, height: 64, bytes: 100, mtime: 1, text: null, match: null, thumb };
+    const status = { home, folders: [{ path: images, files: 8, failed: 0, indexedAt: 1 }], counts: { files: 8, failed: 0, embeddings: 8, folders: 1 }, model: { name: 'm', id: null, dir: null } };
+    writeFileSync(
+      fake,
+      `#!/usr/bin/env node
+const args = process.argv.slice(2);
+process.stdout.write(JSON.stringify(args.includes('status') ? ${JSON.stringify(status)} : { results: [${JSON.stringify(result)}] }));
+`,
+    );
+    chmodSync(fake, 0o755);
+    __setPreferences({ memeryHome: home, memeryPath: fake, nodePath: process.execPath, folders: images, startServer: false });
+    const r = await render(createElement(SearchMemes));
+    await typeQuery(r, 'red');
+    const item = (await items(r))[0]!;
+    expect(item.props.content.value).toEqual({ source: thumb });
+    expect(item.props.quickLook).toEqual({ path: colours.red, name: 'red.png' });
+    const panel = await render(item.props.actions as ReactElement);
+    expect(panel.root.find((n) => n.props.title === 'Paste Image').props.content).toEqual({ file: colours.red });
+    expect(panel.root.find((n) => n.props.title === 'Copy Image').props.content).toEqual({ file: colours.red });
+    // Without a thumbnail, the image itself.
+    expect(itemImage({ ...result, thumb: undefined })).toBe(colours.red);
+    expect(itemImage(result)).toBe(thumb);
   });
 
   it('searches similar images through the CLI with --image PATH', async () => {
@@ -434,6 +572,7 @@ describe('raycast extension: falling back to the CLI', () => {
     expect(toast.style).toBe('failure');
     expect(toast.message).toContain(join(work, 'no-memery'));
     expect(toast.primaryAction?.title).toBe('Open Extension Preferences');
+    expect(toast.secondaryAction?.title).toBe('Copy Logs'); // @raycast/utils' showFailureToast (in development)
   });
 
   it('reports a missing folder and a missing model with a reason and a fix', async () => {

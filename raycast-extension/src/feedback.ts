@@ -1,5 +1,6 @@
 /** Errors as toasts (the reason and the fix), and indexing with a progress toast. */
-import { Clipboard, openExtensionPreferences, showToast, Toast } from "@raycast/api";
+import { openExtensionPreferences, showToast, Toast } from "@raycast/api";
+import { showFailureToast } from "@raycast/utils";
 import { basename } from "node:path";
 import { MemeryClientError, type IndexProgress, type IndexSummary, type MemeryClient } from "./memery-client";
 
@@ -32,17 +33,18 @@ export function errorTitle(e: MemeryClientError): string {
   }
 }
 
-/** Shows a failure toast with the reason and the fix; cancelled requests show nothing. */
+/**
+ * Shows a failure toast with the reason and the fix and an action that opens the preferences
+ * (@raycast/utils' showFailureToast, which adds "Copy Logs", or "Report Error" in a Store install);
+ * cancelled requests show nothing.
+ */
 export async function showErrorToast(e: unknown, title?: string): Promise<void> {
   const err = toClientError(e);
   if (err.kind === "cancelled") return;
-  const text = `${err.message}${err.hint ? `\n${err.hint}` : ""}`;
-  await showToast({
-    style: Toast.Style.Failure,
+  await showFailureToast(err, {
     title: title ?? errorTitle(err),
-    message: text,
+    message: `${err.message}${err.hint ? `\n${err.hint}` : ""}`,
     primaryAction: { title: "Open Extension Preferences", onAction: () => void openExtensionPreferences() },
-    secondaryAction: { title: "Copy Error", onAction: () => void Clipboard.copy(text) },
   });
 }
 

@@ -36,12 +36,20 @@ export type { IndexProgress, IndexSummary };
 
 /**
  * One image of a result list (the server's and the CLI's `--json` shape): `text` is the text read
- * from the image (null: none), `match` where the query's words matched it.
+ * from the image (null: none), `match` where the query's words matched it, `thumb` the absolute path
+ * of a cached JPEG thumbnail (memery versions that make them; optional here so that older ones work).
  */
-export type MemeResult = SearchResult;
+export type MemeResult = SearchResult & { thumb?: string | undefined };
 
-/** A text query, or "more like this image" (a catalog result). */
-export type MemeQuery = { text: string } | { similarTo: { id: number; path: string } };
+/** An image to search by: a catalog result (its id) or any image file (its path). */
+export interface ExampleImage {
+  /** Catalog file id, when the image is indexed. */
+  id?: number;
+  path: string;
+}
+
+/** A text query, or "more like this image". */
+export type MemeQuery = { text: string } | { similarTo: ExampleImage };
 
 export interface SearchParams {
   query: MemeQuery;
@@ -349,7 +357,7 @@ export class MemeryClient {
         throw new MemeryClientError(
           "node-missing",
           `Node.js not found (memery at ${memery.path} needs it; looked ${this.#o.nodePath ? `at ${node.searched.join(", ")}` : "in /opt/homebrew/bin, /usr/local/bin, ~/.volta/bin, nvm and PATH"})`,
-          "Install Node.js 20 or later (e.g. `brew install node`), or set Node Executable in the extension preferences (run `which node` in Terminal).",
+          "Install Node.js 20.19 or later (e.g. `brew install node`), or set Node Executable in the extension preferences (run `which node` in Terminal).",
         );
       }
       return { file: node.path, args: [memery.path, ...global, ...args], env };
@@ -426,7 +434,11 @@ export class MemeryClient {
   }
 
   async #searchServer(p: SearchParams): Promise<MemeResult[]> {
-    const query = "text" in p.query ? { text: p.query.text } : { image: `id:${p.query.similarTo.id}` };
+    // An indexed image by its catalog id; any other file by its path (the socket accepts paths).
+    const query =
+      "text" in p.query
+        ? { text: p.query.text }
+        : { image: p.query.similarTo.id !== undefined ? `id:${p.query.similarTo.id}` : p.query.similarTo.path };
     const mode = textMode(p);
     const answer = await this.#server.searchTimed(query, {
       n: p.n,
@@ -551,6 +563,7 @@ function resultsOf(body: unknown): MemeResult[] {
       mtime: Number(r.mtime ?? 0),
       text: typeof r.text === "string" && r.text !== "" ? r.text : null,
       match: r.match && Array.isArray(r.match.spans) ? r.match : null,
+      ...(typeof r.thumb === "string" && r.thumb !== "" ? { thumb: r.thumb } : {}),
     }));
 }
 

@@ -1,26 +1,11 @@
-/** The extension's preferences, read once per command, and the client built from them. */
+/**
+ * The extension's preferences, read once per command, and the client built from them. `Preferences`
+ * is the type `ray build`/`ray develop` generate from package.json into raycast-env.d.ts.
+ */
 import { getPreferenceValues } from "@raycast/api";
 import { SEARCH_MODES, type SearchModeName } from "@memery/client/launcher";
 import { expandHome } from "./locate";
 import { MemeryClient } from "./memery-client";
-
-export interface Preferences {
-  /** Comma-separated folders of images. */
-  folders?: string;
-  /** Results per query ("20", "40", ...). */
-  resultCount?: string;
-  /** Minimum score, empty for none. */
-  threshold?: string;
-  /** "hybrid" (words in images, then pictures), "clip" (pictures) or "text" (words). */
-  searchMode?: string;
-  memeryPath?: string;
-  nodePath?: string;
-  modelDir?: string;
-  model?: string;
-  memeryHome?: string;
-  startServer?: boolean;
-  watch?: boolean;
-}
 
 export interface Settings {
   folders: string[];

@@ -4,26 +4,14 @@
  * it (memery reads them) shows a snippet of them under it, the whole text in its tooltip, and
  * offers "Copy Text".
  */
-import {
-  Action,
-  ActionPanel,
-  Clipboard,
-  closeMainWindow,
-  Grid,
-  Icon,
-  Keyboard,
-  openExtensionPreferences,
-  showHUD,
-  showToast,
-  Toast,
-} from "@raycast/api";
+import { Action, ActionPanel, Grid, Icon, Keyboard, openExtensionPreferences } from "@raycast/api";
 import { snippetText, textSnippet } from "@memery/client/launcher";
 import { existsSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { useEffect, useMemo, useState, type ReactElement } from "react";
 import { errorTitle, indexWithToast, showErrorToast } from "./feedback";
 import { IndexFolderForm } from "./index-folder";
-import { MemeryClientError, type MemeQuery, type MemeResult } from "./memery-client";
+import { MemeryClientError, type ExampleImage, type MemeQuery, type MemeResult } from "./memery-client";
 import { readSettings } from "./preferences";
 import { useMemeryStatus, useMemeSearch } from "./use-memery";
 
@@ -61,18 +49,9 @@ function shortPath(p: string): string {
   return home && p.startsWith(`${home}/`) ? `~${p.slice(home.length)}` : p;
 }
 
-async function pasteImage(r: MemeResult) {
-  try {
-    await closeMainWindow();
-    await Clipboard.paste({ file: r.path });
-  } catch (e) {
-    await showToast({ style: Toast.Style.Failure, title: "Cannot paste the image", message: String(e) });
-  }
-}
-
-async function copyImage(r: MemeResult) {
-  await Clipboard.copy({ file: r.path });
-  await showHUD(`Copied ${basename(r.path)}`);
+/** What the grid shows for an image: memery's cached thumbnail when it gave one, else the file itself. */
+export function itemImage(r: MemeResult): string {
+  return r.thumb ?? r.path;
 }
 
 function ItemActions(props: { result: MemeResult; common: ReactElement }) {
@@ -80,12 +59,11 @@ function ItemActions(props: { result: MemeResult; common: ReactElement }) {
   return (
     <ActionPanel title={basename(r.path)}>
       <ActionPanel.Section>
-        <Action title="Paste Image" icon={Icon.Clipboard} onAction={() => pasteImage(r)} />
-        <Action
+        <Action.Paste title="Paste Image" content={{ file: r.path }} />
+        <Action.CopyToClipboard
           title="Copy Image"
-          icon={Icon.CopyClipboard}
+          content={{ file: r.path }}
           shortcut={Keyboard.Shortcut.Common.Copy}
-          onAction={() => copyImage(r)}
         />
         <Action.ToggleQuickLook shortcut={Keyboard.Shortcut.Common.ToggleQuickLook} />
       </ActionPanel.Section>
@@ -94,7 +72,9 @@ function ItemActions(props: { result: MemeResult; common: ReactElement }) {
           title="Search Similar"
           icon={Icon.MagnifyingGlass}
           shortcut={{ modifiers: ["cmd"], key: "m" }}
-          target={<MemeGrid similarTo={r} />}
+          target={
+            <MemeGrid similarTo={{ id: r.id, path: r.path }} navigationTitle={`Similar to ${basename(r.path)}`} />
+          }
         />
         <Action.ShowInFinder path={r.path} shortcut={{ modifiers: ["cmd", "shift"], key: "f" }} />
         <Action.OpenWith path={r.path} shortcut={Keyboard.Shortcut.Common.OpenWith} />
@@ -113,8 +93,15 @@ function ItemActions(props: { result: MemeResult; common: ReactElement }) {
   );
 }
 
-/** The grid: a text search, or (with `similarTo`) the images most like one result. */
-export function MemeGrid(props: { similarTo?: MemeResult }) {
+export interface MemeGridProps {
+  /** Show the images most like this one (itself first, when indexed) instead of a text search. */
+  similarTo?: ExampleImage;
+  /** Only for a pushed grid: a root command's title is the command's (Store guidelines). */
+  navigationTitle?: string;
+}
+
+/** The grid: a text search, or (with `similarTo`) the images most like one image. */
+export function MemeGrid(props: MemeGridProps) {
   const settings = useMemo(readSettings, []);
   const { client } = settings;
   const [text, setText] = useState("");
@@ -127,7 +114,7 @@ export function MemeGrid(props: { similarTo?: MemeResult }) {
   const selected = folderChoice === ALL_FOLDERS || !folders.includes(folderChoice) ? undefined : folderChoice;
 
   const query: MemeQuery | undefined = props.similarTo
-    ? { similarTo: { id: props.similarTo.id, path: props.similarTo.path } }
+    ? { similarTo: props.similarTo }
     : text.trim() !== ""
       ? { text }
       : undefined;
@@ -140,10 +127,8 @@ export function MemeGrid(props: { similarTo?: MemeResult }) {
     mode: settings.mode,
   });
 
+  // Failures are toasted by the hooks (usePromise's onError); the empty view explains them too.
   const error: MemeryClientError | undefined = search.error ?? status.error;
-  useEffect(() => {
-    if (error) void showErrorToast(error);
-  }, [error]);
 
   // Folders of the preferences that are gone (moved, renamed, an unplugged disk).
   useEffect(() => {
@@ -325,7 +310,7 @@ export function MemeGrid(props: { similarTo?: MemeResult }) {
       searchBarPlaceholder={
         props.similarTo ? "Filter by file name or words" : "Describe a meme, e.g. “this is fine dog”"
       }
-      navigationTitle={props.similarTo ? `Similar to ${basename(props.similarTo.path)}` : "Search Memes"}
+      {...(props.navigationTitle ? { navigationTitle: props.navigationTitle } : {})}
       searchBarAccessory={dropdown}
     >
       {empty}
@@ -338,7 +323,7 @@ export function MemeGrid(props: { similarTo?: MemeResult }) {
             <Grid.Item
               key={r.id}
               id={String(r.id)}
-              content={{ value: { source: r.path }, tooltip: itemTooltip(r) }}
+              content={{ value: { source: itemImage(r) }, tooltip: itemTooltip(r) }}
               title={basename(r.path)}
               subtitle={itemSubtitle(r)}
               {...(r.text ? { accessory: { icon: Icon.Text, tooltip: r.text } } : {})}

@@ -1,9 +1,22 @@
-/** React hooks over the memery client: the catalog's status and a live search. */
+/**
+ * React hooks over the memery client, built on @raycast/utils' usePromise: the catalog's status and
+ * a live search that waits for typing to pause and aborts the query it replaces.
+ */
 import { showToast, Toast } from "@raycast/api";
-import { useCallback, useEffect, useState } from "react";
-import { toClientError } from "./feedback";
+import { showFailureToast, usePromise } from "@raycast/utils";
+import { setTimeout as delay } from "node:timers/promises";
+import { useRef } from "react";
+import { showErrorToast, toClientError } from "./feedback";
 import type { SearchModeName } from "@memery/client/launcher";
-import type { MemeQuery, MemeResult, MemeryClient, MemeryClientError, MemeryStatus, Transport } from "./memery-client";
+import type {
+  MemeQuery,
+  MemeResult,
+  MemeryClient,
+  MemeryClientError,
+  MemeryStatus,
+  SearchOutcome,
+  Transport,
+} from "./memery-client";
 
 export interface StatusState {
   status: MemeryStatus | undefined;
@@ -13,57 +26,51 @@ export interface StatusState {
 }
 
 /**
- * Connects (starting `memery serve` when none runs, so the model is warm by the first query) and
- * loads the catalog's status (its indexed folders).
+ * Connects, starting `memery serve` when none runs (so the model is warm by the first query), and
+ * reads the catalog's status (its indexed folders). A first start that takes a while says so.
  */
-export function useMemeryStatus(client: MemeryClient): StatusState {
-  const [generation, setGeneration] = useState(0);
-  const [state, setState] = useState<Omit<StatusState, "reload">>({
-    status: undefined,
-    isLoading: true,
-    error: undefined,
-  });
-  useEffect(() => {
-    const abort = new AbortController();
-    setState((s) => ({ ...s, isLoading: true }));
-    // The first start loads the model (a second or two; minutes if it must be downloaded): say so.
-    let toast: Promise<Toast> | undefined;
-    const slow = setTimeout(() => {
-      toast = showToast({
-        style: Toast.Style.Animated,
-        title: "Starting memery…",
-        message: "Loading the model; searches after this one are instant",
-      });
-    }, 800);
-    const connected = client.connect().finally(() => {
-      clearTimeout(slow);
-      void toast?.then((t) => t.hide());
+async function connectAndLoadStatus(client: MemeryClient, signal: AbortSignal | undefined): Promise<MemeryStatus> {
+  // The first start loads the model (a second or two; minutes if it must be downloaded).
+  let toast: Promise<Toast> | undefined;
+  const slow = setTimeout(() => {
+    toast = showToast({
+      style: Toast.Style.Animated,
+      title: "Starting memery…",
+      message: "Loading the model; searches after this one are instant",
     });
-    connected
-      .then(async (via) => {
-        const status = await client.status(abort.signal);
-        // The CLI works but the server did not start: say why (when the CLI fails too, that error says it all).
-        if (via === "cli" && client.serverFailure && !abort.signal.aborted) {
-          void showToast({
-            style: Toast.Style.Failure,
-            title: "memery server did not start",
-            message: `${client.serverFailure}\nSearches use the memery CLI instead (slower: the model loads each time).`,
-          });
-        }
-        return status;
-      })
-      .then(
-        (status) => !abort.signal.aborted && setState({ status, isLoading: false, error: undefined }),
-        (e: unknown) =>
-          !abort.signal.aborted && setState({ status: undefined, isLoading: false, error: toClientError(e) }),
-      );
-    return () => {
-      clearTimeout(slow);
-      abort.abort();
-    };
-  }, [client, generation]);
-  const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  return { ...state, reload };
+  }, 800);
+  let via: Transport;
+  try {
+    via = await client.connect();
+  } finally {
+    clearTimeout(slow);
+    void toast?.then((t) => t.hide());
+  }
+  const status = await client.status(signal);
+  // The CLI works but the server did not start: say why (when the CLI fails too, that error says it all).
+  if (via === "cli" && client.serverFailure && !signal?.aborted) {
+    void showFailureToast(new Error(client.serverFailure), {
+      title: "memery server did not start",
+      message: `${client.serverFailure}\nSearches use the memery CLI instead (slower: the model loads each time).`,
+    });
+  }
+  return status;
+}
+
+/** The catalog's status for `client`, loaded when the command opens; `reload` asks again. */
+export function useMemeryStatus(client: MemeryClient): StatusState {
+  const abortable = useRef<AbortController | null>(null);
+  const { data, isLoading, error, revalidate } = usePromise(
+    (c: MemeryClient) => connectAndLoadStatus(c, abortable.current?.signal),
+    [client],
+    { abortable, onError: (e) => void showErrorToast(e) },
+  );
+  return {
+    status: data,
+    isLoading,
+    error: error ? toClientError(error) : undefined,
+    reload: () => void revalidate(),
+  };
 }
 
 export interface SearchArgs {
@@ -88,49 +95,45 @@ export interface SearchState {
   via: Transport | undefined;
 }
 
-const IDLE: SearchState = { results: [], isLoading: false, error: undefined, searched: false, via: undefined };
-
 /**
- * Results for `args`, updating as they change: a new query cancels the one in flight (its answer
- * is dropped), so the grid always shows the answer to what is typed now.
+ * Results for `args`, updating as they change (compared by content: a new array of the same folders
+ * is the same search). Each search first waits `delayMs` so that typing does not send a query per
+ * key; a new one aborts the one in flight (usePromise's abortable), whose answer is dropped, so the
+ * grid always shows the answer to what is typed now.
  */
 export function useMemeSearch(client: MemeryClient, args: SearchArgs): SearchState {
-  const [state, setState] = useState<SearchState>(IDLE);
-  const key = JSON.stringify([args.query, args.folders, args.n, args.threshold, args.mode]);
-  useEffect(() => {
-    const { query, folders, n, threshold, mode } = args;
-    if (!query) {
-      setState(IDLE);
-      return;
-    }
-    const abort = new AbortController();
-    setState((s) => ({ ...s, isLoading: true }));
-    const timer = setTimeout(() => {
-      client
-        .search({
-          query,
-          n,
-          ...(folders ? { folders } : {}),
-          ...(threshold !== undefined ? { threshold } : {}),
-          ...(mode ? { mode } : {}),
-          signal: abort.signal,
-        })
-        .then(
-          (out) => {
-            if (!abort.signal.aborted)
-              setState({ results: out.results, isLoading: false, error: undefined, searched: true, via: out.via });
-          },
-          (e: unknown) => {
-            if (abort.signal.aborted) return;
-            setState({ results: [], isLoading: false, error: toClientError(e), searched: true, via: undefined });
-          },
-        );
-    }, args.delayMs ?? 120);
-    return () => {
-      clearTimeout(timer);
-      abort.abort();
-    };
-    // `key` stands for the arguments' content (a new array of the same folders is the same search).
-  }, [client, key]);
-  return state;
+  const abortable = useRef<AbortController | null>(null);
+  const delayMs = args.delayMs ?? 120;
+  const { data, isLoading, error } = usePromise(
+    async (
+      query: MemeQuery | undefined,
+      folders: string[] | undefined,
+      n: number,
+      threshold: number | undefined,
+      mode: SearchModeName | undefined,
+    ): Promise<SearchOutcome> => {
+      const signal = abortable.current?.signal;
+      // Rejects with an AbortError (which usePromise ignores) when a newer search replaces this one.
+      await delay(delayMs, undefined, signal ? { signal } : {});
+      if (!query) return { results: [], via: client.via ?? "cli" };
+      return client.search({
+        query,
+        n,
+        ...(folders ? { folders } : {}),
+        ...(threshold !== undefined ? { threshold } : {}),
+        ...(mode ? { mode } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    },
+    [args.query, args.folders, args.n, args.threshold, args.mode],
+    { abortable, execute: args.query !== undefined, onError: (e) => void showErrorToast(e) },
+  );
+  if (!args.query) return { results: [], isLoading: false, error: undefined, searched: false, via: undefined };
+  return {
+    results: data?.results ?? [],
+    isLoading,
+    error: error ? toClientError(error) : undefined,
+    searched: !isLoading && (data !== undefined || error !== undefined),
+    via: data?.via,
+  };
 }

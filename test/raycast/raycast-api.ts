@@ -3,6 +3,9 @@
  * the package to this file). Components render as host elements named after the API
  * ("Grid.Item", "Action.Push", ...) with their props, so react-test-renderer trees can be searched
  * by type and props; functions (toasts, clipboard, HUD, navigation) record their calls in `calls`.
+ * It also has what the real @raycast/utils (used as it is) imports from @raycast/api: environment
+ * and LaunchType, Toast, Clipboard, open, Cache, LocalStorage and the components; AI, OAuth and
+ * MenuBarExtra are stubs that throw when used.
  */
 import { createElement, type ReactNode } from 'react';
 
@@ -30,12 +33,19 @@ export const calls = {
   clipboardPaste: [] as unknown[],
   huds: [] as string[],
   pushed: [] as unknown[],
+  opened: [] as unknown[],
   closeMainWindow: 0,
   openPreferences: 0,
   popToRoot: 0,
 };
 
 let preferences: Record<string, unknown> = {};
+let finderSelection: string[] | Error = [];
+
+/** Sets what getSelectedFinderItems() answers: these paths, or this error (Finder not frontmost). */
+export function __setFinderSelection(selection: string[] | Error): void {
+  finderSelection = selection;
+}
 
 /** Sets what getPreferenceValues() answers (and clears the recorded calls). */
 export function __setPreferences(p: Record<string, unknown>): void {
@@ -48,23 +58,99 @@ export function __reset(): void {
   calls.clipboardPaste.length = 0;
   calls.huds.length = 0;
   calls.pushed.length = 0;
+  calls.opened.length = 0;
   calls.closeMainWindow = 0;
   calls.openPreferences = 0;
   calls.popToRoot = 0;
+  finderSelection = [];
+  Cache.clearAll();
 }
 
 export function getPreferenceValues<T>(): T {
   return { ...preferences } as T;
 }
 
+export const LaunchType = { UserInitiated: 'userInitiated', Background: 'background' };
+
 export const environment = {
   extensionName: 'memery',
   commandName: 'search-memes',
+  commandMode: 'view',
+  launchType: LaunchType.UserInitiated,
   supportPath: '/tmp',
   assetsPath: '/tmp',
   isDevelopment: true,
   raycastVersion: '1.104.0',
 };
+
+export interface FileSystemItem {
+  path: string;
+}
+
+export async function getSelectedFinderItems(): Promise<FileSystemItem[]> {
+  if (finderSelection instanceof Error) throw finderSelection;
+  return finderSelection.map((path) => ({ path }));
+}
+
+export async function open(target: string, application?: unknown): Promise<void> {
+  calls.opened.push(application === undefined ? target : [target, application]);
+}
+
+/** Raycast's Cache, in memory (useCachedState and useCachedPromise of @raycast/utils keep their data in it). */
+export class Cache {
+  static readonly #stores = new Map<string, Map<string, string>>();
+  static clearAll(): void {
+    for (const store of Cache.#stores.values()) store.clear();
+  }
+  readonly #data: Map<string, string>;
+  readonly #subscribers = new Set<(key: string | undefined, data: string | undefined) => void>();
+  constructor(options: { namespace?: string; capacity?: number } = {}) {
+    const ns = options.namespace ?? '';
+    this.#data = Cache.#stores.get(ns) ?? new Map<string, string>();
+    Cache.#stores.set(ns, this.#data);
+  }
+  get isEmpty(): boolean {
+    return this.#data.size === 0;
+  }
+  get = (key: string): string | undefined => this.#data.get(key);
+  has = (key: string): boolean => this.#data.has(key);
+  set = (key: string, data: string): void => {
+    this.#data.set(key, data);
+    for (const s of this.#subscribers) s(key, data);
+  };
+  remove = (key: string): boolean => {
+    const had = this.#data.delete(key);
+    for (const s of this.#subscribers) s(key, undefined);
+    return had;
+  };
+  clear = (options: { notifySubscribers?: boolean } = { notifySubscribers: true }): void => {
+    this.#data.clear();
+    if (options.notifySubscribers !== false) for (const s of this.#subscribers) s(undefined, undefined);
+  };
+  subscribe = (subscriber: (key: string | undefined, data: string | undefined) => void): (() => void) => {
+    this.#subscribers.add(subscriber);
+    return () => this.#subscribers.delete(subscriber);
+  };
+}
+
+const local = new Map<string, string | number | boolean>();
+export const LocalStorage = {
+  getItem: async <T extends string | number | boolean>(key: string): Promise<T | undefined> => local.get(key) as T | undefined,
+  setItem: async (key: string, value: string | number | boolean): Promise<void> => {
+    local.set(key, value);
+  },
+  removeItem: async (key: string): Promise<void> => {
+    local.delete(key);
+  },
+  allItems: async (): Promise<Record<string, string | number | boolean>> => Object.fromEntries(local),
+  clear: async (): Promise<void> => local.clear(),
+};
+
+const unavailable = (what: string) => () => {
+  throw new Error(`${what} is not part of the @raycast/api test double`);
+};
+export const AI = { ask: unavailable('AI.ask'), Model: {}, Creativity: {} };
+export const OAuth = { PKCEClient: unavailable('OAuth.PKCEClient'), RedirectMethod: {} };
 
 export const Toast = {
   Style: { Animated: 'animated', Success: 'success', Failure: 'failure' },
@@ -182,4 +268,8 @@ export const Form = host('Form', {
 
 export const Detail = host('Detail');
 
-export const LaunchType = { UserInitiated: 'userInitiated', Background: 'background' };
+export const MenuBarExtra = Object.assign(unavailable('MenuBarExtra'), {
+  Item: unavailable('MenuBarExtra.Item'),
+  Section: unavailable('MenuBarExtra.Section'),
+  Submenu: unavailable('MenuBarExtra.Submenu'),
+});

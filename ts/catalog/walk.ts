@@ -2,12 +2,9 @@ import type { OpenDirOptions, Stats } from 'node:fs';
 import { opendir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
+import { IMAGE_EXTENSIONS } from '@memery/client/protocol';
 
-/** Extensions memery indexes (lower case). Other files are ignored, not reported. */
-export const IMAGE_EXTENSIONS = new Set([
-  '.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.gif', '.webp', '.tif', '.tiff', '.bmp', '.avif', '.heic', '.heif', '.jxl',
-]);
-
+/** Whether memery indexes `path` (by its extension: the protocol's IMAGE_EXTENSIONS). Other files are ignored, not reported. */
 export function isImagePath(path: string): boolean {
   return IMAGE_EXTENSIONS.has(extname(path).toLowerCase());
 }

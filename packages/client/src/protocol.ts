@@ -36,7 +36,12 @@ export function sessionCookieName(port: number): string {
 export const MAX_UPLOAD_BYTES = 32 * 1024 * 1024;
 /** Largest JSON body accepted. */
 export const MAX_JSON_BYTES = 1024 * 1024;
-/** Default edge of GET /api/thumb/:id (and of the launchers' cached thumbnails). */
+/** File extensions memery indexes (lower case, with the dot); the catalog walk and the launchers' file actions. */
+export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
+  '.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.gif', '.webp', '.tif', '.tiff', '.bmp', '.avif', '.heic', '.heif', '.jxl',
+]);
+
+/** Default edge of GET /api/thumb/:id and of the thumbnails made while indexing. */
 export const THUMB_SIZE = 256;
 
 /** The server's routes. `thumb` and `file` take a catalog id after them. */
