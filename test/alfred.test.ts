@@ -5,11 +5,14 @@
  * queries passed verbatim), starting the server on demand, the index keyword's script, and the
  * packaged .alfredworkflow (info.plist at the root of the zip). The words in images (OCR, given to
  * one colour image with test/helpers/texts.ts): a snippet in the subtitle, ⇧ copies them (wired to the
- * clipboard in info.plist), ⌘C copies them, through the server, the CLI and `--format alfred`. Prints the per-keystroke latency
+ * clipboard in info.plist), ⌘C copies them, through the server, the CLI and `--format alfred`. "Find
+ * similar memes" (the File and Universal Actions, and ⌃): a real meme from ../shared, indexed or a
+ * copy outside the catalog, comes first. Icons: a result's `thumb`, else fetched once into the
+ * workflow's cache (never into memery's home). Prints the per-keystroke latency
  * through the server (p50 of 30 runs of the script as a process) for the benchmark.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
@@ -24,8 +27,9 @@ import { CLI, CLI_BUILT } from './helpers/cli.js';
 import { tempDir, writeColourSet } from './helpers/images.js';
 import { COLOUR_HF } from './helpers/memery.js';
 import { setImageText } from './helpers/texts.js';
-import { alfredItem } from '@memery/client/alfred';
-import { ROOT } from './helpers/shared.js';
+import { alfredIcon, alfredItem } from '@memery/client/alfred';
+import { ROUTES, thumbRoute } from '@memery/client/protocol';
+import { HAS_SHARED, ROOT, shared, SHARED_SKIP_REASON } from './helpers/shared.js';
 
 const WF = join(ROOT, 'alfred-workflow');
 const SEARCH = join(WF, 'scripts', 'search.mjs');
@@ -88,6 +92,7 @@ function plistOf(file: string): Dict {
 }
 const objectsOf = (p: Dict): Dict[] => p.objects as Dict[];
 const configOf = (o: Dict): Dict => (o.config ?? {}) as Dict;
+const gridView = (p: Dict): Dict => objectsOf(p).find((o) => o.type === 'alfred.workflow.userinterface.grid')!;
 const scriptFilter = (p: Dict): Dict => {
   const sfs = objectsOf(p).filter((o) => o.type === 'alfred.workflow.input.scriptfilter');
   expect(sfs).toHaveLength(1);
@@ -111,7 +116,8 @@ function expectResultItems(doc: AlfredScriptFilter, home?: string): void {
     expect(it.subtitle).toMatch(/^(\u201c[^\n]+\u201d · )?-?\d\.\d{3} · \S/);
     expect(it.icon?.path).toBeTruthy();
     if (home && it.icon?.type === undefined) {
-      expect(it.icon!.path.startsWith(join(home, 'thumbs'))).toBe(true);
+      // memery's cached thumbnail (`thumb`), or one fetched into the workflow's cache (under home here).
+      expect(it.icon!.path.startsWith(`${home}/`)).toBe(true);
       expect(readFileSync(it.icon!.path).subarray(0, 2).toString('hex')).toBe('ffd8'); // a JPEG
     }
     expect(Object.keys(it.mods ?? {})).toEqual(expect.arrayContaining(['cmd', 'alt', 'ctrl', 'shift']));
@@ -235,6 +241,37 @@ describe('info.plist', () => {
     expect(fromGrid.find((c) => c.modifiers === 131072)?.destinationuid).toBe(copyText.uid);
   });
 
+  it('who made it and where it lives: from package.json’s repository (written once)', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { repository: { url: string }; homepage: string };
+    const web = pkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
+    expect(plist.webaddress).toBe(web);
+    expect(pkg.homepage.startsWith(web)).toBe(true);
+    expect(plist.createdby).toBe(new URL(web).pathname.split('/')[1]);
+    expect(readFileSync(join(WF, 'tools', 'info-plist.mjs'), 'utf8')).not.toContain(web);
+  });
+
+  it('“Find similar memes”: a File Action on images and a Universal Action on files rerun the search with the file as its query', () => {
+    const byUid = new Map(objectsOf(plist).map((o) => [o.uid as string, o]));
+    const connections = plist.connections as { [s: string]: Dict[] };
+    const sf = scriptFilter(plist);
+    const fileAction = objectsOf(plist).find((o) => o.type === 'alfred.workflow.trigger.action' && configOf(o).name === 'Find similar memes')!;
+    expect(configOf(fileAction).filetypes).toEqual(['public.image']);
+    expect(configOf(fileAction).acceptsmulti).toBe(0);
+    const universal = objectsOf(plist).find((o) => o.type === 'alfred.workflow.trigger.universalaction')!;
+    expect(configOf(universal)).toMatchObject({ name: 'Find similar memes', acceptsfiles: true, acceptstext: false, acceptsurls: false, acceptsmulti: 0 });
+    // Both go where ⌃ goes: the external trigger that opens the search Script Filter with their input as the query.
+    const ctrl = connections[sf.uid as string]!.find((c) => c.modifiers === 262144)!.destinationuid;
+    for (const action of [fileAction, universal]) {
+      const out = connections[action.uid as string]!;
+      expect(out.map((c) => c.destinationuid)).toEqual([ctrl]);
+      const call = byUid.get(ctrl as string)!;
+      expect(configOf(call).passinputasargument).toBe(true);
+      const trigger = objectsOf(plist).find((o) => o.type === 'alfred.workflow.trigger.external' && configOf(o).triggerid === configOf(call).externaltriggerid)!;
+      expect(connections[trigger.uid as string]!.map((c) => c.destinationuid)).toEqual([sf.uid]);
+    }
+    expect(connections[gridView(plist).uid as string]!.find((c) => c.modifiers === 262144)?.destinationuid).toBe(ctrl); // ⌃ in the grid too
+  });
+
   it('alfredItem (the one builder): the words in a subtitle snippet, ⇧ and ⌘C copy them, ⌘L shows them', () => {
     const text = 'My grandpa who knows nothing about\nvideo games but loves me very much\nand wants to relate to me:\nARE YA WINNING?';
     const start = text.indexOf('ARE YA');
@@ -250,6 +287,15 @@ describe('info.plist', () => {
     expect(plain.mods!.shift).toEqual({ valid: false, subtitle: 'No text found in this image' });
     expect(plain.text).toEqual({ copy: '/m/red.png', largetype: 'red.png' });
     expect(AlfredScriptFilterSchema.safeParse({ items: [item, plain] }).success).toBe(true);
+  });
+
+  it('alfredItem’s icon: the one given, else the result’s stored thumbnail (`thumb`), else the file’s own icon', () => {
+    const r = { id: 3, path: '/m/cat.png', score: 0.5 };
+    expect(alfredItem({ ...r, thumb: '/h/thumbs/3.jpg' }).icon).toEqual({ path: '/h/thumbs/3.jpg' });
+    expect(alfredItem({ ...r, thumb: '/h/thumbs/gone.jpg' }, { icon: { path: '/c/3.jpg' } }).icon).toEqual({ path: '/c/3.jpg' });
+    expect(alfredItem({ ...r, thumb: null }).icon).toEqual({ type: 'fileicon', path: '/m/cat.png' });
+    expect(alfredItem(r).icon).toEqual({ type: 'fileicon', path: '/m/cat.png' });
+    expect(alfredIcon({ path: '/m/cat.png', thumb: '' })).toEqual({ type: 'fileicon', path: '/m/cat.png' });
   });
 
   it('shows results in a Grid View fed by the same script, keeping memery’s order', () => {
@@ -322,6 +368,72 @@ describe.skipIf(!ZSH)(`the Script Filter's zsh line${ZSH ? '' : ' (zsh not insta
   });
 });
 
+describe('the query', () => {
+  it('text, id:<n>, or an image’s path (spaces allowed), each with words after it to steer', async () => {
+    const { parseQuery } = (await import('../alfred-workflow/scripts/search.mjs')) as { parseQuery: (q: string) => unknown };
+    const dir = join(temp(), 'my memes');
+    mkdirSync(dir);
+    const file = join(dir, 'a cat 2.png');
+    writeFileSync(file, 'x');
+    expect(parseQuery('  a cat in a box ')).toEqual({ text: 'a cat in a box' });
+    expect(parseQuery('id:42')).toEqual({ image: 'id:42' });
+    expect(parseQuery('id:42 in the snow')).toEqual({ image: 'id:42', text: 'in the snow' });
+    expect(parseQuery(file)).toEqual({ image: file });
+    expect(parseQuery(`${file}  in the snow`)).toEqual({ image: file, text: 'in the snow' });
+    expect(parseQuery(`${dir} cat`)).toEqual({ text: `${dir} cat` }); // a folder is no image
+    expect(parseQuery('/nonexistent/cat.png dog')).toEqual({ text: '/nonexistent/cat.png dog' });
+    expect(parseQuery('   ')).toBeUndefined();
+  });
+});
+
+describe('icons: the thumbnail memery cached (`thumb`), else fetched once into the workflow’s cache', () => {
+  let home: string;
+  let server: Server;
+  const requests: string[] = [];
+  const JPEG = Buffer.from('ffd8ffe000104a46494600', 'hex');
+  let thumb: string;
+
+  beforeAll(async () => {
+    home = temp('memery-alfred-thumbs-');
+    thumb = join(home, 'cached-by-memery.jpg');
+    writeFileSync(thumb, JPEG);
+    const result = (id: number, extra: object) => ({ id, path: `/pics/${id}.png`, score: 1 - id / 10, width: 8, height: 8, bytes: 10, mtime: 1000 + id, ...extra });
+    // A stand-in server: one result with `thumb`, one without (a server from before the thumbnail
+    // store), one whose thumb file is gone, one with none stored yet (null).
+    server = createHttpServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      req.resume();
+      req.on('end', () => {
+        if (req.url === ROUTES.search) {
+          const results = [result(1, { thumb }), result(2, {}), result(3, { thumb: join(home, 'gone.jpg') }), result(4, { thumb: null })];
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results, ms: 1 }));
+        } else if (req.url?.startsWith(ROUTES.thumb)) {
+          res.writeHead(200, { 'content-type': 'image/jpeg' }).end(JPEG);
+        } else {
+          res.writeHead(404).end();
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(join(home, 'memery.sock'), r));
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('uses `thumb` as it is, and fetches GET /api/thumb/:id only for results without one', async () => {
+    const cache = join(home, 'alfred-cache');
+    const doc = await searchScript('cat', { MEMERY_HOME: home, alfred_workflow_cache: cache });
+    expect(doc.variables?.memery_source).toBe('server');
+    const fetched = (id: number) => ({ path: join(cache, 'thumbs', `${id}-${1000 + id}.jpg`) });
+    expect(doc.items.map((i) => i.icon)).toEqual([{ path: thumb }, fetched(2), fetched(3), fetched(4)]);
+    expect(readFileSync(join(cache, 'thumbs', '2-1002.jpg'))).toEqual(JPEG);
+    expect(requests.filter((r) => r.includes(ROUTES.thumb)).sort()).toEqual([2, 3, 4].map((id) => `GET ${thumbRoute(id)}`));
+    expect(existsSync(join(home, 'thumbs'))).toBe(false); // nothing of the workflow's in memery's home
+    // Fetched once: the next keystroke reads the cache.
+    requests.length = 0;
+    await searchScript('cats', { MEMERY_HOME: home, alfred_workflow_cache: cache });
+    expect(requests).toEqual([`POST ${ROUTES.search}`]);
+  });
+});
+
 describe('against a real memery server', () => {
   let server: RunningServer;
   let home: string;
@@ -349,6 +461,8 @@ describe('against a real memery server', () => {
     expect(names(doc)).toHaveLength(8);
     expectResultItems(doc, home);
     expect(doc.items[0]!.arg).toBe(files.red);
+    // Alfred's `cache` is one answer per Script Filter, whatever is typed: a per-query search must not set it.
+    expect(doc.cache).toBeUndefined();
   });
 
   it('⌃ (similar images) gives id:<n>, which searches by that image', async () => {
@@ -412,7 +526,7 @@ describe('against a real memery server', () => {
     const ms: number[] = [];
     for (let i = 0; i < 30; i++) {
       const r = await run(process.execPath, [SEARCH, queries[i % queries.length]!], alfredEnv(vars()));
-      expect(r.code).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).variables.memery_source).toBe('server');
       ms.push(r.ms);
     }
@@ -455,6 +569,60 @@ describe('against a real memery server', () => {
   });
 });
 
+describe.skipIf(!HAS_SHARED)(`“Find similar memes” with real memes${HAS_SHARED ? '' : ` (${SHARED_SKIP_REASON})`}`, () => {
+  const MEMES = shared('corpus', 'memes');
+  // A meme whose look (as the colour test model sees it) is far from every other one's.
+  const MEME = join(MEMES, 'Wholesome-Meme-28.jpg');
+  let server: RunningServer;
+  let home: string;
+
+  beforeAll(async () => {
+    home = temp('memery-alfred-memes-');
+    server = await startServer({ home, port: 0, memery: { modelDir: COLOUR_HF }, log: () => undefined });
+    const summary = await server.memery.index(MEMES, { ocr: false });
+    expect(summary.found).toBe(readdirSync(MEMES).length);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  // No folders configured: everything memery has indexed, as the actions search.
+  const vars = () => ({ MEMERY_HOME: home, alfred_workflow_cache: join(home, 'alfred-cache') });
+
+  it('the actions’ search (their file as the query): an indexed meme comes first, then ⌃ on it (id:<n>) finds it first again', async () => {
+    const doc = await searchScript(MEME, vars());
+    expect(doc.variables?.memery_source).toBe('server');
+    expectResultItems(doc, home);
+    expect(doc.items[0]!.arg).toBe(MEME);
+    expect(doc.items[0]!.subtitle).toMatch(/^1\.000 · /);
+    const ctrl = doc.items[0]!.mods!.ctrl!.arg as string;
+    expect(ctrl).toMatch(/^id:\d+$/);
+    const again = await searchScript(ctrl, vars());
+    expect(again.items[0]!.arg).toBe(MEME);
+  });
+
+  it('an image memery has not indexed (a copy elsewhere, spaces in its path) finds the indexed original first; words after it steer', async () => {
+    const dir = join(temp(), 'Saved from chat');
+    mkdirSync(dir);
+    const copy = join(dir, 'copy of meme.jpg');
+    copyFileSync(MEME, copy);
+    const doc = await searchScript(copy, vars());
+    expect(doc.variables?.memery_source).toBe('server');
+    expect(doc.items[0]!.arg).toBe(MEME);
+    const steered = await searchScript(`${copy} a red car`, vars());
+    expect(steered.variables?.memery_source).toBe('server');
+    expect(steered.items.filter((i) => i.valid !== false).length).toBeGreaterThan(0);
+  });
+
+  it('a file that is no image says why', async () => {
+    const doc = await searchScript(join(MEMES, 'corrupted-file.jpeg'), vars());
+    expect(doc.items).toHaveLength(1);
+    expect(doc.items[0]!.valid).toBe(false);
+    expect(doc.items[0]!.title).toBe('memery could not search');
+    expect(doc.items[0]!.subtitle).toMatch(/decode/i);
+  });
+});
+
 describe.skipIf(!CLI_BUILT)(`without a server: the CLI fallback${CLI_BUILT ? '' : ' (dist/ts/cli/main.js missing: run `npm run build:ts`)'}`, () => {
   let home: string;
   let imgs: string;
@@ -488,6 +656,16 @@ describe.skipIf(!CLI_BUILT)(`without a server: the CLI fallback${CLI_BUILT ? '' 
     // ⌃ gives the path here (no ids without the server); it searches by that image.
     const byImage = await searchScript(doc.items[2]!.mods!.ctrl!.arg as string, vars());
     expect(names(byImage)[0]).toBe(doc.items[2]!.title);
+  });
+
+  it('“Find similar memes” on an image outside the catalog: `--image FILE`, the indexed original first', async () => {
+    const dir = join(temp(), 'Saved from chat');
+    mkdirSync(dir);
+    const copy = join(dir, 'copy of blue.png');
+    copyFileSync(join(imgs, 'blue.png'), copy);
+    const doc = await searchScript(copy, vars());
+    expect(doc.variables?.memery_source).toBe('cli');
+    expect(doc.items[0]!.arg).toBe(join(imgs, 'blue.png'));
   });
 
   it('shows the words in an image through the CLI too, and `memery search --format alfred` builds the same items', async () => {

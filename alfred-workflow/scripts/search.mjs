@@ -4,14 +4,22 @@
  *   node scripts/search.mjs QUERY            (memery_view=grid in the environment for the Grid View)
  *
  * QUERY is text ("a cat in a box"), `id:<n>` (images like catalog file n; text after it mixes in),
- * or the path of an image file (images like it). It arrives as one argument, never through a shell.
+ * or the path of an image file (images like it, whether memery has indexed it or not; text after it
+ * mixes in too): ⌃ on a result, and the "Find similar memes" File and Universal Actions, rerun this
+ * filter with one of those. It arrives as one argument, never through a shell.
  *
  * It asks the memery server over its Unix socket (<MEMERY_HOME>/memery.sock, by @memery/client): a
  * warm model answers in milliseconds. When no server runs it starts `memery serve` in the background
  * and meanwhile runs `memery search FOLDER --json --no-index -- QUERY` itself, asking Alfred to rerun
  * the filter until the server answers. Items are built by @memery/client's alfredItem, the function
  * behind `memery search --format alfred`: the subtitle shows the words in the image (OCR) around the
- * matched ones, ⇧ copies them (info.plist wires ⇧ to the clipboard), ⌘C copies them too.
+ * matched ones, ⇧ copies them (info.plist wires ⇧ to the clipboard), ⌘C copies them too. Icons are
+ * the thumbnails memery stores in its home (a result's `thumb`); one a result lacks (none stored yet,
+ * or a server from before the store) is fetched once from GET /api/thumb/:id into the workflow's
+ * cache folder.
+ *
+ * No `cache` key: Alfred keeps one cached answer per Script Filter whatever the query, and would show
+ * the first query's images for every later one (see AlfredScriptFilterSchema in @memery/client).
  *
  * Configuration (the workflow's configuration sheet, as environment variables): folders,
  * memery_path, node_path (used by find-node.zsh), result_count, memery_home, start_server.
@@ -20,10 +28,11 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alfredDocument, alfredItem, alfredThumbPath, mergeResults, ServerUnavailable, THUMB_SIZE } from './client/memery-client.mjs';
+import { alfredDocument, alfredItem, mergeResults, ServerUnavailable, THUMB_SIZE } from './client/memery-client.mjs';
 import {
   abbreviateHome,
   cacheDir,
+  cacheDirPath,
   clearServerStart,
   configuredFolders,
   errorMessage,
@@ -55,11 +64,33 @@ function isFile(p) {
   }
 }
 
+/** How many word breaks of a path-led query are tried as the end of the image's path. */
+const PATH_SPLITS = 32;
+
+/**
+ * `PATH` or `PATH words` when `q` starts with the path of an existing file (paths may hold spaces:
+ * the longest prefix that is a file wins), else undefined.
+ */
+function imagePathQuery(q) {
+  if (!(q.startsWith('/') || q.startsWith('~/'))) return undefined;
+  if (isFile(expandHome(q))) return { image: expandHome(q) };
+  const breaks = [...q.matchAll(/\s+/g)].slice(-PATH_SPLITS).reverse();
+  for (const b of breaks) {
+    const path = expandHome(q.slice(0, b.index));
+    if (isFile(path)) {
+      const text = q.slice(b.index + b[0].length).trim();
+      return text ? { image: path, text } : { image: path };
+    }
+  }
+  return undefined;
+}
+
 /** The query object of the library/server from what was typed. */
 export function parseQuery(raw) {
   const q = String(raw ?? '').trim();
   if (q === '') return undefined;
-  if ((q.startsWith('/') || q.startsWith('~/')) && isFile(expandHome(q))) return { image: expandHome(q) };
+  const byPath = imagePathQuery(q);
+  if (byPath) return byPath;
   const m = /^id:(\d+)(?:\s+([\s\S]*))?$/.exec(q);
   if (m) {
     const text = (m[2] ?? '').trim();
@@ -81,9 +112,18 @@ async function mapLimit(items, limit, fn) {
   return out;
 }
 
-/** The cached thumbnail of a server result (shared with `memery search --format alfred`), fetched from the server when missing. */
-async function thumbIcon(client, home, r) {
-  const p = alfredThumbPath(home, r);
+/**
+ * The icon of a server result that carries no usable thumbnail (`thumb` null: none stored yet;
+ * absent: a server from before the thumbnail store; or its file gone): fetched once from the
+ * server's thumbnail route (which stores it, so later answers carry it) into the workflow's cache
+ * folder (`<cache>/thumbs/<id>-<mtime>.jpg`), else the file's own icon. Undefined when `thumb` is
+ * there to use.
+ */
+async function fetchedThumb(client, dir, r) {
+  if (typeof r.thumb === 'string' && r.thumb !== '' && existsSync(r.thumb)) return undefined;
+  const fileIcon = { type: 'fileicon', path: r.path };
+  if (typeof r.id !== 'number') return fileIcon;
+  const p = join(dir, 'thumbs', `${r.id}-${Math.trunc(r.mtime ?? 0)}.jpg`);
   if (existsSync(p)) return { path: p };
   try {
     const data = await client.thumbnail(r.id, THUMB_SIZE, { timeoutMs: 5_000 });
@@ -97,12 +137,12 @@ async function thumbIcon(client, home, r) {
     });
     return { path: p };
   } catch {
-    return { type: 'fileicon', path: r.path };
+    return fileIcon;
   }
 }
 
 /** Results from the running server, or throws ServerUnavailable. */
-async function viaServer(client, home, query, folders, n) {
+async function viaServer(client, env, home, query, folders, n) {
   let results;
   try {
     results = await client.search(query, { n, folders });
@@ -110,8 +150,10 @@ async function viaServer(client, home, query, folders, n) {
     if (err instanceof ServerUnavailable) throw err;
     throw new ShownError('memery could not search', errorMessage(err));
   }
-  const icons = await mapLimit(results, 6, (r) => thumbIcon(client, home, r));
-  return results.map((r, i) => ({ ...r, icon: icons[i] }));
+  const dir = cacheDirPath(env, home);
+  const icons = await mapLimit(results, 6, (r) => fetchedThumb(client, dir, r));
+  // A fetched thumbnail (or the file's own icon) stands in for a `thumb` that is missing or gone.
+  return results.map((r, i) => (icons[i] ? { ...r, icon: icons[i] } : r));
 }
 
 /** Folders among `folders` that the server's catalog does not cover. */
@@ -153,19 +195,16 @@ async function viaCli(memery, home, query, folders, n, env) {
       failures.push({ folder: folders[i], message: `unexpected output from memery: ${r.stdout.slice(0, 120)}` });
       return;
     }
-    // The thumbnail when the server (or `--format alfred`) cached one, else the file's own icon. No
-    // id: ⌃ (similar images) then searches by the path, which works without the server.
+    // The thumbnail memery stored (`thumb`), else the file's own icon. No id: ⌃ (similar images)
+    // then searches by the path, which works without the server.
     lists.push(
-      (doc.results ?? []).map((res) => {
-        const thumb = alfredThumbPath(home, res);
-        return {
-          path: res.path,
-          score: res.score,
-          text: res.text ?? null,
-          match: res.match ?? null,
-          icon: existsSync(thumb) ? { path: thumb } : { type: 'fileicon', path: res.path },
-        };
-      }),
+      (doc.results ?? []).map((res) => ({
+        path: res.path,
+        score: res.score,
+        text: res.text ?? null,
+        match: res.match ?? null,
+        ...(typeof res.thumb === 'string' && existsSync(res.thumb) ? { thumb: res.thumb } : {}),
+      })),
     );
   });
   if (lists.length === 0 && failures.length === runs.length) {
@@ -174,9 +213,12 @@ async function viaCli(memery, home, query, folders, n, env) {
   return { results: mergeResults(lists, n), failures };
 }
 
-/** One Alfred item per result (@memery/client's alfredItem): the actions are wired in info.plist by modifier. */
+/**
+ * One Alfred item per result (@memery/client's alfredItem: the icon fetched here, else its `thumb`,
+ * else the file's own): the actions are wired in info.plist by modifier.
+ */
 export function resultItem(r, rawQuery, grid) {
-  return alfredItem(r, { icon: r.icon, abbreviate: true, actions: { query: rawQuery, grid } });
+  return alfredItem(r, { ...(r.icon ? { icon: r.icon } : {}), abbreviate: true, actions: { query: rawQuery, grid } });
 }
 
 function message(title, subtitle, extra = {}) {
@@ -189,7 +231,7 @@ export async function search(rawQuery, env = process.env) {
   const query = parseQuery(rawQuery);
   const doc = alfredDocument([]);
   if (!query) {
-    doc.items.push(message('Search your images with memery', 'Type what you are looking for (“a cat in a box”), or id:<n> for images like one'));
+    doc.items.push(message('Search your images with memery', 'Type what you are looking for (“a cat in a box”), or id:<n> or an image’s path for images like it'));
     return doc;
   }
   const folders = configuredFolders(env, home);
@@ -200,7 +242,7 @@ export async function search(rawQuery, env = process.env) {
   const client = serverClient(home);
   try {
     try {
-      results = await viaServer(client, home, query, folders, n);
+      results = await viaServer(client, env, home, query, folders, n);
       clearServerStart(env, home);
       if (results.length === 0 && folders.length) {
         for (const f of await unindexed(client, folders)) {

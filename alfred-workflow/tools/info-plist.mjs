@@ -36,7 +36,12 @@ export const UID = {
   indexStartNotify: 'D74BF5F1-AA9D-4C48-BA7B-4263569FF495',
   indexScript: '746EE529-369B-4E37-94D5-0551C8298A5B',
   indexNotify: '3A8AF672-9214-4995-9885-8F9FCD2252F1',
+  similarFileAction: 'CB7574E7-E99C-4CF0-887B-5D62A749B0F8',
+  similarUniversalAction: '68E8FD2B-3F69-4ABB-9DEF-50B7DF7F1291',
 };
+
+/** The name of the File Action and Universal Action that search with a file as the query. */
+export const SIMILAR_ACTION = 'Find similar memes';
 
 /** The Script Filter's script: zsh finds node, then runs the bundled script with the query as "$1". */
 export const SEARCH_SCRIPT = 'source ./scripts/find-node.zsh json || exit 0\nexec "$node" ./scripts/search.mjs "$1"';
@@ -74,6 +79,8 @@ Search your image folders by meaning, with CLIP running on your Mac: type \`meme
 
 \`memeindex\` indexes the configured folders (or the folder you type) and tells you when it is done. Folders also have an **Index with memery** file action.
 
+**${SIMILAR_ACTION}**: a File Action on images, and a Universal Action on a file selected in Finder, searches with that image (indexed or not) and shows what looks like it; add words after its path to steer.
+
 ## Setup
 
 Install memery (\`npm install -g memery\`), then set **Folders** in Configure Workflow. Alfred does not use your shell's PATH: \`node\` and \`memery\` are looked for in Homebrew, /usr/local, Volta, nvm and ~/.npm-global; set **Node path** and **memery path** if yours live elsewhere.
@@ -81,7 +88,21 @@ Install memery (\`npm install -g memery\`), then set **Folders** in Configure Wo
 The first search starts \`memery serve\` in the background, which keeps the model loaded so that every keystroke is answered in milliseconds; until it is up, results come from \`memery search\` (slower).
 `;
 
-export function workflow(version) {
+/**
+ * Who made the workflow and where it lives, from package.json (one place for the repository's URL):
+ * `author` (its name), else the repository's owner; the repository's https URL (without `git+` and
+ * `.git`), else `homepage` without its fragment.
+ */
+export function packageAbout(pkg = readPackage()) {
+  const repo = String(typeof pkg.repository === 'string' ? pkg.repository : (pkg.repository?.url ?? ''));
+  const web = repo.replace(/^git\+/, '').replace(/\.git$/, '');
+  const webaddress = /^https:\/\//.test(web) ? web : String(pkg.homepage ?? '').replace(/#.*$/, '');
+  const author = typeof pkg.author === 'string' ? pkg.author.replace(/\s*[<(].*$/, '') : (pkg.author?.name ?? '');
+  const owner = /^https:\/\/[^/]+\/([^/]+)\//.exec(webaddress)?.[1] ?? '';
+  return { createdby: author || owner || String(pkg.name ?? ''), webaddress };
+}
+
+export function workflow(version, about = packageAbout()) {
   const objects = [
     {
       uid: UID.search,
@@ -197,6 +218,18 @@ export function workflow(version) {
     },
     { uid: UID.indexScript, type: 'alfred.workflow.action.script', version: 2, config: runScript(INDEX_SCRIPT) },
     { uid: UID.indexNotify, type: 'alfred.workflow.output.notification', version: 1, config: notification('memery', '{query}') },
+    {
+      uid: UID.similarFileAction,
+      type: 'alfred.workflow.trigger.action',
+      version: 1,
+      config: { acceptsmulti: 0, filetypes: ['public.image'], name: SIMILAR_ACTION },
+    },
+    {
+      uid: UID.similarUniversalAction,
+      type: 'alfred.workflow.trigger.universalaction',
+      version: 1,
+      config: { acceptsfiles: true, acceptsmulti: 0, acceptstext: false, acceptsurls: false, name: SIMILAR_ACTION },
+    },
   ];
 
   const actions = (source) => [
@@ -218,6 +251,9 @@ export function workflow(version) {
     [UID.indexKeyword]: [connection(UID.indexStartNotify), connection(UID.indexScript)],
     [UID.indexFileAction]: [connection(UID.indexStartNotify), connection(UID.indexScript)],
     [UID.indexScript]: [connection(UID.indexNotify)],
+    // A file as the query: through the same external trigger as ⌃, into the search Script Filter.
+    [UID.similarFileAction]: [connection(UID.callSimilar)],
+    [UID.similarUniversalAction]: [connection(UID.callSimilar)],
   };
 
   const at = (xpos, ypos, note) => ({ ...(note ? { note } : {}), xpos, ypos });
@@ -228,7 +264,7 @@ export function workflow(version) {
     [UID.copyNotify]: at(560, 20),
     [UID.reveal]: at(330, 150, '⌘ reveal'),
     [UID.copyPath]: at(330, 280, '⌥ copy the path'),
-    [UID.callSimilar]: at(330, 410, '⌃ similar images: reruns the search with id:<n>'),
+    [UID.callSimilar]: at(330, 410, '⌃ similar images: reruns the search with id:<n>; the file actions with the file’s path'),
     [UID.copyText]: at(560, 280, '⇧ copy the text in the image (the item’s arg for ⇧)'),
     [UID.gridKeyword]: at(40, 560),
     [UID.gridScript]: at(330, 560, 'fn / grid keyword: the same results as Script Filter JSON'),
@@ -239,6 +275,8 @@ export function workflow(version) {
     [UID.indexStartNotify]: at(330, 720),
     [UID.indexScript]: at(330, 860),
     [UID.indexNotify]: at(560, 860),
+    [UID.similarFileAction]: at(40, 1040, `${SIMILAR_ACTION}: File Action on images`),
+    [UID.similarUniversalAction]: at(40, 1180, `${SIMILAR_ACTION}: Universal Action on files`),
   };
 
   const textfield = (variable, label, def, description, placeholder = '', required = false) => ({
@@ -296,7 +334,7 @@ export function workflow(version) {
     bundleid: 'dev.memery.alfred',
     category: 'Productivity',
     connections,
-    createdby: 'memery',
+    createdby: about.createdby,
     description: 'Search your image folders by meaning (CLIP, on your Mac)',
     disabled: false,
     name: 'memery',
@@ -306,7 +344,7 @@ export function workflow(version) {
     userconfigurationconfig,
     variablesdontexport: [],
     version,
-    webaddress: '',
+    webaddress: about.webaddress,
   };
 }
 
@@ -320,8 +358,12 @@ export function toPlistXml(value) {
   return `${build(sortKeys(value), { indent: '\t' })}\n`;
 }
 
+function readPackage() {
+  return JSON.parse(readFileSync(join(WORKFLOW_DIR, '..', 'package.json'), 'utf8'));
+}
+
 export function packageVersion() {
-  return JSON.parse(readFileSync(join(WORKFLOW_DIR, '..', 'package.json'), 'utf8')).version;
+  return readPackage().version;
 }
 
 export function infoPlistXml() {

@@ -57,6 +57,14 @@ export const AlfredScriptFilterSchema = z
     variables: z.record(z.string(), z.string()).optional(),
     /** Keep the order given instead of Alfred's learned ordering. */
     skipknowledge: z.boolean().optional(),
+    /**
+     * Alfred 5.5+: keep this answer for `seconds` (5 to 86400) and show it instead of running the
+     * script; `loosereload` shows it at once and reruns the script in the background once stale.
+     * Alfred keeps one answer per Script Filter, not one per query, and forgets it only when it
+     * expires (or on a workflow reload or an Alfred restart): for Script Filters whose items do not
+     * depend on what is typed ("Alfred filters results"). memery's search filters answer each query
+     * themselves, so they never set it.
+     */
     cache: z.object({ seconds: z.number().int().min(5).max(86400), loosereload: z.boolean().optional() }).strict().optional(),
   })
   .strict();

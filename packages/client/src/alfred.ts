@@ -1,29 +1,36 @@
 /**
  * Alfred Script Filter items for search results, built here only: by `memery search --format
- * alfred` and by the Alfred workflow (server and CLI answers alike). Thumbnails are cached under
- * `<home>/thumbs/<file id>-<mtime>.jpg` by whichever of them makes one first.
+ * alfred` and by the Alfred workflow (server and CLI answers alike). An item's icon is the one the
+ * caller gives, else the result's `thumb` (the JPEG thumbnail memery stores in its home), else the
+ * file's own icon.
  */
 import { homedir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { AlfredIcon, AlfredItem, AlfredScriptFilter } from './alfred-schema.js';
 import { snippetText, textSnippet } from './protocol.js';
 import type { SearchResult } from './schemas.js';
 
 export type { AlfredIcon, AlfredItem, AlfredModifier, AlfredScriptFilter } from './alfred-schema.js';
 
-/** Where the thumbnail of `r` is cached in `home`. */
-export function alfredThumbPath(home: string, r: Pick<SearchResult, 'id' | 'mtime'>): string {
-  return join(home, 'thumbs', `${r.id}-${Math.trunc(r.mtime)}.jpg`);
-}
-
 /** `/Users/me/Pictures` -> `~/Pictures`. */
 export function abbreviateHome(p: string, home: string = homedir()): string {
   return p === home ? '~' : p.startsWith(home + '/') ? `~${p.slice(home.length)}` : p;
 }
 
+/** What alfredItem reads of a result: SearchResult's fields, `thumb` optional (servers before thumbnails leave it out). */
+export type AlfredResult = Pick<SearchResult, 'path' | 'score'> & Partial<Pick<SearchResult, 'text' | 'match'>> & { id?: number; thumb?: string | null };
+
+/** A result's icon: its stored thumbnail (`thumb`) when it has one, else the file's own icon. */
+export function alfredIcon(r: Pick<AlfredResult, 'path' | 'thumb'>): AlfredIcon {
+  return typeof r.thumb === 'string' && r.thumb !== '' ? { path: r.thumb } : { type: 'fileicon', path: r.path };
+}
+
 export interface AlfredItemOptions {
-  /** The item's icon (a cached thumbnail, or the file's own icon). */
-  icon: AlfredIcon;
+  /**
+   * The item's icon, for a caller that knows better than the result (its `thumb` is missing or its
+   * file gone, and the caller made or fetched one). Default: alfredIcon(r).
+   */
+  icon?: AlfredIcon;
   /** Show the folder as `~/…` in the subtitle. */
   abbreviate?: boolean;
   /**
@@ -41,7 +48,7 @@ export const ALFRED_SNIPPET_WIDTH = 50;
  * subtitle is the score and folder, after a snippet of the image's text (OCR) when it has some, around
  * the words that matched; ⌘C copies that text (else the path) and ⌘L shows it in Large Type.
  */
-export function alfredItem(r: Pick<SearchResult, 'path' | 'score'> & Partial<Pick<SearchResult, 'text' | 'match'>> & { id?: number }, o: AlfredItemOptions): AlfredItem {
+export function alfredItem(r: AlfredResult, o: AlfredItemOptions = {}): AlfredItem {
   const name = basename(r.path);
   const score = Number.isFinite(r.score) ? r.score.toFixed(3) : '–';
   const folder = o.abbreviate ? abbreviateHome(dirname(r.path)) : dirname(r.path);
@@ -53,7 +60,7 @@ export function alfredItem(r: Pick<SearchResult, 'path' | 'score'> & Partial<Pic
     subtitle: `${words ? `\u201c${words}\u201d \u00b7 ` : ''}${score} \u00b7 ${folder}`,
     arg: r.path,
     type: 'file',
-    icon: o.icon,
+    icon: o.icon ?? alfredIcon(r),
     quicklookurl: r.path,
     text: { copy: text ?? r.path, largetype: text ?? name },
   };
@@ -70,7 +77,11 @@ export function alfredItem(r: Pick<SearchResult, 'path' | 'score'> & Partial<Pic
   return item;
 }
 
-/** A Script Filter document of result items (memery's order: Alfred's learning is off). */
+/**
+ * A Script Filter document of result items (memery's order: Alfred's learning is off). No `cache`:
+ * Alfred keeps one cached answer per Script Filter, whatever the query, and does not run the script
+ * while it is fresh (see AlfredScriptFilterSchema), so a query-driven filter must not set it.
+ */
 export function alfredDocument(items: AlfredItem[], extra: Omit<AlfredScriptFilter, 'items'> = {}): AlfredScriptFilter {
   return { skipknowledge: true, ...extra, items };
 }
