@@ -17,7 +17,7 @@ afterAll(() => {
 
 interface JsonOut {
   query: Record<string, unknown>;
-  results: Array<{ path: string; score: number; width: number; height: number; bytes: number; mtime: number; id: number }>;
+  results: Array<{ path: string; score: number; width: number; height: number; bytes: number; mtime: number; id: number; thumb: string | null }>;
 }
 
 function ok(r: CliResult): CliResult {
@@ -59,8 +59,10 @@ describe.skipIf(!CLI_BUILT)('memery search output formats', () => {
     expect(out.results[0]!.path).toBe(files.red);
     expect(out.results).toHaveLength(Object.keys(COLOURS).length);
     for (const x of out.results) {
-      expect(Object.keys(x).sort()).toEqual(['bytes', 'height', 'id', 'match', 'mtime', 'path', 'score', 'text', 'width']);
+      expect(Object.keys(x).sort()).toEqual(['bytes', 'height', 'id', 'match', 'mtime', 'path', 'score', 'text', 'thumb', 'width']);
       expect(x.width).toBeGreaterThan(0);
+      // the thumbnail made while indexing, in the home's store
+      expect(typeof x.thumb === 'string' && existsSync(x.thumb) && x.thumb.endsWith('.jpg'), String(x.thumb)).toBe(true);
     }
     const scores = out.results.map((x) => x.score);
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);

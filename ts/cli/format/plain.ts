@@ -11,7 +11,7 @@ export const formatPaths: Formatter = (results) => results.map((r) => `${r.path}
 /** Each path followed by a NUL byte (for `xargs -0`). */
 export const formatNul: Formatter = (results) => results.map((r) => `${r.path}\0`).join('');
 
-/** `{ query, folder, n, threshold?, results: [{ path, score, width, height, bytes, mtime, id, text, match }] }`. */
+/** `{ query, folder, n, threshold?, results: [{ path, score, width, height, bytes, mtime, id, text, match, thumb }] }`. */
 export const formatJson: Formatter = (results, ctx: FormatContext) => {
   const out: Record<string, unknown> = { query: ctx.query, folder: ctx.folder, n: ctx.n };
   if (ctx.threshold !== undefined) out.threshold = ctx.threshold;
@@ -25,6 +25,7 @@ export const formatJson: Formatter = (results, ctx: FormatContext) => {
     id: r.id,
     text: r.text ?? null,
     match: r.match ?? null,
+    thumb: r.thumb ?? null,
   }));
   return `${JSON.stringify(out, null, 2)}\n`;
 };
