@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "alloc_tuning.h"
 #include "common.h"
 #include "options.h"
 #include "embeddings.h"
@@ -115,6 +116,7 @@ class EncodeFilesWorker : public PromiseWorker {
         maxFileBytes_(maxFileBytes), thumbnailSize_(thumbnailSize), thumbnailQuality_(thumbnailQuality) {}
 
   void Run() override {
+    ScopedDecodeAllocator allocator;  // heap, not mmap, for the decoders' large blocks (alloc_tuning.h)
     const size_t n = paths_.size();
     const size_t dim = static_cast<size_t>(m_->dim);
     const size_t per = static_cast<size_t>(3) * m_->size * m_->size;

@@ -1,0 +1,54 @@
+// glibc's allocator while images are decoded. Each image needs a few large buffers (the file's
+// bytes are reused, but libjpeg's pools, libvips' regions and the JPEG encoder's output are not):
+// above glibc's mmap threshold (128 KiB, raised only as far as the largest block freed) every
+// such buffer is a fresh mmap, zero-filled page by page and unmapped when freed, and the heap is
+// trimmed back to the kernel as soon as 128 KiB lie free at its top. Measured (perf) on 1-12 MP
+// photos, those page faults were about a tenth of the decode's CPU and a third of the thumbnail's.
+// While any encodeFiles call runs, blocks up to kMmapThreshold come from the heap and its top is
+// kept up to kTrimThreshold; when the last one ends the defaults return and malloc_trim gives the
+// freed memory back, so a long-running server does not keep it.
+#pragma once
+#include <mutex>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace memery {
+class ScopedDecodeAllocator {
+ public:
+  static constexpr int kMmapThreshold = 32 * 1024 * 1024;
+  static constexpr int kTrimThreshold = 128 * 1024 * 1024;
+  ScopedDecodeAllocator() {
+#if defined(__GLIBC__)
+    std::lock_guard<std::mutex> lock(Mutex());
+    if (Users()++ == 0) {
+      mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+      mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
+    }
+#endif
+  }
+  ~ScopedDecodeAllocator() {
+#if defined(__GLIBC__)
+    std::lock_guard<std::mutex> lock(Mutex());
+    if (--Users() == 0) {
+      // glibc's defaults (fixed from now on: a mallopt call ends their dynamic adjustment).
+      mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+      mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+      malloc_trim(0);
+    }
+#endif
+  }
+  ScopedDecodeAllocator(const ScopedDecodeAllocator &) = delete;
+  ScopedDecodeAllocator &operator=(const ScopedDecodeAllocator &) = delete;
+
+ private:
+  static std::mutex &Mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static int &Users() {
+    static int n = 0;
+    return n;
+  }
+};
+}  // namespace memery
