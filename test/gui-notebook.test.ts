@@ -2,7 +2,7 @@
  * Notebook rendering: results as an HTML grid with embedded thumbnails or file links, and the
  * display hooks notebook kernels look for.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchResult } from '../ts/api/schemas.js';
 import { resultsToHTML, toHTML } from '../ts/notebook/html.js';
@@ -34,6 +34,20 @@ describe('notebook HTML', () => {
     expect(html).toContain('red.png');
     expect(html).toContain(results[0]!.score.toFixed(3));
     expect(html).not.toMatch(/<script/i);
+  });
+
+  it('embeds the thumbnails stored while indexing (a result\'s thumb), and makes the ones missing', async () => {
+    expect(results.every((r) => typeof r.thumb === 'string')).toBe(true);
+    // the bytes of the file `thumb` names, whatever they are: red's result given green's thumbnail
+    const other = readFileSync(results[1]!.thumb!).toString('base64');
+    const html = await resultsToHTML([{ ...results[0]!, thumb: results[1]!.thumb }]);
+    expect(html).toContain(`data:image/jpeg;base64,${other}`);
+    // larger than the stored size, or no stored thumbnail: made from the file itself
+    for (const [r, size] of [[{ ...results[0]!, thumb: results[1]!.thumb }, 300], [{ ...results[0]!, thumb: null }, 160]] as const) {
+      const made = await resultsToHTML([r], { size });
+      expect(made).not.toContain(other);
+      expect(made).toMatch(/src="data:image\/jpeg;base64,\/9j\//);
+    }
   });
 
   it('links the files instead when asked, escaping names', async () => {

@@ -4,9 +4,12 @@
  * `[Symbol.for('Jupyter.display')]`, IJavascript objects with `_toMime()` / `_toHtml()`, and tslab
  * takes the string through `tslab.display.html()`. See docs/notebooks.md.
  */
-import { pathToFileURL } from 'node:url';
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { THUMB_SIZE } from '@memery/client/protocol';
 import type { SearchResult } from '../api/schemas.js';
+import { THUMBNAIL_QUALITY } from '../native/image-encoder.js';
 import { thumbnail } from '../native/image-ops.js';
 
 export interface ResultsHTMLOptions {
@@ -17,7 +20,11 @@ export interface ResultsHTMLOptions {
    * locally; browsers block file: URLs inside served notebooks).
    */
   thumbnails?: 'data-uri' | 'file';
-  /** Thumbnail edge in pixels (default 160). */
+  /**
+   * Thumbnail edge in pixels (default 160). Up to THUMB_SIZE (256) the image is the one memery
+   * stored while indexing (a result's `thumb`); larger ones, and results without one, are made
+   * from the file.
+   */
   size?: number;
   /** Caption under each image (default 'name'). */
   caption?: 'name' | 'path' | 'none';
@@ -51,8 +58,15 @@ export async function resultsToHTML(results: readonly SearchResult[], opts: Resu
   const scores = opts.scores ?? true;
   const sources = await mapLimit([...results], opts.concurrency ?? 8, async (r): Promise<string | undefined> => {
     if (mode === 'file') return pathToFileURL(r.path).href;
+    if (r.thumb && size <= THUMB_SIZE) {
+      try {
+        return `data:image/jpeg;base64,${(await readFile(r.thumb)).toString('base64')}`;
+      } catch {
+        // evicted or removed since the search: made from the file below
+      }
+    }
     try {
-      const t = await thumbnail(r.path, { size: size * 2 > 512 ? size : size * 2, format: 'jpeg', quality: 80 });
+      const t = await thumbnail(r.path, { size: size * 2 > 512 ? size : size * 2, format: 'jpeg', quality: THUMBNAIL_QUALITY });
       return `data:image/jpeg;base64,${t.data.toString('base64')}`;
     } catch {
       return undefined; // unreadable now: a placeholder cell
