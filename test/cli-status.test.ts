@@ -54,6 +54,14 @@ describe.skipIf(!CLI_BUILT)(`memery status: the catalog's models${built}`, () =>
     expect(s.models).toEqual([{ id: colourId, embeddings: 8, inUse: false, name: null, dir: null }]);
   });
 
+  it('the thumbnail store: one per indexed image, its bytes against the budget, and where it is', async () => {
+    const s = statusOf(await runColour(['status', '--json'], { home, env }));
+    expect(s.thumbnails).toMatchObject({ count: 8, budget: 256 * 1024 * 1024, dir: join(home, 'thumbnails') });
+    expect(s.thumbnails!.bytes).toBeGreaterThan(8 * 100);
+    const r = ok(await runColour(['status'], { home, env: { ...env, MEMERY_THUMBNAIL_BUDGET: '1' } }));
+    expect(r.stdout).toMatch(new RegExp(`^thumbnails 8 stored, [0-9.]+ (B|KB) of 1\\.0 MB \\(thumbnailBudget\\) in ${join(home, 'thumbnails')}$`, 'm'));
+  });
+
   it('with --model-dir: that model is marked in use, named by its folder, with the same id and count', async () => {
     const r = ok(await runColour(['status'], { home, env }));
     expect(r.stdout).toMatch(/^models +1 in the catalog$/m);

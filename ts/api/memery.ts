@@ -514,6 +514,7 @@ export class Memery {
       index: { file, type: this.config.indexType, health, vectors, problems },
       integrity: this.#catalog.integrityCheck(),
       models: await this.#catalogModels(layout),
+      thumbnails: { ...this.#thumbs.totals(), budget: this.#thumbs.budgetBytes, dir: this.#thumbs.dir },
     };
   }
 

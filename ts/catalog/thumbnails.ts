@@ -170,6 +170,12 @@ export class ThumbnailStore {
     return rows.length;
   }
 
+  /** How many thumbnails the store lists, and their bytes. */
+  totals(): { count: number; bytes: number } {
+    const r = this.#catalog.db.prepare('SELECT count(*) AS count, total(bytes) AS bytes FROM thumbnails').get() as { count: number; bytes: number };
+    return { count: r.count, bytes: Math.round(r.bytes) };
+  }
+
   /**
    * Keeps the store within its budget: when the thumbnails' bytes pass it, the least recently used
    * go until LOW_WATER of it is used, except those in `keep` (`<hash>-<size>`). Returns how many went.

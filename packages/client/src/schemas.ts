@@ -169,6 +169,8 @@ export const StatusSchema = z.object({
   integrity: z.string(),
   /** The models the catalog holds embeddings of, the one in use first. Absent from older servers. */
   models: z.array(CatalogModelSchema).optional(),
+  /** The thumbnail store: how many, their bytes, its budget (bytes) and folder. Absent from older servers. */
+  thumbnails: z.object({ count: z.number().int(), bytes: z.number().int(), budget: z.number().int(), dir: z.string() }).optional(),
 });
 export type Status = z.infer<typeof StatusSchema>;
 

@@ -1,6 +1,7 @@
 /** `memery status [--json]`: catalog, folders, counts, model, the models the catalog holds, index health, server. */
 import type { CatalogModel } from '../../api/schemas.js';
 import { openMemery, paint, useColor, writeOut, type GlobalOptions } from '../context.js';
+import { formatBytes } from '../../models/progress.js';
 import { findServer } from '../server-link.js';
 
 export async function runStatus(opts: { json?: boolean }, g: GlobalOptions): Promise<void> {
@@ -27,6 +28,9 @@ export async function runStatus(opts: { json?: boolean }, g: GlobalOptions): Pro
     `${b('index')}      ${out.index.type}, ${out.model.id ? `${out.index.vectors} vectors, ${out.index.health}` : 'no vectors: the model in use is not available'}`,
     ...modelLines(out.models ?? [], b),
     `${b('files')}      ${out.counts.files} indexed, ${out.counts.failed} failed, ${out.counts.embeddings} embeddings, ${out.counts.texts ?? 0} with text`,
+    ...(out.thumbnails
+      ? [`${b('thumbnails')} ${out.thumbnails.count} stored, ${formatBytes(out.thumbnails.bytes)} of ${formatBytes(out.thumbnails.budget)} (thumbnailBudget) in ${out.thumbnails.dir}`]
+      : []),
     `${b('server')}     ${out.server.running ? `running (${out.server.url}, pid ${out.server.pid})` : 'not running'}`,
     `${b('folders')}    ${out.folders.length === 0 ? 'none (run `memery index FOLDER`)' : out.folders.length}`,
     ...out.folders.map(
