@@ -495,6 +495,9 @@ async function indexFolder(folder) {
       if (event === EVENTS.done) done = JSON.parse(data);
       else if (event === EVENTS.error) failed = JSON.parse(data);
     })(await res.text());
+    // This answer can arrive before /api/events delivers the same 'done': hide the bar now (a
+    // later job's progress shows it again).
+    if (done || failed) el.progress.hidden = true;
     if (done) toast(`Indexed ${done.folder}: ${done.new} new, ${done.reembedded} changed, ${done.removed} removed, ${done.failed} failed`, 4000);
     else if (failed) toast(`Indexing failed: ${failed.message}`, 5000);
   } catch (err) {

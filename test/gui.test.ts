@@ -413,6 +413,47 @@ describe.skipIf(!CHROMIUM)('web GUI in chromium', () => {
     }
   });
 
+  it("hides the progress bar when its own index request answers, even before the event stream's 'done' arrives", async () => {
+    const other = await browser!.context.newPage();
+    try {
+      // An event stream that lags: progress events come through, 'done' (and what follows it) never does.
+      await other.addInitScript(() => {
+        const Real = window.EventSource;
+        class Lagging extends Real {
+          override addEventListener(type: string, ...rest: [EventListenerOrEventListenerObject, (boolean | AddEventListenerOptions)?]): void {
+            if (type === 'done' || type === 'changed' || type === 'error') return;
+            super.addEventListener(type, ...rest);
+          }
+        }
+        window.EventSource = Lagging;
+        const shown: boolean[] = [];
+        (window as { __shown?: boolean[] }).__shown = shown;
+        document.addEventListener('DOMContentLoaded', () => {
+          const bar = document.getElementById('progress')!;
+          new MutationObserver(() => shown.push(!bar.hidden)).observe(bar, { attributes: true, attributeFilter: ['hidden'] });
+        });
+      });
+      await other.goto(fx.server.url);
+      await other.waitForFunction(() => document.getElementById('stats')?.textContent?.includes('images'));
+      if (!(await other.locator('#folders-panel').evaluate((d) => (d as HTMLDetailsElement).open))) await other.locator('#folders-panel summary').click();
+      await other.locator('#index-path').fill(fx.dir);
+      await other.locator('#index-form button[type="submit"]').click();
+      const atToast = await other.waitForFunction(
+        () => {
+          const t = document.getElementById('toast')!;
+          return !t.hidden && t.textContent!.startsWith('Indexed ') ? { barHidden: document.getElementById('progress')!.hidden } : null;
+        },
+        undefined,
+        { polling: 'raf', timeout: 60_000 },
+      );
+      expect(await atToast.jsonValue()).toEqual({ barHidden: true });
+      expect(await other.evaluate(() => (window as { __shown?: boolean[] }).__shown)).toContain(true); // it had been shown
+      expect(await other.locator('#progress').isHidden()).toBe(true);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('without the cookie shows only how to get in, and the printed URL lets the owner back in', async () => {
     await browser!.context.clearCookies();
     const other = await browser!.context.newPage();
