@@ -5,7 +5,7 @@
  * marked in use and named; an installed registry model is named by the id of its files. The failed
  * files of each folder are listed (path, code, message) in `--json`.
  */
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StatusSchema, type Status } from '../ts/api/schemas.js';
@@ -78,6 +78,27 @@ describe.skipIf(!CLI_BUILT)(`memery status: the catalog's models${built}`, () =>
     expect(s.folders[0]).toMatchObject({ path: dir, files: 8, failed: 1 });
     expect(s.folders[0]!.errors).toEqual([{ path: join(dir, 'broken.png'), code: 'E_DECODE', message: expect.any(String) }]);
     expect(s.folders[0]!.errors![0]!.message.length).toBeGreaterThan(0);
+  });
+
+  it('two registry models of one repository in the Hugging Face cache: the int8 one names the quantized files', async () => {
+    // Xenova/clip-vit-base-patch32 as Python tools lay it out: fp32 files and *_quantized.onnx beside them.
+    const hub = cliTemp('memery-status-hub-xenova-');
+    const repo = join(hub, 'models--Xenova--clip-vit-base-patch32');
+    const commit = 'c0ffee'.padEnd(40, '0');
+    const snap = join(repo, 'snapshots', commit);
+    cpSync(COLOUR_MODEL, snap, { recursive: true });
+    copyFileSync(join(testModel('colour-openclip'), 'visual', 'model.onnx'), join(snap, 'onnx', 'vision_model_quantized.onnx'));
+    copyFileSync(join(testModel('colour-openclip'), 'textual', 'model.onnx'), join(snap, 'onnx', 'text_model_quantized.onnx'));
+    mkdirSync(join(repo, 'refs'), { recursive: true });
+    writeFileSync(join(repo, 'refs', 'main'), commit);
+    const h = cliTemp('memery-status-home-xenova-');
+    const e = { ...env, HF_HUB_CACHE: hub, HF_HUB_OFFLINE: '1' };
+    ok(await runCli(['index', dir, '--no-ocr', '--model', 'clip-vit-base-patch32-quantized'], { home: h, env: e }));
+    const s = statusOf(await runCli(['status', '--json', '--model', 'clip-vit-base-patch32'], { home: h, env: e }));
+    expect(s.models!.map((m) => [m.inUse, m.name, m.embeddings])).toEqual([
+      [true, 'clip-vit-base-patch32', 0],
+      [false, 'clip-vit-base-patch32-quantized', 8],
+    ]);
   });
 
   it('two models: the one in use first; an installed registry model is named, with how to use it', async () => {

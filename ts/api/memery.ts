@@ -9,7 +9,9 @@ import { defaultHome, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { MemeryError } from '../errors.js';
 import { detectLayout, type ModelLayout } from '../models/layout.js';
-import { listInstalled, type DownloadProgressEvent } from '../models/download.js';
+import type { DownloadProgressEvent } from '../models/download.js';
+import { listInstalled } from '../models/installed.js';
+import { MODEL_REGISTRY } from '../models/registry.js';
 import { ImageEncoder } from '../native/image-encoder.js';
 import { thumbnail } from '../native/image-ops.js';
 import { THUMB_SIZE } from '@memery/client/protocol';
@@ -531,9 +533,13 @@ export class Memery {
     const known = new Map<string, { name: string; dir: string }>();
     if (layout) known.set(layout.id, { name: this.config.modelDir ? basename(layout.dir) : this.config.model, dir: layout.dir });
     if ([...byId.keys()].some((id) => !known.has(id))) {
-      for (const m of await listInstalled(this.home).catch(() => [])) {
-        if (!m.complete) continue;
-        for (const variant of ['fp32', 'quantized'] as const) {
+      // Models of one repository share a cache folder: an int8 entry names the quantized files (it
+      // goes first), an fp32 entry its own files and, unclaimed, their quantized copies.
+      const installed = (await listInstalled(this.home).catch(() => [])).filter((m) => m.complete);
+      const isInt8 = (name: string) => MODEL_REGISTRY.find((e) => e.name === name)?.variant === 'int8';
+      installed.sort((a, b) => Number(isInt8(b.name)) - Number(isInt8(a.name)));
+      for (const m of installed) {
+        for (const variant of isInt8(m.name) ? (['quantized'] as const) : (['fp32', 'quantized'] as const)) {
           const l = await detectLayout(m.dir, { variant }).catch(() => undefined);
           if (l && !known.has(l.id)) known.set(l.id, { name: m.name, dir: m.dir });
         }
