@@ -1,5 +1,5 @@
-// The common part of the encoder wrappers (ImageEncoder, TextEncoder): a JS object holding a
-// loaded model (shared with the workers that use it), made only by the class's static load(),
+// The common part of the model wrappers (ImageEncoder, TextEncoder, OcrEngine): a JS object holding
+// a loaded model (shared with the workers that use it), made only by the class's static load(),
 // closed by close(); every method on a closed one is an E_MODEL error.
 #pragma once
 #include <napi.h>
@@ -11,15 +11,23 @@
 
 namespace memery {
 
+// The ONNX Runtime provider a model runs on (info().provider): its session's. A model of several
+// sessions (OcrModels) has an overload beside it, found by argument-dependent lookup.
+template <typename ModelT>
+auto ProviderOf(const ModelT &m) -> decltype(m.model->provider()) {
+  return m.model->provider();
+}
+
 template <typename Derived, typename ModelT>
 class ModelWrap : public Napi::ObjectWrap<Derived> {
  public:
-  // `what`: "image encoder", "text encoder"; `className`: the JS class.
-  ModelWrap(const Napi::CallbackInfo &info, const char *className, const char *what)
+  // `what`: "image encoder", "text encoder", "OCR engine"; `className`: the JS class; `loadArgs`:
+  // the parameters of its load(), for the message when it is constructed directly.
+  ModelWrap(const Napi::CallbackInfo &info, const char *className, const char *what, const char *loadArgs = "path, options")
       : Napi::ObjectWrap<Derived>(info), what_(what) {
     if (info.Length() < 1 || !info[0].IsExternal())
-      throw Napi::TypeError::New(info.Env(), std::string("Use ") + className + ".load(path, options) to create " +
-                                                 (what_[0] == 'i' ? "an " : "a ") + what_);
+      throw Napi::TypeError::New(info.Env(), std::string("Use ") + className + ".load(" + loadArgs + ") to create " +
+                                                 (std::string("aeiouAEIOU").find(what_[0]) != std::string::npos ? "an " : "a ") + what_);
     model_ = *info[0].As<Napi::External<std::shared_ptr<ModelT>>>().Data();
   }
 
@@ -61,7 +69,7 @@ class ModelWrap : public Napi::ObjectWrap<Derived> {
     auto m = Model(env);
     Napi::Object o = Napi::Object::New(env);
     FillInfo(env, *m, o);
-    o.Set("provider", m->model->provider());
+    o.Set("provider", ProviderOf(*m));
     return o;
   }
 

@@ -118,7 +118,7 @@ class LoadWorker : public PromiseWorker {
     models_ = m;
   }
   Napi::Value Result(Napi::Env env) override {
-    return Data(env).ocrEngine.New({Napi::External<std::shared_ptr<OcrModels>>::New(env, &models_)});
+    return OcrEngine::Wrap(Data(env).ocrEngine, env, models_);
   }
 
  private:
@@ -455,21 +455,10 @@ class ReadWorker : public PromiseWorker {
 Napi::Object OcrEngine::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function f = DefineClass(env, "OcrEngine",
                                  {StaticMethod<&OcrEngine::Load>("load"), InstanceMethod<&OcrEngine::Read>("read"),
-                                  InstanceMethod<&OcrEngine::Info>("info"), InstanceMethod<&OcrEngine::Close>("close")});
+                                  InfoMethod(), CloseMethod()});
   Data(env).ocrEngine = Napi::Persistent(f);
   exports.Set("OcrEngine", f);
   return exports;
-}
-
-OcrEngine::OcrEngine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<OcrEngine>(info) {
-  if (info.Length() < 1 || !info[0].IsExternal())
-    throw Napi::TypeError::New(info.Env(), "Use OcrEngine.load(options) to create an OCR engine");
-  models_ = *info[0].As<Napi::External<std::shared_ptr<OcrModels>>>().Data();
-}
-
-std::shared_ptr<OcrModels> OcrEngine::Models(Napi::Env env) {
-  if (!models_) throw ToJsError(env, "E_MODEL", "The OCR engine is closed");
-  return models_;
 }
 
 // load({ detModel, recModel, dict }, sessionOptions)
@@ -484,16 +473,13 @@ Napi::Value OcrEngine::Load(const Napi::CallbackInfo &info) {
   lp.mo = ReadModelOptions(mo);
   lp.detThreads = static_cast<int>(NumberKey(mo, "detThreads"));  // -1: as many as threads
   lp.fuse = BoolKey(mo, "fuse");
-  auto *w = new LoadWorker(env, files.Get("detModel").As<Napi::String>().Utf8Value(), files.Get("recModel").As<Napi::String>().Utf8Value(),
-                           files.Get("dict").As<Napi::String>().Utf8Value(), std::move(lp));
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+  return Queue(new LoadWorker(env, files.Get("detModel").As<Napi::String>().Utf8Value(), files.Get("recModel").As<Napi::String>().Utf8Value(),
+                              files.Get("dict").As<Napi::String>().Utf8Value(), std::move(lp)));
 }
 
 Napi::Value OcrEngine::Read(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  auto m = Models(env);
+  auto m = Model(env);
   if (!info[0].IsArray()) throw Napi::TypeError::New(env, "Expected an array of paths or Buffers for inputs");
   Napi::Array arr = info[0].As<Napi::Array>();
   std::vector<Input> inputs(arr.Length());
@@ -526,29 +512,16 @@ Napi::Value OcrEngine::Read(const Napi::CallbackInfo &info) {
   p.profile = BoolKey(o, "profile");
   p.maxFileBytes = ReadMaxFileBytes(env, o);
   if (p.decode.limit < 32) throw ToJsError(env, "E_USAGE", "Expected a limit of at least 32 pixels");
-  auto *w = new ReadWorker(env, m, std::move(inputs), p);
-  auto pr = w->Promise();
-  w->Queue();
-  return pr;
+  return Queue(new ReadWorker(env, m, std::move(inputs), p));
 }
 
-Napi::Value OcrEngine::Info(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  auto m = Models(env);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("detModel", m->det->path());
-  o.Set("recModel", m->rec->path());
-  o.Set("dict", m->dictPath);
-  o.Set("classes", Napi::Number::New(env, static_cast<double>(m->alphabet.symbols.size())));
-  o.Set("provider", m->det->provider());
-  o.Set("threads", Napi::Number::New(env, static_cast<double>(m->workers)));
-  o.Set("fused", m->fused);
-  return o;
-}
-
-Napi::Value OcrEngine::Close(const Napi::CallbackInfo &info) {
-  models_.reset();
-  return info.Env().Undefined();
+void OcrEngine::FillInfo(Napi::Env env, const OcrModels &m, Napi::Object &o) {
+  o.Set("detModel", m.det->path());
+  o.Set("recModel", m.rec->path());
+  o.Set("dict", m.dictPath);
+  o.Set("classes", Napi::Number::New(env, static_cast<double>(m.alphabet.symbols.size())));
+  o.Set("threads", Napi::Number::New(env, static_cast<double>(m.workers)));
+  o.Set("fused", m.fused);
 }
 
 }  // namespace memery

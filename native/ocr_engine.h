@@ -5,7 +5,9 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 
+#include "model_wrap.h"
 #include "ocr_recognize.h"
 #include "ort_model.h"
 
@@ -19,18 +21,18 @@ struct OcrModels {
   bool fused = false;  // the graphs' element-wise chains were folded at load (ocr_fuse.h)
 };
 
-class OcrEngine : public Napi::ObjectWrap<OcrEngine> {
+// Both sessions run on the provider the detector got.
+inline const std::string &ProviderOf(const OcrModels &m) { return m.det->provider(); }
+
+class OcrEngine : public ModelWrap<OcrEngine, OcrModels> {
  public:
   static Napi::Object Init(Napi::Env env, Napi::Object exports);
-  explicit OcrEngine(const Napi::CallbackInfo &info);
+  explicit OcrEngine(const Napi::CallbackInfo &info) : ModelWrap(info, "OcrEngine", "OCR engine", "files, options") {}
 
  private:
   static Napi::Value Load(const Napi::CallbackInfo &info);
   Napi::Value Read(const Napi::CallbackInfo &info);
-  Napi::Value Info(const Napi::CallbackInfo &info);
-  Napi::Value Close(const Napi::CallbackInfo &info);
-  std::shared_ptr<OcrModels> Models(Napi::Env env);
-  std::shared_ptr<OcrModels> models_;
+  void FillInfo(Napi::Env env, const OcrModels &m, Napi::Object &o) override;
 };
 
 }  // namespace memery
