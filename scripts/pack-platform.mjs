@@ -212,7 +212,7 @@ function bundleLinux() {
       if (path === 'not') fail(`${basename(file)} needs ${soname}, which is not found on this machine`);
       if (dirname(path) === DEST || existsSync(join(DEST, soname))) continue; // already there (ONNX Runtime, libvips)
       const target = join(DEST, soname);
-      const from = referenceBlas(soname) ?? realpathSync(path);
+      const from = referenceBlas(soname, path) ?? realpathSync(path);
       copyFileSync(from, target);
       chmodSync(target, 0o755);
       bundledFrom.set(soname, from);
@@ -257,11 +257,11 @@ function bundleSqlite() {
  * addon links, instead of what Debian's alternatives point them at (OpenBLAS, 37 MB): FAISS calls
  * BLAS only for batches of 20 or more queries, which memery's searches never are.
  */
-function referenceBlas(soname) {
+function referenceBlas(soname, resolved) {
   const sub = { 'libblas.so.3': 'blas', 'liblapack.so.3': 'lapack' }[soname];
   if (!sub) return undefined;
-  const triplet = must('gcc', ['-print-multiarch']).trim() || `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
-  const p = join('/usr/lib', triplet, sub, soname);
+  // Beside the alternatives link ldd resolved: <libdir>/blas/libblas.so.3, <libdir>/lapack/liblapack.so.3
+  const p = join(dirname(resolved), sub, soname);
   if (!existsSync(p)) fail(`${p} is missing: apt-get install libblas3 liblapack3 (the reference BLAS/LAPACK the package ships)`);
   return realpathSync(p);
 }

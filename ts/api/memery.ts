@@ -11,7 +11,7 @@ import { MemeryError } from '../errors.js';
 import { detectLayout, type ModelLayout } from '../models/layout.js';
 import type { DownloadProgressEvent } from '../models/download.js';
 import { listInstalled } from '../models/installed.js';
-import { MODEL_REGISTRY } from '../models/registry.js';
+import { getModelEntry } from '../models/registry.js';
 import { ImageEncoder } from '../native/image-encoder.js';
 import { thumbnail } from '../native/image-ops.js';
 import { THUMB_SIZE } from '@memery/client/protocol';
@@ -536,7 +536,7 @@ export class Memery {
       // Models of one repository share a cache folder: an int8 entry names the quantized files (it
       // goes first), an fp32 entry its own files and, unclaimed, their quantized copies.
       const installed = (await listInstalled(this.home).catch(() => [])).filter((m) => m.complete);
-      const isInt8 = (name: string) => MODEL_REGISTRY.find((e) => e.name === name)?.variant === 'int8';
+      const isInt8 = (name: string) => getModelEntry(name).variant === 'int8'; // installed models are registry entries
       installed.sort((a, b) => Number(isInt8(b.name)) - Number(isInt8(a.name)));
       for (const m of installed) {
         for (const variant of isInt8(m.name) ? (['quantized'] as const) : (['fp32', 'quantized'] as const)) {
