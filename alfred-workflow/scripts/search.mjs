@@ -28,7 +28,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alfredDocument, alfredItem, mergeResults, ServerUnavailable, THUMB_SIZE } from './client/memery-client.mjs';
+import { alfredDocument, alfredItem, mapLimit, mergeResults, ServerUnavailable, THUMB_SIZE } from './client/memery-client.mjs';
 import {
   abbreviateHome,
   cacheDir,
@@ -97,19 +97,6 @@ export function parseQuery(raw) {
     return text ? { image: `id:${m[1]}`, text } : { image: `id:${m[1]}` };
   }
   return { text: q };
-}
-
-async function mapLimit(items, limit, fn) {
-  const out = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 /**

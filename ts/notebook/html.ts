@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { mapLimit } from '@memery/client/map-limit';
 import { THUMB_SIZE } from '@memery/client/protocol';
 import type { SearchResult } from '../api/schemas.js';
 import { THUMBNAIL_QUALITY } from '../native/image-encoder.js';
@@ -36,19 +37,6 @@ export interface ResultsHTMLOptions {
 
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
-}
 
 /** Renders results as a self-contained HTML grid (inline styles only, no scripts). */
 export async function resultsToHTML(results: readonly SearchResult[], opts: ResultsHTMLOptions = {}): Promise<string> {

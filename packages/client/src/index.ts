@@ -8,6 +8,7 @@
  *   client     ServerClient / findServer: HTTP over the Unix socket, TCP with the token (Node)
  *   alfred     Alfred Script Filter items for results
  *   cli-output reading the memery CLI's machine output (errors, --progress json, merged results)
+ *   map-limit  mapLimit: a function over a list, a few calls at a time
  */
 export * from './protocol.js';
 export * from './home.js';
@@ -16,3 +17,4 @@ export * from './client.js';
 export * from './alfred.js';
 export * from './cli-output.js';
 export * from './alfred-schema.js';
+export * from './map-limit.js';

@@ -9,4 +9,5 @@ export * from './home.js';
 export * from './client.js';
 export * from './alfred.js';
 export * from './cli-output.js';
+export * from './map-limit.js';
 export type * from './schemas.js';

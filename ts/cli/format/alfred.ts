@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { alfredDocument, alfredItem, type AlfredIcon, type AlfredScriptFilter } from '@memery/client/alfred';
+import { mapLimit } from '@memery/client/map-limit';
 import { Memery } from '../../api/memery.js';
 import type { SearchResult } from '../../api/schemas.js';
 import type { Formatter } from './types.js';
@@ -29,19 +30,6 @@ class Thumbnails {
   async close(): Promise<void> {
     await (await this.#memery?.catch(() => undefined))?.close();
   }
-}
-
-async function mapLimit<T, U>(items: T[], limit: number, fn: (t: T) => Promise<U>): Promise<U[]> {
-  const out = new Array<U>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 export async function alfredResults(results: SearchResult[], home: string): Promise<AlfredScriptFilter> {
