@@ -1,6 +1,6 @@
 import { basename, join, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { Catalog, catalogError, folderPrefix } from '../catalog/catalog.js';
+import { Catalog, catalogError, folderPrefix, recordMatches } from '../catalog/catalog.js';
 import { assertFolder, indexFolder, type IndexRunOptions } from '../catalog/indexer.js';
 import { acquireLock } from '../util/lock.js';
 import { SCORE_EPSILON, VectorCache, vectorFault } from '../catalog/vector-cache.js';
@@ -236,7 +236,7 @@ export class Memery {
     const row = this.#catalog.fileByPath(abs);
     if (row?.hash && row.status === 'ok') {
       const st = await stat(abs).catch(() => undefined);
-      if (st && st.size === row.size && st.mtimeMs === row.mtime_ms) {
+      if (st && recordMatches(row, st)) {
         const e = this.#catalog.embeddingByHash(row.hash, modelId);
         // A damaged stored vector is not used as a query: the file is encoded again below.
         if (e && !vectorFault(new Uint8Array(e.vector.buffer), e.vector.length, e.vector.length)) return e.vector;
@@ -437,10 +437,8 @@ export class Memery {
     }
     const st = await stat(row.path).catch(() => undefined);
     if (!st?.isFile()) throw new MemeryError('E_NOT_FOUND', `The image ${row.path} is gone from disk`, { path: row.path });
-    if (st.size === row.size && st.mtimeMs === row.mtime_ms) {
-      const found = this.#thumbs.find(row.hash, size);
-      if (found) return found;
-    }
+    const found = this.storedThumbnail(row.id, size, st);
+    if (found) return found.path;
     const t = await thumbnail(row.path, { size, format: 'jpeg', maxFileBytes: this.config.maxFileBytes });
     const stored = (await this.#thumbs.put([{ hash: t.hash, data: t.data }], size)).get(t.hash);
     if (!stored) {
@@ -455,12 +453,12 @@ export class Memery {
   /**
    * For the server, which reads a file only through the descriptor it opened and checked: the
    * stored thumbnail of catalog file `id` at `size`, when the catalog's record still describes what
-   * was opened (`seen`: its size in bytes and mtime, ms). A use.
+   * was opened (`seen`: its stat, size and mtime). A use.
    */
-  storedThumbnail(id: number, size: number, seen: { bytes: number; mtime: number }): { path: string; hash: string } | undefined {
+  storedThumbnail(id: number, size: number, seen: { size: number; mtimeMs: number }): { path: string; hash: string } | undefined {
     this.#check();
     const row = this.#catalog.fileById(id);
-    if (!row || row.status !== 'ok' || !row.hash || row.size !== seen.bytes || row.mtime_ms !== seen.mtime) return undefined;
+    if (!row || row.status !== 'ok' || !row.hash || !recordMatches(row, seen)) return undefined;
     const path = this.#thumbs.find(row.hash, size);
     return path ? { path, hash: row.hash } : undefined;
   }

@@ -47,6 +47,14 @@ export interface HitRow {
 }
 
 /** A prefix that matches files inside `folder` (and not `folder-other`). */
+/**
+ * Whether a catalog record still describes a file seen (stat) with this size and mtime: memery's
+ * one "unchanged" rule (the indexer skips such a file; its vector, text and thumbnail still hold).
+ */
+export function recordMatches(row: Pick<FileRow, 'size' | 'mtime_ms'>, seen: { size: number; mtimeMs: number }): boolean {
+  return row.size === seen.size && row.mtime_ms === seen.mtimeMs;
+}
+
 export function folderPrefix(folder: string): string {
   return folder.endsWith(sep) ? folder : folder + sep;
 }

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { isMemeryError, MemeryError, retriedEveryRun } from '../errors.js';
 import type { IndexFileError, IndexProgress, IndexSummary } from '../api/schemas.js';
 import type { ImageEncoder } from '../native/image-encoder.js';
-import { folderPrefix, type Catalog, type EmbeddingRecord, type FileRecord, type FileRow } from './catalog.js';
+import { folderPrefix, recordMatches, type Catalog, type EmbeddingRecord, type FileRecord, type FileRow } from './catalog.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../native/image-encoder.js';
 import { contentHash, tooLarge } from './hash.js';
 import type { VectorCache } from './vector-cache.js';
@@ -84,7 +84,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   for (const f of files) {
     seen.add(f.path);
     const row = known.get(f.path);
-    if (row && row.size === f.size && row.mtime_ms === f.mtimeMs) {
+    if (row && recordMatches(row, f)) {
       const retry = row.status === 'error' && retriedEveryRun(row.error_code);
       if ((row.status === 'error' && !retry) || (row.hash && catalog.hasEmbedding(row.hash, modelId))) {
         unchanged++;

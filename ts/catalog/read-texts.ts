@@ -10,6 +10,7 @@ import type { IndexFileError, IndexProgress } from '../api/schemas.js';
 import type { OcrEngine } from '../native/ocr.js';
 import { normaliseText } from '../text/normalise.js';
 import type { TextRecord, TextStore } from './texts.js';
+import { recordMatches } from './catalog.js';
 import { retriedEveryRun } from '../errors.js';
 
 export interface ReadTextsContext {
@@ -62,7 +63,7 @@ export async function readTexts(
       // The text belongs to the content the catalog has for this path only if the file did not
       // change since it was indexed; otherwise the next run reads it again.
       const st = await stat(n.path).catch(() => undefined);
-      const same = st !== undefined && st.size === n.size && st.mtimeMs === n.mtime_ms;
+      const same = st !== undefined && recordMatches(n, st);
       if (r.ok) {
         if (!same) continue;
         const lines = r.lines.map((l) => ({ text: l.text, confidence: Math.round(l.confidence * 1e4) / 1e4, box: [...l.box] }));

@@ -121,7 +121,7 @@ export class FileServer {
       };
       let data: Buffer | undefined;
       let etag = '';
-      const stored = this.#memery.storedThumbnail(id, size, { bytes: st.size, mtime: st.mtimeMs });
+      const stored = this.#memery.storedThumbnail(id, size, st);
       if (stored) {
         etag = etagOf(stored.hash);
         if (notModified(etag)) return;
