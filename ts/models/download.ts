@@ -42,9 +42,6 @@ import {
 } from './hf-cache.js';
 import { parseModelEntry, type ModelEntry } from './registry.js';
 
-/** Also here for callers that import it with the download (ts/api/memery.ts). */
-export { listInstalled } from './installed.js';
-
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 const USER_AGENT = 'memery/0.1 (+model-download)';
 
