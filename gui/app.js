@@ -495,9 +495,9 @@ async function indexFolder(folder) {
       if (event === EVENTS.done) done = JSON.parse(data);
       else if (event === EVENTS.error) failed = JSON.parse(data);
     })(await res.text());
-    // This answer can arrive before /api/events delivers the same 'done': hide the bar now (a
-    // later job's progress shows it again).
-    if (done || failed) el.progress.hidden = true;
+    // This answer can arrive before /api/events delivers the same run's last progress and 'done':
+    // hide the bar now, and let that stream's late progress of this run not show it again.
+    if (done || failed) runFinished((done ?? failed).run);
     if (done) toast(`Indexed ${done.folder}: ${done.new} new, ${done.reembedded} changed, ${done.removed} removed, ${done.failed} failed`, 4000);
     else if (failed) toast(`Indexing failed: ${failed.message}`, 5000);
   } catch (err) {
@@ -522,7 +522,16 @@ async function forgetFolder(folder) {
 /** How each indexing phase is said in the progress bar. */
 const PHASES = { scan: 'scanning', hash: 'hashing', encode: 'encoding', finish: 'finishing', ocr: 'reading text' };
 
+/** Index runs (their server numbers) whose end this page has seen, on either stream. */
+const finishedRuns = new Set();
+
+function runFinished(run) {
+  if (run !== undefined) finishedRuns.add(run);
+  el.progress.hidden = true;
+}
+
 function showProgress(p) {
+  if (p.run !== undefined && finishedRuns.has(p.run)) return; // the run ended: its progress is late
   el.progress.hidden = false;
   const pct = p.total > 0 ? Math.round((100 * p.done) / p.total) : 0;
   el.progressBar.style.width = `${p.phase === 'scan' ? 5 : pct}%`;
@@ -533,8 +542,8 @@ let refreshTimer;
 function listen() {
   const es = new EventSource(ROUTES.events);
   es.addEventListener(EVENTS.progress, (e) => showProgress(JSON.parse(e.data)));
-  const finished = () => {
-    el.progress.hidden = true;
+  const finished = (e) => {
+    runFinished(e?.data ? JSON.parse(e.data).run : undefined);
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
       refreshStatus();
@@ -547,7 +556,7 @@ function listen() {
       const d = JSON.parse(e.data);
       toast(`Indexing ${d.folder} failed: ${d.message}`, 5000);
     }
-    finished();
+    finished(e);
   });
   es.addEventListener(EVENTS.changed, finished);
 }

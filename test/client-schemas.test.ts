@@ -26,10 +26,18 @@ describe('@memery/client schemas against a running server', () => {
     try {
       cpSync(fx.files.red!, join(extra, 'red-copy.png'));
       await until(async () => (await client.status()).server.watch !== undefined, 5_000, 'status');
-      await client.index(extra);
+      const runs = new Set<number | undefined>();
+      await client.index(extra, (p) => runs.add(p.run));
       expect(await client.forget(extra)).toBe(1);
       await until(() => listener.events.some((e) => e.event === 'forgotten') && listener.events.filter((e) => e.event === 'changed').length >= 2, 5_000, 'events');
       for (const e of listener.events) expect(ServerEventSchema.safeParse(e).success, JSON.stringify(e)).toBe(true);
+      // One run number for the run, the same on its own stream and on /api/events (the GUI relies on it).
+      expect(runs.size).toBe(1);
+      const run = [...runs][0];
+      expect(run).toBeGreaterThan(0);
+      const ofExtra = listener.events.filter((e) => (e.event === 'progress' || e.event === 'done') && (e.data as { folder?: string }).folder === extra);
+      expect(ofExtra.length).toBeGreaterThan(1);
+      expect(ofExtra.every((e) => (e.data as { run?: number }).run === run)).toBe(true);
       expect(new Set(listener.events.map((e) => e.event))).toEqual(new Set(['progress', 'done', 'forgotten', 'changed']));
       // A wire code the old client turned into E_USAGE comes through as it is.
       const tcp = new ServerClient({ url: fx.server.url.split('?')[0]!, token: 'f'.repeat(64) });

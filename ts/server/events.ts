@@ -21,7 +21,7 @@ export class EventHub {
     jobs.on('progress', (p) => {
       if (pass(p)) this.broadcast(EVENTS.progress, p);
     });
-    jobs.on('done', (d) => this.broadcast(EVENTS.done, { ...d.summary, source: d.source }));
+    jobs.on('done', (d) => this.broadcast(EVENTS.done, { ...d.summary, source: d.source, run: d.run }));
     jobs.on('error', (e) => {
       this.broadcast(EVENTS.error, e);
       if (e.source !== 'api') log(`indexing ${e.folder} failed: ${e.message}`);

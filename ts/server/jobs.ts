@@ -17,9 +17,9 @@ export type { JobSource };
 
 /** The queue's events; what the server streams is their payload (the wire's event schemas). */
 export interface JobEvents {
-  progress: [IndexProgressEvent & { source: JobSource }];
-  done: [{ folder: string; source: JobSource; summary: IndexSummary }];
-  error: [IndexErrorEvent & { source: JobSource }];
+  progress: [IndexProgressEvent & { source: JobSource; run: number }];
+  done: [{ folder: string; source: JobSource; run: number; summary: IndexSummary }];
+  error: [IndexErrorEvent & { source: JobSource; run: number }];
   forgotten: [ForgottenEvent];
   /** A watcher run found the index locked by another process; it is tried again in `retryInMs`. */
   locked: [{ folder: string; attempt: number; retryInMs: number; message: string }];
@@ -44,6 +44,8 @@ export class JobQueue extends EventEmitter<JobEvents> {
   readonly #retries = new Map<string, NodeJS.Timeout>();
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
+  /** The next index run's number (RunIdSchema). */
+  #nextRun = 1;
 
   constructor(memery: Memery, opts: { retryBaseMs?: number; retryMaxMs?: number } = {}) {
     super();
@@ -116,8 +118,16 @@ export class JobQueue extends EventEmitter<JobEvents> {
     });
   }
 
-  /** Indexes `folder` (absolute), queued behind other jobs. */
-  index(folder: string, opts: { source: JobSource; onProgress?: (p: IndexProgress) => void; signal?: AbortSignal; ocr?: boolean }): Promise<IndexSummary> {
+  /**
+   * Indexes `folder` (absolute), queued behind other jobs. `onQueued` is told the run's number at
+   * once; the queue's events carry it too.
+   */
+  index(
+    folder: string,
+    opts: { source: JobSource; onQueued?: (run: number) => void; onProgress?: (p: IndexProgress) => void; signal?: AbortSignal; ocr?: boolean },
+  ): Promise<IndexSummary> {
+    const run = this.#nextRun++;
+    opts.onQueued?.(run);
     return this.#enqueue(
       folder,
       opts.source,
@@ -133,16 +143,16 @@ export class JobQueue extends EventEmitter<JobEvents> {
             ...(opts.ocr !== undefined ? { ocr: opts.ocr } : {}),
             onProgress: (p) => {
               opts.onProgress?.(p);
-              this.emit('progress', { folder, source: opts.source, ...p });
+              this.emit('progress', { folder, source: opts.source, run, ...p });
             },
           });
-          this.emit('done', { folder, source: opts.source, summary });
+          this.emit('done', { folder, source: opts.source, run, summary });
           return summary;
         } catch (err) {
           const code: ErrorCode = isMemeryError(err) ? err.code : (err as Error)?.name === 'AbortError' ? 'E_ABORTED' : 'E_INDEX';
           // A watcher run locked out is retried (requestIndex), not reported as a failure.
           if (!(opts.source === 'watch' && code === 'E_LOCKED')) {
-            this.emit('error', { folder, source: opts.source, code, message: (err as Error)?.message ?? String(err) });
+            this.emit('error', { folder, source: opts.source, run, code, message: (err as Error)?.message ?? String(err) });
           }
           throw err;
         } finally {

@@ -167,19 +167,21 @@ const index: Handler = async (s, r) => {
   };
   res.on('close', onClose);
   const pass = progressThrottle();
+  let run: number | undefined;
   try {
     const summary = await s.jobs.index(abs, {
       source: 'api',
       signal: abort.signal,
       ...(ocr !== undefined ? { ocr } : {}),
+      onQueued: (n) => (run = n),
       onProgress: (pr) => {
-        if (pass(pr)) res.write(sseFrame(EVENTS.progress, { folder: abs, ...pr }));
+        if (pass(pr)) res.write(sseFrame(EVENTS.progress, { folder: abs, run, ...pr }));
       },
     });
-    res.end(sseFrame(EVENTS.done, summary));
+    res.end(sseFrame(EVENTS.done, { ...summary, run }));
   } catch (err) {
     const code = isMemeryError(err) ? err.code : 'E_INDEX';
-    res.end(sseFrame(EVENTS.error, { folder: abs, code, message: (err as Error)?.message ?? String(err) }));
+    res.end(sseFrame(EVENTS.error, { folder: abs, run, code, message: (err as Error)?.message ?? String(err) }));
   } finally {
     res.off('close', onClose);
   }

@@ -301,9 +301,16 @@ export type StatusResponse = z.infer<typeof StatusResponseSchema>;
 export const JobSourceSchema = z.enum(['api', 'watch', 'startup']);
 export type JobSource = z.infer<typeof JobSourceSchema>;
 
-export const IndexProgressEventSchema = IndexProgressSchema.extend({ folder: z.string(), source: JobSourceSchema.optional() });
-export const IndexDoneEventSchema = IndexSummarySchema.extend({ source: JobSourceSchema.optional() });
-export const IndexErrorEventSchema = z.object({ folder: z.string(), code: ErrorCodeSchema, message: z.string(), source: JobSourceSchema.optional() });
+/**
+ * The server's number for one index run, the same on POST /api/index's stream and on /api/events:
+ * a client that saw a run's `done` or `error` ignores that run's progress arriving later on the
+ * other stream.
+ */
+export const RunIdSchema = z.number().int().positive();
+const runEvent = { source: JobSourceSchema.optional(), run: RunIdSchema.optional() };
+export const IndexProgressEventSchema = IndexProgressSchema.extend({ folder: z.string(), ...runEvent });
+export const IndexDoneEventSchema = IndexSummarySchema.extend(runEvent);
+export const IndexErrorEventSchema = z.object({ folder: z.string(), code: ErrorCodeSchema, message: z.string(), ...runEvent });
 export const ForgottenEventSchema = z.object({ folder: z.string(), removed: z.number().int() });
 export const ChangedEventSchema = z.object({}).strict();
 export type IndexProgressEvent = z.infer<typeof IndexProgressEventSchema>;
