@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "multiversion.h"
+
 using vips::VImage;
 
 namespace memery {
@@ -67,7 +69,7 @@ namespace {
 
 // Channel c of pixel p (RGB, or RGBA over white).
 template <int B>
-inline uint32_t Px(const uint8_t *p, int c) {
+MEMERY_INLINE uint32_t Px(const uint8_t *p, int c) {
   if (B == 3) return p[c];
   const uint32_t a = p[3];
   return (p[c] * a + 255u * (255u - a) + 127u) / 255u;
@@ -75,7 +77,7 @@ inline uint32_t Px(const uint8_t *p, int c) {
 
 // One source row, area-summed into `row` (tw * 3 sums).
 template <int B>
-void SumRow(const uint8_t *src, const std::vector<ThumbnailSink::Span> &xs, uint64_t *row) {
+MEMERY_INLINE void SumRow(const uint8_t *src, const std::vector<ThumbnailSink::Span> &xs, uint64_t *row) {
   for (size_t x = 0; x < xs.size(); x++) {
     const auto &sp = xs[x];
     const uint8_t *p = src + static_cast<size_t>(sp.start) * B;
@@ -99,14 +101,26 @@ void SumRow(const uint8_t *src, const std::vector<ThumbnailSink::Span> &xs, uint
   }
 }
 
+// One source row of 3 or 4 bands, area-summed into `row`.
+MEMERY_MULTIVERSION
+void SumSourceRow(const uint8_t *src, int bands, const std::vector<ThumbnailSink::Span> &xs, uint64_t *row) {
+  if (bands == 4) SumRow<4>(src, xs, row);
+  else SumRow<3>(src, xs, row);
+}
+
+// acc += row * w, over n sums.
+MEMERY_MULTIVERSION
+void AddWeighted(uint64_t *acc, const uint64_t *row, size_t n, uint64_t w) {
+  for (size_t k = 0; k < n; k++) acc[k] += row[k] * w;
+}
+
 }  // namespace
 
 void ThumbnailSink::AddRows(const uint8_t *rows, size_t stride, int n) {
   std::vector<uint64_t> &row = row_;
   for (int i = 0; i < n && y_ < h_; i++, y_++) {
     const uint8_t *src = rows + static_cast<size_t>(i) * stride;
-    if (bands_ == 4) SumRow<4>(src, xs_, row.data());
-    else SumRow<3>(src, xs_, row.data());
+    SumSourceRow(src, bands_, xs_, row.data());
     // The (at most two: out <= in) output rows this source row lies in.
     for (int oy = std::max(0, static_cast<int>(static_cast<int64_t>(y_) * th_ / h_) - 1); oy < th_; oy++) {
       const Span &sp = ys_[static_cast<size_t>(oy)];
@@ -114,7 +128,7 @@ void ThumbnailSink::AddRows(const uint8_t *rows, size_t stride, int n) {
       if (sp.end <= y_) continue;
       const uint64_t wy = sp.end - sp.start == 1 ? sp.first : y_ == sp.start ? sp.first : y_ == sp.end - 1 ? sp.last : 256;
       uint64_t *acc = acc_.data() + static_cast<size_t>(oy % 2) * tw_ * 3;
-      for (size_t k = 0; k < row.size(); k++) acc[k] += row[k] * wy;
+      AddWeighted(acc, row.data(), row.size(), wy);
       if (y_ == sp.end - 1) FinishRow(oy);  // its last source row
     }
   }

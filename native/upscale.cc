@@ -5,13 +5,7 @@
 #include <cstring>
 #include <vector>
 
-// The two inner loops are written for the compiler's vectoriser; on x86-64 Linux they are also
-// built for AVX2 and picked at load time (integer arithmetic: every version gives the same bytes).
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define MEMERY_MULTIVERSION __attribute__((target_clones("avx2", "default")))
-#else
-#define MEMERY_MULTIVERSION
-#endif
+#include "multiversion.h"
 
 namespace memery {
 namespace {
@@ -91,7 +85,7 @@ void ExpandRgb(Taps &t) {
       for (int c = 0; c < 3; c++) t.rgb[i * n + j * 3 + c] = t.k[i * t.stride + j];
 }
 
-inline uint8_t Clip8(int32_t v) {
+MEMERY_INLINE uint8_t Clip8(int32_t v) {
   v >>= kPrecision;
   return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
@@ -101,7 +95,7 @@ inline uint8_t Clip8(int32_t v) {
 // (exact integer sums: the order does not change the result).
 // Output pixel of one row of the horizontal pass, one tap (source pixel) at a time: near the
 // row's ends, where a group of 4 would run past the pixels read.
-inline void PerTap(const uint8_t *p, const int32_t *k, int count, uint8_t *dst) {
+MEMERY_INLINE void PerTap(const uint8_t *p, const int32_t *k, int count, uint8_t *dst) {
   int32_t r = kHalf, g = kHalf, b = kHalf;
   for (int j = 0; j < count; j++, p += 3) {
     r += p[0] * k[j];
@@ -114,7 +108,7 @@ inline void PerTap(const uint8_t *p, const int32_t *k, int count, uint8_t *dst) 
 }
 
 template <int G>
-inline void Grouped(const uint8_t *p, const int32_t *k, uint8_t *dst) {
+MEMERY_INLINE void Grouped(const uint8_t *p, const int32_t *k, uint8_t *dst) {
   int32_t acc[12] = {0};
   for (int q = 0; q < G; q++)
     for (int l = 0; l < 12; l++) acc[l] += p[q * 12 + l] * k[q * 12 + l];
@@ -124,7 +118,7 @@ inline void Grouped(const uint8_t *p, const int32_t *k, uint8_t *dst) {
 }
 
 template <int G>
-void HorizontalRowG(const uint8_t *row, int x0, int x1, const Taps &t, int S, uint8_t *dst) {
+MEMERY_INLINE void HorizontalRowG(const uint8_t *row, int x0, int x1, const Taps &t, int S, uint8_t *dst) {
   const size_t n = static_cast<size_t>(G) * 12;
   for (int x = 0; x < S; x++) {
     const int start = t.start[x];
