@@ -18,6 +18,7 @@
 #include "options.h"
 #include "preprocess.h"
 #include "read_file.h"
+#include "sha256.h"
 #include "threads.h"
 
 namespace memery {
@@ -45,6 +46,9 @@ struct ImageResult {
   int width = 0, height = 0;
   std::vector<ocr::Line> lines;
   std::string code, message, path;
+  // SHA-256 of the bytes read and decoded (first 32 hex chars, as the image encoder's); '' where
+  // the file could not be read.
+  std::string hash;
   double msDecode = 0, msDetect = 0, msRecognize = 0;
 };
 
@@ -156,6 +160,7 @@ class ReadWorker : public PromiseWorker {
       const ImageResult &r = results_[i];
       Napi::Object o = Napi::Object::New(env);
       o.Set("ok", r.ok);
+      o.Set("hash", r.hash);
       if (r.ok) {
         std::string text;
         Napi::Array lines = Napi::Array::New(env, r.lines.size());
@@ -318,6 +323,9 @@ class ReadWorker : public PromiseWorker {
             data = file.bytes();
             len = file.length;
           }
+          uint8_t digest[32];
+          sha256::Hash(data, len, digest);
+          results_[i].hash = sha256::Hex(digest, 16);
           const std::string what = in.fromFile ? in.path : "the image buffer at index " + std::to_string(i);
           ocr::DecodeForOcr(data, len, what, in.fromFile ? in.path : std::string(), p_.decode, item.image);
         } catch (const Error &e) {

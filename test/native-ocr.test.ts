@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contentHash } from '../ts/catalog/hash.js';
 import { MemeryError } from '../ts/errors.js';
 import { OcrEngine, defaultOcrModelFiles, type OcrResult, type OcrText } from '../ts/native/index.js';
 import { tempDir, writePngBomb, writeSolid } from './helpers/images.js';
@@ -223,6 +224,12 @@ describe.skipIf(!HAS_SHARED)(`OCR on real memes ${HAS_SHARED ? '' : SHARED_SKIP_
     failed(r[12], 'E_DECODE');
     expect((r[12] as { path?: string }).path).toBeUndefined();
     expect(normalise(ok(r[13], 'meme 15').text)).toContain('thatonecompliment');
+    // Each result carries the hash of the bytes it read (as the catalog's), also when decoding
+    // failed; '' where nothing was read.
+    expect(r[13]!.hash).toBe(await contentHash(meme('Wholesome-Meme-15.jpg')));
+    expect(r[8]!.hash).toBe(await contentHash(meme('corrupted-file.jpeg')));
+    expect(r[9]!.hash).toBe('');
+    expect(r[10]!.hash).toBe('');
   });
 
   it('refuses a file over maxFileBytes before reading it (E_TOO_LARGE)', async () => {

@@ -4,13 +4,14 @@
 // without a second read; images without text get an empty text (not read again); a stopped run
 // resumes from its committed chunks; orphaned texts go with orphaned embeddings; a file whose
 // text cannot be read is reported without failing the run.
-import { copyFileSync, mkdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Memery, isMemeryError } from '../ts/index.js';
 import { Catalog } from '../ts/catalog/catalog.js';
 import { readTexts } from '../ts/catalog/read-texts.js';
+import { contentHash } from '../ts/catalog/hash.js';
 import { TextStore } from '../ts/catalog/texts.js';
 import { ocrModelInfo } from '../ts/api/ocr-model.js';
 import { SCHEMA_VERSION } from '../ts/catalog/schema.js';
@@ -180,6 +181,57 @@ describe.skipIf(!HAS_SHARED)(`a stopped OCR run resumes ${HAS_SHARED ? '' : SHAR
   });
 });
 
+describe.skipIf(!HAS_SHARED)(`a text belongs to the bytes it was read from ${HAS_SHARED ? '' : SHARED_SKIP_REASON}`, () => {
+  it('a file whose content changed behind an unchanged size and mtime gets no text of other content, and is re-read whole by the next run', async () => {
+    const home = tempDir('memery-ocr-swap-home-');
+    const dir = tempDir('memery-ocr-swap-');
+    try {
+      const one = readFileSync(shared('corpus', 'memes', 'Wholesome-Meme-1.jpg'));
+      const two = readFileSync(shared('corpus', 'memes', 'Wholesome-Meme-28.jpg'));
+      const [big, small] = one.length >= two.length ? [one, two] : [two, one];
+      const p = join(dir, 'meme.jpg');
+      writeFileSync(p, big);
+      const m0 = await Memery.open({ home, modelDir: COLOUR_HF, ocr: false });
+      await m0.index(dir);
+      await m0.close();
+      const oldHash = await contentHash(p);
+      // Other content, the same size (a JPEG decoder ignores bytes after the end marker) and mtime:
+      // what a rewrite within a coarse file system's mtime tick leaves.
+      const before = statSync(p);
+      writeFileSync(p, Buffer.concat([small, Buffer.alloc(big.length - small.length)]));
+      utimesSync(p, before.atime, before.mtime);
+      const after = statSync(p);
+      expect(after.size).toBe(before.size);
+      if (after.mtimeMs !== before.mtimeMs) {
+        // (utimes rounded Node's float mtime: give the catalog's record the file's exact one)
+        const c = Catalog.open(join(home, 'catalog.db'));
+        c.db.prepare('UPDATE files SET mtime_ms = ? WHERE path = ?').run(after.mtimeMs, p);
+        c.close();
+      }
+      const newHash = await contentHash(p);
+      expect(newHash).not.toBe(oldHash);
+      const m = await Memery.open({ home, modelDir: COLOUR_HF });
+      try {
+        // The encoder's pass trusts size and mtime; the OCR pass sees other bytes and stores nothing
+        // under the old content's hash.
+        expect(await m.index(dir)).toMatchObject({ unchanged: 1, reembedded: 0, texts: 0 });
+        expect(textRows(home)).toEqual([]);
+        // ... and marked the record changed: the next run encodes the new content and reads its text.
+        expect(await m.index(dir)).toMatchObject({ unchanged: 0, reembedded: 1, texts: 1 });
+        const rows = textRows(home);
+        expect(rows.map((r) => r.hash)).toEqual([newHash]);
+        expect(rows[0]!.text.length).toBeGreaterThan(0);
+        expect(await m.index(dir)).toMatchObject({ unchanged: 1, reembedded: 0, texts: 0 });
+      } finally {
+        await m.close();
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('OCR failures', () => {
   it('are reported per file; content failures are stored (not read again), I/O failures are retried', async () => {
     const home = tempDir('memery-ocr-fail-home-');
@@ -196,13 +248,14 @@ describe('OCR failures', () => {
       await m.close();
       const catalog = Catalog.open(join(home, 'catalog.db'));
       const texts = new TextStore(catalog.db);
+      const hashes = new Map(await Promise.all([a, c].map(async (p) => [p, await contentHash(p)] as const)));
       const fake = (paths: string[]): OcrResult[] =>
         paths.map((p) =>
           p === a
-            ? { ok: false, code: 'E_DECODE', message: `Cannot decode ${p}`, path: p }
+            ? { ok: false, code: 'E_DECODE', message: `Cannot decode ${p}`, path: p, hash: hashes.get(a)! }
             : p === b
-              ? { ok: false, code: 'E_IO', message: `Cannot read ${p}`, path: p }
-              : { ok: true, text: 'HELLO there', lines: [{ text: 'HELLO there', confidence: 0.9, box: [0, 0, 10, 0, 10, 5, 0, 5] }], width: 64, height: 48 },
+              ? { ok: false, code: 'E_IO', message: `Cannot read ${p}`, path: p, hash: '' }
+              : { ok: true, hash: hashes.get(c)!, text: 'HELLO there', lines: [{ text: 'HELLO there', confidence: 0.9, box: [0, 0, 10, 0, 10, 5, 0, 5] }], width: 64, height: 48 },
         );
       const engine = { read: async (paths: string[]) => fake(paths) } as unknown as OcrEngine;
       const ctx = { texts, ocrModelId: OCR_ID, engine: async () => engine, decodeThreads: 1, maxFileBytes: 1 << 30 };

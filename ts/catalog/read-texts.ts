@@ -60,10 +60,19 @@ export async function readTexts(
     for (let k = 0; k < chunk.length; k++) {
       const n = chunk[k]!;
       const r = results[k]!;
-      // The text belongs to the content the catalog has for this path only if the file did not
-      // change since it was indexed; otherwise the next run reads it again.
-      const st = await stat(n.path).catch(() => undefined);
-      const same = st !== undefined && recordMatches(n, st);
+      // The text belongs to the content the catalog has for this path only if the bytes the OCR
+      // read are that content (their hash, from the same read as the decode): a file changed since
+      // it was encoded, even to the same size and mtime, is read again by the next run. Where the
+      // file could not be read there is no hash: then size and mtime decide whether a content
+      // failure is kept.
+      let same: boolean;
+      if (r.hash) {
+        same = r.hash === n.hash;
+        if (!same) ctx.texts.markChanged(n.path, n.hash);
+      } else {
+        const st = await stat(n.path).catch(() => undefined);
+        same = st !== undefined && recordMatches(n, st);
+      }
       if (r.ok) {
         if (!same) continue;
         const lines = r.lines.map((l) => ({ text: l.text, confidence: Math.round(l.confidence * 1e4) / 1e4, box: [...l.box] }));

@@ -70,11 +70,13 @@ export class TextStore {
       .all(prefix.length, prefix, ocrModelId) as TextNeed[];
   }
 
-  /** The ok file row of `path` (to check it still holds the content read). */
-  fileState(path: string): { hash: string | null; size: number; mtime_ms: number } | undefined {
-    return this.#db.prepare("SELECT hash, size, mtime_ms FROM files WHERE path = ? AND status = 'ok'").get(path) as
-      | { hash: string | null; size: number; mtime_ms: number }
-      | undefined;
+  /**
+   * Marks the record of `path` as changed when it still says `hash`: its bytes were found to hold
+   * other content behind the same size and mtime, so the next index run hashes and encodes it again
+   * (the catalog's "unchanged" rule is size and mtime).
+   */
+  markChanged(path: string, hash: string): void {
+    this.#db.prepare('UPDATE files SET mtime_ms = -1 WHERE path = ? AND hash = ?').run(path, hash);
   }
 
   /** One transaction. */

@@ -120,6 +120,8 @@ export interface OcrTimings {
 
 export interface OcrText {
   ok: true;
+  /** SHA-256 of the bytes that were read and decoded, lowercase hex, first 32 chars (as catalog/hash.ts `contentHash`). */
+  hash: string;
   /** The lines' text joined with '\n', in reading order (top to bottom, left to right). */
   text: string;
   lines: OcrLine[];
@@ -134,6 +136,8 @@ export interface OcrFailure {
   message: string;
   /** The input's path; absent for a Buffer. */
   path?: string;
+  /** As OcrText's; '' where the file could not be read (E_NOT_FOUND, E_IO, E_TOO_LARGE, not a regular file). */
+  hash: string;
   timings?: OcrTimings;
 }
 
@@ -167,8 +171,8 @@ export class OcrEngine {
 
   /**
    * Reads the text in each image (a path, read once, or encoded image bytes). Result i is for
-   * inputs[i]: `{ ok: true, text, lines, width, height }` or `{ ok: false, code, message, path }`
-   * (E_NOT_FOUND, E_IO, E_TOO_LARGE, E_DECODE, ...).
+   * inputs[i]: `{ ok: true, hash, text, lines, width, height }` or `{ ok: false, hash, code, message,
+   * path }` (E_NOT_FOUND, E_IO, E_TOO_LARGE, E_DECODE, ...). `hash` is that of the bytes read.
    */
   async read(inputs: Array<string | Uint8Array>, options: OcrReadOptions = {}): Promise<OcrResult[]> {
     if (!Array.isArray(inputs)) {
