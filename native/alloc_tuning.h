@@ -14,6 +14,23 @@
 #endif
 
 namespace memery {
+
+// glibc's default mmap (and trim) threshold.
+constexpr int kDefaultMmapThreshold = 128 * 1024;
+
+// memery's allocator setting outside encodeFiles, set once when libvips starts. Image buffers
+// (hundreds of KB to MBs) are allocated and freed on many short-lived decoder and libvips worker
+// threads. glibc's dynamic mmap threshold soon moves such blocks from mmap into the per-thread
+// arenas, where they fragment: RSS grew by 55-80 MB over 20 encodeFiles passes of the 96-file test
+// corpus. A fixed threshold (the default, with the dynamic adjustment off) keeps big blocks in
+// mmap, returned to the OS on free: ~4 MB. ScopedDecodeAllocator departs from it only while
+// encodeFiles runs, and trims when it returns to it.
+inline void FixMmapThreshold() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, kDefaultMmapThreshold);
+#endif
+}
+
 class ScopedDecodeAllocator {
  public:
   static constexpr int kMmapThreshold = 32 * 1024 * 1024;
@@ -31,9 +48,9 @@ class ScopedDecodeAllocator {
 #if defined(__GLIBC__)
     std::lock_guard<std::mutex> lock(Mutex());
     if (--Users() == 0) {
-      // glibc's defaults (fixed from now on: a mallopt call ends their dynamic adjustment).
-      mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-      mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+      // Back to FixMmapThreshold's setting, and glibc's default trim threshold.
+      FixMmapThreshold();
+      mallopt(M_TRIM_THRESHOLD, kDefaultMmapThreshold);
       malloc_trim(0);
     }
 #endif

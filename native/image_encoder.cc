@@ -158,9 +158,7 @@ class EncodeFilesWorker : public PromiseWorker {
           }
           stats_[i * 2] = file.size;
           stats_[i * 2 + 1] = file.mtimeMs;
-          uint8_t digest[32];
-          sha256::Hash(file.bytes(), file.length, digest);
-          hashes_[i] = sha256::Hex(digest, 16);
+          hashes_[i] = sha256::ContentHash(file.bytes(), file.length);
           // The thumbnail (when asked for) comes from this same decode.
           ThumbnailRequest thumb;
           thumb.size = thumbnailSize_;

@@ -108,9 +108,7 @@ class ThumbnailWorker : public PromiseWorker {
     }
     const std::string what = fromFile_ ? path_ : std::string("the image buffer");
     // The content hash of those bytes (as encodeFiles'), so a caller can tell which content it is.
-    uint8_t digest[32];
-    sha256::Hash(data, len, digest);
-    hash_ = sha256::Hex(digest, 16);
+    hash_ = sha256::ContentHash(data, len);
     FindBufferLoader(data, len, what, path_);
     vips_error_clear();  // so that the reason below is this image's, not an earlier one's
     try {
@@ -127,8 +125,7 @@ class ThumbnailWorker : public PromiseWorker {
       if (format_ == "webp") t.write_to_buffer(".webp", &buf, &len, VImage::option()->set("Q", quality_));
       else if (format_ == "png") t.write_to_buffer(".png", &buf, &len);
       else t.write_to_buffer(".jpg", &buf, &len, VImage::option()->set("Q", quality_)->set("strip", true));
-      data_.assign(static_cast<uint8_t *>(buf), static_cast<uint8_t *>(buf) + len);
-      g_free(buf);
+      data_ = TakeVipsBuffer(buf, len);
     } catch (const VError &e) {
       vips_error_clear();
       throw Error("E_DECODE", "Cannot make a thumbnail of " + what + ": " + VipsReason(e), path_);

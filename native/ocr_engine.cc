@@ -323,9 +323,7 @@ class ReadWorker : public PromiseWorker {
             data = file.bytes();
             len = file.length;
           }
-          uint8_t digest[32];
-          sha256::Hash(data, len, digest);
-          results_[i].hash = sha256::Hex(digest, 16);
+          results_[i].hash = sha256::ContentHash(data, len);
           const std::string what = in.fromFile ? in.path : "the image buffer at index " + std::to_string(i);
           ocr::DecodeForOcr(data, len, what, in.fromFile ? in.path : std::string(), p_.decode, item.image);
         } catch (const Error &e) {

@@ -9,10 +9,7 @@
 #include <mutex>
 #include <vector>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
+#include "alloc_tuning.h"
 #include "common.h"
 #include "upscale.h"
 
@@ -31,14 +28,7 @@ void EnsureVips() {
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);
     vips_cache_set_max_files(0);
-#if defined(__GLIBC__)
-    // Image buffers (hundreds of KB to MBs) are allocated and freed on many short-lived decoder
-    // and libvips worker threads. glibc's dynamic mmap threshold soon moves such blocks from
-    // mmap into the per-thread arenas, where they fragment: RSS grew by 55-80 MB over 20
-    // encodeFiles passes of the 96-file test corpus. A fixed threshold (the glibc default, 128 KiB,
-    // with the dynamic adjustment off) keeps big blocks in mmap, returned to the OS on free: ~4 MB.
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-#endif
+    FixMmapThreshold();  // alloc_tuning.h
     // Per-file problems are reported as errors with their path; libvips' own warnings would only
     // clutter stderr (e.g. the CLI's output).
     g_log_set_handler("VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO),
@@ -237,7 +227,13 @@ ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, con
     // The thumbnail sees every row, whole, as it streams past (the crop may need only some rows
     // and columns); without one, only what the crop needs is decoded and copied, as before.
     std::unique_ptr<ThumbnailSink> sink;
-    if (wantThumb) sink = std::make_unique<ThumbnailSink>(W, img.height(), bands, thumb->size, w, h);
+    if (wantThumb) {
+      try {
+        sink = std::make_unique<ThumbnailSink>(W, img.height(), bands, thumb->size, w, h);
+      } catch (const std::bad_alloc &) {
+        // no thumbnail (never a reason to fail the file)
+      }
+    }
     // Rows [sink->next(), until) that the crop does not read.
     auto feed = [&](int until) {
       while (sink->next() < until) {
@@ -254,6 +250,8 @@ ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, con
         } catch (const VError &) {
           vips_error_clear();  // no thumbnail; the crop decides whether the image is readable
           sink.reset();
+        } catch (const std::bad_alloc &) {
+          sink.reset();  // no thumbnail
         }
       }
       const int px0 = sink ? 0 : x0, pw = sink ? W : std::max(x1 - x0, 1);
@@ -286,6 +284,8 @@ ImageSize LoadCrop(const uint8_t *data, size_t len, const std::string &path, con
       } catch (const VError &) {
         vips_error_clear();  // e.g. a truncated end the crop never reached: no thumbnail
         thumb->jpeg.clear();
+      } catch (const std::bad_alloc &) {
+        thumb->jpeg.clear();  // no thumbnail
       }
     }
     return original;

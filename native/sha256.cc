@@ -183,5 +183,11 @@ std::string Hex(const uint8_t *digest, size_t nbytes) {
   return s;
 }
 
+std::string ContentHash(const void *data, size_t len) {
+  uint8_t digest[32];
+  Hash(data, len, digest);
+  return Hex(digest, 16);
+}
+
 }  // namespace sha256
 }  // namespace memery

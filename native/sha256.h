@@ -23,5 +23,9 @@ void Hash(const void *data, size_t len, uint8_t digest[32], Impl impl = Impl::Au
 // Lowercase hex of the first `nbytes` bytes of `digest`.
 std::string Hex(const uint8_t *digest, size_t nbytes = 32);
 
+// memery's content hash of `len` bytes at `data`: the lowercase hex of the first 16 bytes of their
+// SHA-256 (32 characters, as catalog/hash.ts contentHash and HASH_HEX_CHARS).
+std::string ContentHash(const void *data, size_t len);
+
 }  // namespace sha256
 }  // namespace memery

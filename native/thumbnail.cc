@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "multiversion.h"
 
@@ -117,10 +118,9 @@ void AddWeighted(uint64_t *acc, const uint64_t *row, size_t n, uint64_t w) {
 }  // namespace
 
 void ThumbnailSink::AddRows(const uint8_t *rows, size_t stride, int n) {
-  std::vector<uint64_t> &row = row_;
   for (int i = 0; i < n && y_ < h_; i++, y_++) {
     const uint8_t *src = rows + static_cast<size_t>(i) * stride;
-    SumSourceRow(src, bands_, xs_, row.data());
+    SumSourceRow(src, bands_, xs_, row_.data());
     // The (at most two: out <= in) output rows this source row lies in.
     for (int oy = std::max(0, static_cast<int>(static_cast<int64_t>(y_) * th_ / h_) - 1); oy < th_; oy++) {
       const Span &sp = ys_[static_cast<size_t>(oy)];
@@ -128,7 +128,7 @@ void ThumbnailSink::AddRows(const uint8_t *rows, size_t stride, int n) {
       if (sp.end <= y_) continue;
       const uint64_t wy = sp.end - sp.start == 1 ? sp.first : y_ == sp.start ? sp.first : y_ == sp.end - 1 ? sp.last : 256;
       uint64_t *acc = acc_.data() + static_cast<size_t>(oy % 2) * tw_ * 3;
-      AddWeighted(acc, row.data(), row.size(), wy);
+      AddWeighted(acc, row_.data(), row_.size(), wy);
       if (y_ == sp.end - 1) FinishRow(oy);  // its last source row
     }
   }
@@ -144,9 +144,12 @@ std::vector<uint8_t> ThumbnailSink::Encode(int quality, int orientation) {
   void *buf = nullptr;
   size_t len = 0;
   img.write_to_buffer(".jpg", &buf, &len, VImage::option()->set("Q", quality)->set("strip", true));
-  std::vector<uint8_t> out(static_cast<uint8_t *>(buf), static_cast<uint8_t *>(buf) + len);
-  g_free(buf);
-  return out;
+  return TakeVipsBuffer(buf, len);
+}
+
+std::vector<uint8_t> TakeVipsBuffer(void *buf, size_t len) {
+  std::unique_ptr<void, void (*)(gpointer)> owned(buf, g_free);
+  return std::vector<uint8_t>(static_cast<uint8_t *>(buf), static_cast<uint8_t *>(buf) + len);
 }
 
 }  // namespace memery

@@ -20,6 +20,10 @@ struct ThumbnailRequest {
   std::vector<uint8_t> jpeg;
 };
 
+// The `len` bytes libvips allocated at `buf` (VImage::write_to_buffer) as a vector; `buf` is
+// freed (g_free), also when the copy throws.
+std::vector<uint8_t> TakeVipsBuffer(void *buf, size_t len);
+
 class ThumbnailSink {
  public:
   // A source pixel span and the fixed-point weight (1/256ths of a pixel) of its two end pixels.
@@ -35,9 +39,6 @@ class ThumbnailSink {
   // The next row it expects.
   int next() const { return y_; }
   int height() const { return h_; }
-  // Its size (before the orientation is applied).
-  int width() const { return tw_; }
-  int thumbHeight() const { return th_; }
   // Rows [next(), next() + n), `stride` bytes apart, each w * bands bytes.
   void AddRows(const uint8_t *rows, size_t stride, int n);
   // Every row added: the JPEG, turned by the EXIF `orientation` (1-8). Throws vips::VError.

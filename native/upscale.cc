@@ -90,9 +90,6 @@ MEMERY_INLINE uint8_t Clip8(int32_t v) {
   return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
 
-// Output pixel x of one row of the horizontal pass, G groups of 4 source pixels (12 bytes) at a
-// time, each lane accumulating one byte position; the lanes are summed per channel at the end
-// (exact integer sums: the order does not change the result).
 // Output pixel of one row of the horizontal pass, one tap (source pixel) at a time: near the
 // row's ends, where a group of 4 would run past the pixels read.
 MEMERY_INLINE void PerTap(const uint8_t *p, const int32_t *k, int count, uint8_t *dst) {
@@ -107,6 +104,9 @@ MEMERY_INLINE void PerTap(const uint8_t *p, const int32_t *k, int count, uint8_t
   dst[2] = Clip8(b);
 }
 
+// Output pixel x of one row of the horizontal pass, G groups of 4 source pixels (12 bytes) at a
+// time, each lane accumulating one byte position; the lanes are summed per channel at the end
+// (exact integer sums: the order does not change the result).
 template <int G>
 MEMERY_INLINE void Grouped(const uint8_t *p, const int32_t *k, uint8_t *dst) {
   int32_t acc[12] = {0};
