@@ -1,6 +1,6 @@
 import { basename, join, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { Catalog, catalogError, folderPrefix, recordMatches } from '../catalog/catalog.js';
+import { Catalog, catalogError, folderPrefix, recordMatches, type FileRow } from '../catalog/catalog.js';
 import { assertFolder, indexFolder, type IndexRunOptions } from '../catalog/indexer.js';
 import { acquireLock } from '../util/lock.js';
 import { SCORE_EPSILON, VectorCache, vectorFault } from '../catalog/vector-cache.js';
@@ -437,7 +437,7 @@ export class Memery {
     }
     const st = await stat(row.path).catch(() => undefined);
     if (!st?.isFile()) throw new MemeryError('E_NOT_FOUND', `The image ${row.path} is gone from disk`, { path: row.path });
-    const found = this.storedThumbnail(row.id, size, st);
+    const found = this.#storedThumbnail(row, size, st);
     if (found) return found.path;
     const t = await thumbnail(row.path, { size, format: 'jpeg', maxFileBytes: this.config.maxFileBytes });
     const stored = (await this.#thumbs.put([{ hash: t.hash, data: t.data }], size)).get(t.hash);
@@ -457,7 +457,10 @@ export class Memery {
    */
   storedThumbnail(id: number, size: number, seen: { size: number; mtimeMs: number }): { path: string; hash: string } | undefined {
     this.#check();
-    const row = this.#catalog.fileById(id);
+    return this.#storedThumbnail(this.#catalog.fileById(id), size, seen);
+  }
+
+  #storedThumbnail(row: FileRow | undefined, size: number, seen: { size: number; mtimeMs: number }): { path: string; hash: string } | undefined {
     if (!row || row.status !== 'ok' || !row.hash || !recordMatches(row, seen)) return undefined;
     const path = this.#thumbs.find(row.hash, size);
     return path ? { path, hash: row.hash } : undefined;

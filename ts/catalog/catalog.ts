@@ -46,7 +46,6 @@ export interface HitRow {
   height: number | null;
 }
 
-/** A prefix that matches files inside `folder` (and not `folder-other`). */
 /**
  * Whether a catalog record still describes a file seen (stat) with this size and mtime: memery's
  * one "unchanged" rule (the indexer skips such a file; its vector, text and thumbnail still hold).
@@ -55,6 +54,7 @@ export function recordMatches(row: Pick<FileRow, 'size' | 'mtime_ms'>, seen: { s
   return row.size === seen.size && row.mtime_ms === seen.mtimeMs;
 }
 
+/** A prefix that matches files inside `folder` (and not `folder-other`). */
 export function folderPrefix(folder: string): string {
   return folder.endsWith(sep) ? folder : folder + sep;
 }

@@ -9,9 +9,8 @@
  * descriptor's bytes, and stored when those are the content the catalog has for the file.
  */
 import { constants as fsConstants, type Stats } from 'node:fs';
-import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, sep } from 'node:path';
 import type { Memery } from '../api/memery.js';
 import { HttpError } from './http.js';
