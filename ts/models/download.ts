@@ -20,13 +20,14 @@
  * cache instead of being downloaded again, and that folder is removed once the model is complete.
  */
 import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { MemeryError, isMemeryError } from '../errors.js';
 import {
   COMMIT_RE,
   INCOMPLETE_SUFFIX,
-  blobOf,
   blobPath,
+  contentMismatch,
+  etagOf,
   hashContent,
   hubCacheDir,
   isEtag,
@@ -34,7 +35,6 @@ import {
   linkSnapshotFile,
   lockRepo,
   lookupCached,
-  matchesEtag,
   snapshotDir,
   writeRef,
   type CacheLookup,
@@ -162,7 +162,7 @@ export async function downloadModel(entryInput: ModelEntry, options: DownloadOpt
   if (options.signal?.aborted) throw aborted(`Download of ${entry.name}`, options.signal.reason);
   const cached = await lookupCached(entry, cache);
   if (cached.found) {
-    const files = await Promise.all(cached.files.map(async (f) => ({ path: f.path, size: f.size, etag: etagOf(await blobOf(f.file)), how: 'cached' as const })));
+    const files = await Promise.all(cached.files.map(async (f) => ({ path: f.path, size: f.size, etag: (await etagOf(f.file)) ?? null, how: 'cached' as const })));
     return { name: entry.name, dir: cached.dir, commit: cached.commit, files, absent: [], bytesTransferred: 0 };
   }
   if (isOffline(env)) throw offlineError(entry, cached);
@@ -248,13 +248,11 @@ export async function downloadModel(entryInput: ModelEntry, options: DownloadOpt
   }
 }
 
-const etagOf = (blob: string | undefined): string | null => (blob ? basename(blob) : null);
-
 /** A file the snapshot already has, whose blob is cached, or that the earlier memery folder holds. */
 async function reuse(ctx: Ctx, commit: string, p: Planned, legacyDir: string | undefined): Promise<DownloadedFile['how'] | undefined> {
   const pointer = join(snapshotDir(ctx.repoDir, commit), ...p.path.split('/'));
   const st = await stat(pointer).catch(() => undefined);
-  if (st?.isFile() && st.size === p.size && [p.etag, null].includes(etagOf(await blobOf(pointer)))) return 'cached';
+  if (st?.isFile() && st.size === p.size && [p.etag, null].includes((await etagOf(pointer)) ?? null)) return 'cached';
   const blob = blobPath(ctx.repoDir, p.etag);
   if ((await stat(blob).catch(() => undefined))?.size === p.size) {
     await linkSnapshotFile(ctx.repoDir, commit, p.path, p.etag);
@@ -263,8 +261,7 @@ async function reuse(ctx: Ctx, commit: string, p: Planned, legacyDir: string | u
   if (!legacyDir) return undefined;
   const old = join(legacyDir, ...p.path.split('/'));
   if ((await stat(old).catch(() => undefined))?.size !== p.size) return undefined;
-  const h = await hashContent(old, p.size);
-  if (!matchesEtag(p.etag, h) || (p.sha256 && p.sha256 !== h.sha256)) return undefined;
+  if (contentMismatch(await hashContent(old, p.size), p)) return undefined;
   await mkdir(dirname(blob), { recursive: true });
   await rename(old, blob).catch(() => copyFile(old, blob)); // another file system: copy
   await linkSnapshotFile(ctx.repoDir, commit, p.path, p.etag);
@@ -317,7 +314,7 @@ async function fetchBlob(ctx: Ctx, hub: Hub, commit: string, p: Planned): Promis
     }
   });
   const h = await hashContent(part, p.size);
-  const bad = p.sha256 && p.sha256 !== h.sha256 ? `sha256 ${p.sha256} (registry)` : !matchesEtag(p.etag, h) ? (p.etag.length === 64 ? `sha256 ${p.etag}` : `git sha1 ${p.etag}`) : undefined;
+  const bad = contentMismatch(h, p);
   if (bad) {
     await rm(part, { force: true });
     throw new MemeryError('E_CHECKSUM', `Expected ${bad} for ${p.path} but received sha256 ${h.sha256}, git sha1 ${h.gitSha1}`, {

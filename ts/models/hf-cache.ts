@@ -21,14 +21,12 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { MemeryError } from '../errors.js';
 import { acquireLock, lockHeld } from '../util/lock.js';
-import type { ModelEntry } from './registry.js';
+import { SHA256_RE, type ModelEntry } from './registry.js';
 
 export type Env = Record<string, string | undefined>;
 
 /** A commit hash: what `snapshots/` is keyed by. */
 export const COMMIT_RE = /^[0-9a-f]{40}$/;
-/** A blob named by the sha256 of its content (an LFS file). */
-export const SHA256_RE = /^[0-9a-f]{64}$/;
 /** Suffix of a blob being downloaded (huggingface_hub's; either tool resumes the other's). */
 export const INCOMPLETE_SUFFIX = '.incomplete';
 
@@ -111,10 +109,10 @@ export async function linkSnapshotFile(repoDir: string, commit: string, path: st
   return pointer;
 }
 
-/** The blob a snapshot file points to (its etag names the content), or undefined for a plain copy. */
-export async function blobOf(pointer: string): Promise<string | undefined> {
+/** The name of the blob a snapshot file points to (its etag, which names the content), or undefined for a plain copy. */
+export async function etagOf(pointer: string): Promise<string | undefined> {
   const link = await readlink(pointer).catch(() => undefined);
-  return link === undefined ? undefined : realpath(pointer).catch(() => undefined);
+  return link === undefined ? undefined : realpath(pointer).then(basename, () => undefined);
 }
 
 export interface CachedFile {
@@ -142,7 +140,7 @@ export async function lookupCached(entry: ModelEntry, cache: string): Promise<Ca
   for (const f of entry.files) {
     const file = join(snapshotDir(repoDir, commit), ...f.path.split('/'));
     const st = await stat(file).catch(() => undefined);
-    const name = st?.isFile() ? basename((await blobOf(file)) ?? '') : '';
+    const name = st?.isFile() ? ((await etagOf(file)) ?? '') : '';
     const ok = st !== undefined && st.isFile() && (f.size === undefined || st.size === f.size) && (!f.sha256 || !SHA256_RE.test(name) || name === f.sha256);
     if (ok) files.push({ path: f.path, file, size: st.size });
     else if (!f.optional) missing.push(f.path);
@@ -150,8 +148,14 @@ export async function lookupCached(entry: ModelEntry, cache: string): Promise<Ca
   return missing.length ? { found: false, repoDir, commit, missing, present: files } : { found: true, dir: snapshotDir(repoDir, commit), commit, files };
 }
 
+/** Hashes of file contents: its sha256 and its git blob sha1. */
+export interface ContentHashes {
+  sha256: string;
+  gitSha1: string;
+}
+
 /** sha256 of a file and, given its size, its git blob sha1 (what the Hub names a non-LFS file by). */
-export async function hashContent(path: string, size: number): Promise<{ sha256: string; gitSha1: string }> {
+export async function hashContent(path: string, size: number): Promise<ContentHashes> {
   const sha256 = createHash('sha256');
   const sha1 = createHash('sha1').update(`blob ${size}\0`);
   for await (const chunk of createReadStream(path)) {
@@ -167,8 +171,32 @@ export function isEtag(s: string): boolean {
 }
 
 /** Whether content hashes match an etag: sha256 for a 64-digit one, git sha1 for a 40-digit one. */
-export function matchesEtag(etag: string, h: { sha256: string; gitSha1: string }): boolean | undefined {
+export function matchesEtag(etag: string, h: ContentHashes): boolean | undefined {
   if (SHA256_RE.test(etag)) return etag === h.sha256;
   if (COMMIT_RE.test(etag)) return etag === h.gitSha1;
+  return undefined;
+}
+
+/** How contentMismatch words what was expected. */
+export interface MismatchWords {
+  /** The registry's sha256 differs. */
+  sha256: (sha256: string) => string;
+  /** The content is not what the etag names. */
+  etag: (etag: string) => string;
+}
+
+const EXPECTED: MismatchWords = {
+  sha256: (sha256) => `sha256 ${sha256} (registry)`,
+  etag: (etag) => (etag.length === 64 ? `sha256 ${etag}` : `git sha1 ${etag}`),
+};
+
+/**
+ * What content hashes `h` fail to match, or undefined when they match: the registry's sha256 first
+ * (when there is one), then the etag the blob is (to be) named by (not compared when empty or not an
+ * etag: a plain copy). Worded by `say`, by default as what was expected ("sha256 … (registry)").
+ */
+export function contentMismatch(h: ContentHashes, want: { sha256?: string | undefined; etag?: string | undefined }, say: MismatchWords = EXPECTED): string | undefined {
+  if (want.sha256 && want.sha256 !== h.sha256) return say.sha256(want.sha256);
+  if (want.etag && matchesEtag(want.etag, h) === false) return say.etag(want.etag);
   return undefined;
 }

@@ -9,14 +9,14 @@ import { basename, join, resolve } from 'node:path';
 import { MemeryError } from '../errors.js';
 import {
   INCOMPLETE_SUFFIX,
-  blobOf,
   cachedCommit,
+  contentMismatch,
+  etagOf,
   hashContent,
   hubCacheDir,
   isDownloading,
   lockRepo,
   lookupCached,
-  matchesEtag,
   repoCacheDir,
   snapshotDir,
   type Env,
@@ -38,6 +38,9 @@ export interface InstalledModel {
   bytes: number;
 }
 
+/** A copy as findInstalled finds it: without `downloading` (a lock probe only listInstalled makes). */
+export type FoundModel = Omit<InstalledModel, 'downloading'>;
+
 /** `<home>/models`: where an earlier memery kept models. */
 export function modelsHome(home: string): string {
   return join(resolve(home), 'models');
@@ -51,9 +54,9 @@ export function legacyModelDir(home: string, name: string): string {
   return join(modelsHome(home), name);
 }
 
-async function cacheCopy(entry: ModelEntry, cache: string): Promise<InstalledModel | undefined> {
+async function cacheCopy(entry: ModelEntry, cache: string): Promise<FoundModel | undefined> {
   const l = await lookupCached(entry, cache);
-  const base = { name: entry.name, where: 'hf-cache' as const, downloading: isDownloading(entry.repo, cache) };
+  const base = { name: entry.name, where: 'hf-cache' as const };
   if (l.found) return { ...base, dir: l.dir, complete: true, partial: false, bytes: l.files.reduce((n, f) => n + f.size, 0) };
   const partial = (await readdir(join(l.repoDir, 'blobs')).catch(() => [])).some((b) => b.endsWith(INCOMPLETE_SUFFIX));
   if (!l.present.length && !partial) return undefined;
@@ -61,7 +64,7 @@ async function cacheCopy(entry: ModelEntry, cache: string): Promise<InstalledMod
   return { ...base, dir, complete: false, partial, bytes: l.present.reduce((n, f) => n + f.size, 0) };
 }
 
-async function legacyCopy(home: string, name: string, entry: ModelEntry | undefined): Promise<InstalledModel | undefined> {
+async function legacyCopy(home: string, name: string, entry: ModelEntry | undefined): Promise<FoundModel | undefined> {
   const dir = legacyModelDir(home, name);
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) return undefined;
   let bytes = 0;
@@ -75,11 +78,11 @@ async function legacyCopy(home: string, name: string, entry: ModelEntry | undefi
   for (const f of entry?.files ?? []) {
     if (complete && !f.optional) complete = (await stat(join(dir, ...f.path.split('/'))).catch(() => undefined))?.isFile() === true;
   }
-  return { name, dir, where: 'legacy', complete, partial, downloading: false, bytes };
+  return { name, dir, where: 'legacy', complete, partial, bytes };
 }
 
 /** The complete copy of `entry`: the cache's, else an earlier memery folder's; undefined when neither is. */
-export async function findInstalled(home: string, entry: ModelEntry, env: Env = process.env): Promise<InstalledModel | undefined> {
+export async function findInstalled(home: string, entry: ModelEntry, env: Env = process.env): Promise<FoundModel | undefined> {
   const c = await cacheCopy(entry, hubCacheDir(env));
   if (c?.complete) return c;
   const l = await legacyCopy(home, entry.name, entry);
@@ -93,12 +96,13 @@ export async function listInstalled(home: string, env: Env = process.env): Promi
   for (const e of MODEL_REGISTRY) {
     const [c, l] = [await cacheCopy(e, cache), await legacyCopy(home, e.name, e)];
     const pick = c?.complete ? c : l?.complete ? l : (c ?? l);
-    if (pick) out.push(pick);
+    // Only here is the download lock probed: findInstalled (every cold search) and verifyModel do not.
+    if (pick) out.push({ ...pick, downloading: pick.where === 'hf-cache' && isDownloading(e.repo, cache) });
   }
   for (const d of await readdir(modelsHome(home), { withFileTypes: true }).catch(() => [])) {
     if (d.isDirectory() && !d.name.startsWith('.') && !out.some((m) => m.name === d.name) && !MODEL_REGISTRY.some((e) => e.name === d.name)) {
       const l = await legacyCopy(home, d.name, undefined);
-      if (l) out.push(l);
+      if (l) out.push({ ...l, downloading: false });
     }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
@@ -228,13 +232,14 @@ export async function verifyModel(home: string, name: string, env: Env = process
       problems.push(`${f.path}: expected ${f.size} bytes but found ${st.size}`);
     } else {
       const h = await hashContent(p, st.size);
-      const etag = copy.where === 'hf-cache' ? basename((await blobOf(p)) ?? '') : '';
-      if (f.sha256 && f.sha256 !== h.sha256) {
+      const etag = copy.where === 'hf-cache' ? ((await etagOf(p)) ?? '') : '';
+      const problem = contentMismatch(h, { sha256: f.sha256, etag }, {
+        sha256: (sha256) => `expected sha256 ${sha256} but found ${h.sha256}`,
+        etag: (named) => `expected the content its blob is named by (${named}) but found sha256 ${h.sha256}, git sha1 ${h.gitSha1}`,
+      });
+      if (problem) {
         status = 'hash-mismatch';
-        problems.push(`${f.path}: expected sha256 ${f.sha256} but found ${h.sha256}`);
-      } else if (matchesEtag(etag, h) === false) {
-        status = 'hash-mismatch';
-        problems.push(`${f.path}: expected the content its blob is named by (${etag}) but found sha256 ${h.sha256}, git sha1 ${h.gitSha1}`);
+        problems.push(`${f.path}: ${problem}`);
       }
     }
     files.push({ path: f.path, status });

@@ -13,7 +13,8 @@
 import { z } from 'zod';
 import { MemeryError } from '../errors.js';
 
-const SHA256_RE = /^[0-9a-f]{64}$/;
+/** A lower-case hex sha256: a registry checksum, and in the cache the name of an LFS file's blob. */
+export const SHA256_RE = /^[0-9a-f]{64}$/;
 
 /** A relative POSIX path inside a repository: no leading '/', no '..' or '.' segments, no '\\'. */
 const RepoPathSchema = z
