@@ -89,10 +89,16 @@ else if (process.platform === 'darwin') must('strip', ['-x', addon]);
 // downloads its binary from GitHub or compiles it). Its JavaScript (lib/) goes into SQLITE_DIR with
 // one binding per Node ABI: this Node's (the checkout's build) plus any in build/sqlite-prebuilds/
 // named node-v<ABI>.node (the prebuilds workflow compiles one per supported Node major).
-// ts/util/sqlite.ts loads it with better-sqlite3's `nativeBinding` option.
+// ts/util/sqlite.ts loads it with better-sqlite3's `nativeBinding` option and reads this layout
+// (its SQLITE_DIR and sqliteBindingName; this script runs before TypeScript is built, so it spells
+// them again here): test/install.test.ts checks that the two agree.
 const SQLITE_SRC = join(ROOT, 'node_modules', 'better-sqlite3');
-const SQLITE_DEST = join(DEST, 'better-sqlite3');
-const sqliteBindings = bundleSqlite();
+const SQLITE_DIR = 'better-sqlite3';
+const SQLITE_DEST = join(DEST, SQLITE_DIR);
+/** The binding file for one Node ABI inside SQLITE_DEST, and the pattern that matches such names (group 1: the ABI). */
+const sqliteBindingName = (abi = process.versions.modules) => `node-v${abi}.node`;
+const SQLITE_BINDING = /^node-v(\d+)\.node$/;
+const sqlite = bundleSqlite();
 
 // ---------------------------------------------------------------------------------------------
 // 3. the system libraries a user may lack
@@ -124,12 +130,12 @@ const sqliteCheck = run(
     `const D = require(process.argv[1]); const db = new D(':memory:', { nativeBinding: process.argv[2] });
      db.exec("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='trigram')"); console.log(db.prepare('SELECT sqlite_version()').pluck().get())`,
     join(SQLITE_DEST, 'lib', 'index.js'),
-    join(SQLITE_DEST, `node-v${process.versions.modules}.node`),
+    join(SQLITE_DEST, sqliteBindingName()),
   ],
   { cwd: tmpdir(), env },
 );
 if (sqliteCheck.status !== 0) fail(`better-sqlite3 in ${SQLITE_DEST} does not load:\n${sqliteCheck.stderr}`);
-log(`better-sqlite3 loads (SQLite ${sqliteCheck.stdout.trim()}, FTS5 trigram) with bindings for Node ABI ${sqliteBindings.join(', ')}`);
+log(`better-sqlite3 loads (SQLite ${sqliteCheck.stdout.trim()}, FTS5 trigram) with bindings for Node ABI ${sqlite.abis.join(', ')}`);
 
 // ---------------------------------------------------------------------------------------------
 // 5. package.json, README, LICENSE, notices
@@ -143,7 +149,7 @@ const pkg = {
   ...(PKG.repository ? { repository: PKG.repository } : {}),
   ...(PKG.homepage ? { homepage: PKG.homepage } : {}),
   main: 'memery.node',
-  files: [...libs, 'better-sqlite3', 'licenses', 'LICENSE', 'THIRD_PARTY_NOTICES.md'],
+  files: [...libs, SQLITE_DIR, 'licenses', 'LICENSE', 'THIRD_PARTY_NOTICES.md'],
   os: [os],
   cpu: [cpu],
   ...(os === 'linux' ? { libc: [TARGET.endsWith('-musl') ? 'musl' : 'glibc'] } : {}),
@@ -158,14 +164,14 @@ writeFileSync(
   `# ${NAME}\n\nThe prebuilt native addon of [memery](https://www.npmjs.com/package/memery) for ${TARGET}. ` +
     'Do not install it directly: `npm install memery` picks it as an optional dependency.\n\n' +
     `Contents: ${libs.join(', ')}, found through the addon's own folder only; ` +
-    `better-sqlite3 ${JSON.parse(readFileSync(join(SQLITE_SRC, 'package.json'), 'utf8')).version} (its lib/ and bindings for Node ABI ${sqliteBindings.join(', ')}). ` +
+    `better-sqlite3 ${sqlite.version} (its lib/ and bindings for Node ABI ${sqlite.abis.join(', ')}). ` +
     'Licences: THIRD_PARTY_NOTICES.md and licenses/.\n\n' +
     'GPU: to use `provider: cuda`, put `libonnxruntime_providers_cuda.so` and `libonnxruntime_providers_shared.so` of the same ' +
     'ONNX Runtime version (see THIRD_PARTY_NOTICES.md) into this folder, beside `libonnxruntime.so.1`.\n',
 );
 
 const files = readdirSync(DEST).filter((f) => !statSync(join(DEST, f)).isDirectory());
-const total = files.reduce((s, f) => s + statSync(join(DEST, f)).size, 0) + readdirSync(SQLITE_DEST).reduce((s, f) => s + statSync(join(SQLITE_DEST, f)).size, 0);
+const total = files.reduce((s, f) => s + statSync(join(DEST, f)).size, 0) + treeSize(SQLITE_DEST);
 log(`${DEST}: ${files.sort().join(', ')} (${(total / 2 ** 20).toFixed(1)} MiB)`);
 
 if (opt('--pack')) {
@@ -228,7 +234,7 @@ function bundleLinux() {
   if (addonRpath !== '$ORIGIN') fail(`memery.node has RUNPATH '${addonRpath}', expected $ORIGIN (see cmake/MemeryPlatform.cmake)`);
 }
 
-/** Copies better-sqlite3's lib/, licence and bindings into SQLITE_DEST; returns the Node ABIs it has. */
+/** Copies better-sqlite3's lib/, licence and bindings into SQLITE_DEST; returns its version and the Node ABIs it has. */
 function bundleSqlite() {
   const version = JSON.parse(readFileSync(join(SQLITE_SRC, 'package.json'), 'utf8')).version;
   const own = join(SQLITE_SRC, 'build', 'Release', 'better_sqlite3.node');
@@ -240,16 +246,24 @@ function bundleSqlite() {
   const bindings = new Map([[process.versions.modules, own]]);
   const extra = join(ROOT, 'build', 'sqlite-prebuilds');
   if (existsSync(extra)) for (const f of readdirSync(extra)) {
-    const m = f.match(/^node-v(\d+)\.node$/);
+    const m = f.match(SQLITE_BINDING);
     if (m && !bindings.has(m[1])) bindings.set(m[1], join(extra, f));
   }
   for (const [abi, from] of bindings) {
-    const to = join(SQLITE_DEST, `node-v${abi}.node`);
+    const to = join(SQLITE_DEST, sqliteBindingName(abi));
     copyFileSync(from, to);
     chmodSync(to, 0o755);
     if (process.platform === 'linux' && has('strip')) must('strip', ['--strip-unneeded', to]);
   }
-  return [...bindings.keys()].sort();
+  return { version, abis: [...bindings.keys()].sort() };
+}
+
+/** The bytes of the files under dir, all levels down. */
+function treeSize(dir) {
+  return readdirSync(dir, { recursive: true }).reduce((s, f) => {
+    const st = statSync(join(dir, f));
+    return st.isFile() ? s + st.size : s;
+  }, 0);
 }
 
 /**

@@ -17,6 +17,7 @@ import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_proce
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SQLITE_DIR, sqliteBindingName } from '../ts/util/sqlite.js';
 import { tempDir, writeColourSet } from './helpers/images.js';
 import { ROOT, testModel } from './helpers/shared.js';
 
@@ -167,8 +168,9 @@ describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} i
     // GitHub, else node-gyp) is not installed at all: the platform package carries it.
     expect(withScripts.map((s) => s.replace(/^.*node_modules\//, '').split(':')[0]).sort()).toEqual(['@parcel/watcher']);
     for (const gone of ['better-sqlite3', 'prebuild-install', 'node-gyp']) expect(existsSync(join(prefix, 'node_modules', gone)), gone).toBe(false);
-    const sqlite = join(platformDir, 'better-sqlite3');
-    expect(readdirSync(sqlite).sort()).toEqual(expect.arrayContaining(['LICENSE', 'lib', `node-v${process.versions.modules}.node`, 'package.json']));
+    // The layout scripts/pack-platform.mjs writes is the one ts/util/sqlite.ts reads.
+    const sqlite = join(platformDir, SQLITE_DIR);
+    expect(readdirSync(sqlite).sort()).toEqual(expect.arrayContaining(['LICENSE', 'lib', sqliteBindingName(), 'package.json']));
     expect(JSON.parse(readFileSync(join(sqlite, 'package.json'), 'utf8')).scripts).toBeUndefined();
   });
 
@@ -218,8 +220,9 @@ describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} i
       import * as client from 'memery/client';
       import { readFileSync } from 'node:fs';
       const r = await search(process.argv[3], 'blue', { home: process.argv[1], modelDir: process.argv[2], n: 1 });
-      const maps = readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/).pop()).filter((p) => /memery\\.node|libblas|liblapack|libonnxruntime|libgfortran/.test(p));
-      const sqlite = readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/).pop()).filter((p) => /sqlite/.test(p));
+      const mapped = readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/).pop());
+      const maps = mapped.filter((p) => /memery\\.node|libblas|liblapack|libonnxruntime|libgfortran/.test(p));
+      const sqlite = mapped.filter((p) => /sqlite/.test(p));
       console.log(JSON.stringify({ top: r[0].path, client: typeof client.ServerClient, libs: [...new Set(maps)], sqlite: [...new Set(sqlite)] }));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code, join(tmp, 'home-lib'), MODEL, images], { cwd: prefix, env, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
@@ -229,7 +232,7 @@ describe.skipIf(Boolean(skipReason))(`install: packed memery + ${PLATFORM_PKG} i
     expect(out.libs.length).toBeGreaterThanOrEqual(4);
     for (const lib of out.libs) expect(dirname(lib), lib).toBe(platformDir);
     // SQLite: better-sqlite3's binding for this Node, from the platform package
-    expect(out.sqlite).toEqual([join(platformDir, 'better-sqlite3', `node-v${process.versions.modules}.node`)]);
+    expect(out.sqlite).toEqual([join(platformDir, SQLITE_DIR, sqliteBindingName())]);
   });
 
   it("provider 'cuda' without the CUDA provider libraries fails with a message naming them", () => {

@@ -38,13 +38,16 @@ export async function ensureGenerated(kind, count, timeoutMs) {
   return dir;
 }
 
+/** The folder corpusSet(kind, count) fills. */
+export const setDir = (kind, count) => join(CORPUS_CACHE, VERSION, 'sets', `${kind}-${count}`);
+
 /**
  * A folder holding exactly the first `count` files of `kind` (hard links into the cache), so
  * Memery.index sees just those. Returns { dir, files, bytes, mix }.
  */
 export async function corpusSet(kind, count, { timeoutMs = 30 * 60_000 } = {}) {
   const src = await ensureGenerated(kind, count, timeoutMs);
-  const dir = join(CORPUS_CACHE, VERSION, 'sets', `${kind}-${count}`);
+  const dir = setDir(kind, count);
   const names = Array.from({ length: count }, (_, i) => fileName(i, kind));
   const have = existsSync(dir) ? readdirSync(dir) : [];
   const want = new Set(names);

@@ -2,31 +2,27 @@
 // files, side by side in one process (scripts/bench/ocr.mjs, which also prints the character error
 // rate on hand-transcribed captions), and `memery index` of the meme folder with OCR on against
 // OCR off (whole processes, fresh catalogs, the bench ViT-B/32, alternated, best of 2).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, SHARED, log, modelDir } from './lib.mjs';
+import { ROOT, SHARED, log, modelDir, runCommand } from './lib.mjs';
 
 export const name = 'ocr';
 export const title = 'Reading text (OCR): memery vs @gutenye/ocr-node, index time with OCR on vs off';
 
-function spawnTimed(args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve({ seconds: (performance.now() - t0) / 1000, stdout: out }) : reject(new Error(`${args.join(' ')} exited ${code}: ${err.slice(-400)}`))));
-  });
+// Each run takes minutes at most; the bound is only there so a hung run fails the section.
+const TIMEOUT_MS = 60 * 60_000;
+
+/** Runs node with args; resolves to { seconds, stdout }, throws on a non-zero exit. */
+async function nodeTimed(args, env = {}) {
+  const r = await runCommand(process.execPath, args, { env, timeoutMs: TIMEOUT_MS });
+  if (r.code !== 0) throw new Error(`${args.join(' ')} ${r.timedOut ? 'timed out' : `exited ${r.code}`}: ${r.stderr.slice(-400)}`);
+  return { seconds: r.ms / 1000, stdout: r.stdout };
 }
 
 export async function run(ctx) {
   const out = {};
   const jsonFile = join(ctx.tmp, 'ocr-bench.json');
-  await spawnTimed([join(ROOT, 'scripts', 'bench', 'ocr.mjs'), '--n', ctx.quick ? '10' : '20', '--rounds', ctx.quick ? '1' : '2', '--json', jsonFile]);
+  await nodeTimed([join(ROOT, 'scripts', 'bench', 'ocr.mjs'), '--n', ctx.quick ? '10' : '20', '--rounds', ctx.quick ? '1' : '2', '--json', jsonFile]);
   out.engines = JSON.parse(readFileSync(jsonFile, 'utf8'));
   log(`ocr: memery ${out.engines.memery.msPerImage.toFixed(0)} ms/image, @gutenye/ocr-node ${out.engines.gutenye.msPerImage.toFixed(0)}: ${out.engines.ratio.toFixed(2)}x (batch ${out.engines.ratioBatch.toFixed(2)}x); CER ${(out.engines.memery.cer * 100).toFixed(2)}%`);
   const memes = join(SHARED, 'corpus', 'memes');
@@ -35,7 +31,7 @@ export async function run(ctx) {
     try {
       const args = [join(ROOT, 'bin', 'memery.js'), 'index', memes, '--json', '--model-dir', modelDir('fp32'), '--threads', String(ctx.cores)];
       if (!ocr) args.push('--no-ocr');
-      return (await spawnTimed(args, { MEMERY_HOME: home, NO_COLOR: '1' })).seconds;
+      return (await nodeTimed(args, { MEMERY_HOME: home, NO_COLOR: '1' })).seconds;
     } finally {
       rmSync(home, { recursive: true, force: true });
     }

@@ -9,7 +9,7 @@
 //
 // Needs ../shared/corpus/memes and the devDependency @gutenye/ocr-node. MEMERY_NATIVE_BINDING
 // picks another build of the addon.
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -117,7 +117,6 @@ console.log(`ratio                memery is ${(g / m).toFixed(2)}x faster per im
 console.log(`memery batch read    ${batchMs.toFixed(1)} ms/image wall, ${batchCpu.toFixed(1)} ms/image CPU (one read() of ${files.length}; ${(g / batchMs).toFixed(2)}x wall, ${(gc / batchCpu).toFixed(2)}x CPU)`);
 console.log(`CER (${Object.keys(cm.per).length} hand-transcribed captions, ${cm.chars} chars): memery ${(cm.cer * 100).toFixed(2)}%, @gutenye/ocr-node ${(cg.cer * 100).toFixed(2)}%`);
 if (args.json) {
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(args.json, JSON.stringify({
     files: files.length, rounds: ROUNDS, threads: THREADS,
     memery: { msPerImage: m, medianMs: median(times.memery), cpuMsPerImage: mc, batchMsPerImage: batchMs, batchCpuMsPerImage: batchCpu, cer: cm.cer },

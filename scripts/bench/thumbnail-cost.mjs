@@ -8,21 +8,20 @@
 // --folder defaults to the bench corpus's 100 real-size photos (`npm run bench` makes it), else
 // ../shared's photos and memes.
 import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setDir } from './corpus.mjs';
+import { DIST, SHARED, colourModelDir } from './lib.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const corpus = join(process.env.MEMERY_BENCH_CORPUS ?? join(homedir(), '.cache', 'memery-bench-corpus'), 'v1', 'sets', 'full-100');
-const shared = process.env.MEMERY_SHARED ?? join(ROOT, '..', 'shared');
+const corpus = setDir('full', 100);
 const { values: args } = parseArgs({ options: { folder: { type: 'string' }, rounds: { type: 'string', default: '4' } } });
-const folders = args.folder ? [args.folder] : existsSync(corpus) ? [corpus] : [join(shared, 'corpus', 'photos'), join(shared, 'corpus', 'memes')];
+const folders = args.folder ? [args.folder] : existsSync(corpus) ? [corpus] : [join(SHARED, 'corpus', 'photos'), join(SHARED, 'corpus', 'memes')];
 const paths = folders.flatMap((d) => readdirSync(d).map((f) => join(d, f)));
 
-const { ImageEncoder } = await import(pathToFileURL(join(ROOT, 'dist', 'ts', 'native', 'image-encoder.js')).href);
+const { ImageEncoder } = await import(pathToFileURL(join(DIST, 'native', 'image-encoder.js')).href);
 const { THUMB_SIZE } = await import('@memery/client/protocol');
-const enc = await ImageEncoder.load(join(ROOT, '.cache', 'test-models', 'colour-hf', 'onnx', 'vision_model.onnx'), { threads: 1 });
+const enc = await ImageEncoder.load(join(colourModelDir(), 'onnx', 'vision_model.onnx'), { threads: 1 });
 const cpu = { 0: [], [THUMB_SIZE]: [] };
 let ok = 0;
 const run = async (size) => {

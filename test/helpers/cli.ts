@@ -3,9 +3,9 @@
  * process, with MEMERY_HOME set to the given home, HF_HOME to `<home>/hf` and NO_COLOR set.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './images.js';
 import { ROOT, testModel } from './shared.js';
 
 export const CLI = join(ROOT, 'bin', 'memery.js');
@@ -59,7 +59,7 @@ export const STACK_LINE = /^\s+at .+[:(]/m;
 /** A temp folder removed after the test file (call in a file that registers `cleanupTemps` in afterAll). */
 const temps: string[] = [];
 export function cliTemp(prefix = 'memery-cli-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
+  const d = tempDir(prefix);
   temps.push(d);
   return d;
 }

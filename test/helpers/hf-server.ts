@@ -91,16 +91,20 @@ export async function startHfServer(options: HfServerOptions): Promise<HfServer>
     return dirs.find((d) => d === rev || commitOf(`${owner}/${repo}`, d) === rev);
   }
 
-  async function load(owner: string, repo: string, rev: string, file: string, pristine = false): Promise<Buffer | undefined> {
+  /** The file as stored (what paths-info and the hub etag describe). */
+  async function load(owner: string, repo: string, rev: string, file: string): Promise<Buffer | undefined> {
     const p = resolve(root, owner, repo, rev, ...file.split('/'));
     if (!p.startsWith(root + sep)) return undefined;
     const s = await stat(p).catch(() => undefined);
     if (!s?.isFile()) return undefined;
-    let buf = await readFile(p);
-    if (!pristine && options.corrupt?.includes(file)) {
-      buf = Buffer.from(buf);
-      for (let i = 0; i < buf.length; i += Math.max(1, Math.floor(buf.length / 16))) buf[i] = buf[i]! ^ 0xff;
-    }
+    return readFile(p);
+  }
+
+  /** What a download gets: the stored bytes, or a copy with bytes flipped where options.corrupt lists the file. */
+  function servedCopy(file: string, pristine: Buffer): Buffer {
+    if (!options.corrupt?.includes(file)) return pristine;
+    const buf = Buffer.from(pristine);
+    for (let i = 0; i < buf.length; i += Math.max(1, Math.floor(buf.length / 16))) buf[i] = buf[i]! ^ 0xff;
     return buf;
   }
 
@@ -214,7 +218,7 @@ export async function startHfServer(options: HfServerOptions): Promise<HfServer>
       const { paths } = JSON.parse(await readBody(req)) as { paths: string[] };
       const out = [];
       for (const path of paths) {
-        const buf = await load(owner, repo, dir, path, true);
+        const buf = await load(owner, repo, dir, path);
         if (!buf) continue;
         const lfs = isLfs(path) ? { oid: sha256(buf), size: buf.length, pointerSize: 134 } : undefined;
         out.push({ type: 'file', path, size: buf.length, oid: lfs ? gitBlobSha1(Buffer.from(`lfs pointer ${lfs.oid}`)) : gitBlobSha1(buf), ...(lfs ? { lfs } : {}) });
@@ -257,13 +261,13 @@ export async function startHfServer(options: HfServerOptions): Promise<HfServer>
       return;
     }
     entry.file = file;
-    const buf = await load(owner, repo, dir, file);
-    const pristine = await load(owner, repo, dir, file, true);
-    if (!buf || !pristine) {
+    const pristine = await load(owner, repo, dir, file);
+    if (!pristine) {
       entry.status = 404;
       res.writeHead(404, { 'content-type': 'text/plain', 'x-error-code': 'EntryNotFound' }).end('Entry not found');
       return;
     }
+    const buf = servedCopy(file, pristine);
     const commit = commitOf(`${owner}/${repo}`, dir);
     const linked: Record<string, string> = isLfs(file) ? { 'x-linked-etag': hubEtag(file, pristine), 'x-linked-size': String(buf.length) } : {};
     if (entry.hop === 'resolve' && wantsRedirect(file)) {
