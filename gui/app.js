@@ -373,7 +373,7 @@ async function refreshStatus() {
     el.folder.replaceChildren(...opts);
     el.folder.value = st.folders.some((f) => f.path === current) ? current : '';
     const texts = st.counts.texts ? ` · ${st.counts.texts.toLocaleString()} with text` : '';
-    const model = modelLabel(st.model);
+    const model = modelLabel(st);
     el.stats.textContent = `${st.counts.files.toLocaleString()} images${texts} · model ${model}${st.model.id ? '' : ' (not available)'}${st.server.watch.enabled ? ' · watching' : ''}`;
     el.stats.title = modelDetails(st.model, model);
     el.empty.dataset.idle = st.counts.files ? 'Type to search your images.' : 'Nothing indexed yet: add a folder below (Folders).';
@@ -410,10 +410,14 @@ async function refreshStatus() {
 }
 
 /**
- * The model's name: the registry model's, or its folder's name for a local model folder (status
- * says 'local' then); for a registry model the folder is named after it.
+ * The model's name, as status names the model in use among the catalog's models (`models`): the
+ * registry model's, or its folder's name for a local model folder (`model.name` says 'local' then).
+ * Without that entry (an older server, a model not available), its folder's name as before.
  */
-function modelLabel(m) {
+function modelLabel(st) {
+  const inUse = st.models?.find((c) => c.inUse)?.name;
+  if (inUse) return inUse;
+  const m = st.model;
   const dir = m.dir?.replace(/\/+$/, '');
   return dir ? basename(dir) || m.name : m.name;
 }

@@ -289,9 +289,12 @@ describe('info.plist', () => {
     expect(AlfredScriptFilterSchema.safeParse({ items: [item, plain] }).success).toBe(true);
   });
 
-  it('alfredItem’s icon: the one given, else the result’s stored thumbnail (`thumb`), else the file’s own icon', () => {
+  it('alfredItem’s icon: the one given, else the result’s stored thumbnail (`thumb`) while it is there, else the file’s own icon', () => {
     const r = { id: 3, path: '/m/cat.png', score: 0.5 };
-    expect(alfredItem({ ...r, thumb: '/h/thumbs/3.jpg' }).icon).toEqual({ path: '/h/thumbs/3.jpg' });
+    const stored = join(temp(), '3.jpg');
+    writeFileSync(stored, 'jpeg');
+    expect(alfredItem({ ...r, thumb: stored }).icon).toEqual({ path: stored });
+    expect(alfredItem({ ...r, thumb: '/h/thumbs/gone.jpg' }).icon).toEqual({ type: 'fileicon', path: '/m/cat.png' });
     expect(alfredItem({ ...r, thumb: '/h/thumbs/gone.jpg' }, { icon: { path: '/c/3.jpg' } }).icon).toEqual({ path: '/c/3.jpg' });
     expect(alfredItem({ ...r, thumb: null }).icon).toEqual({ type: 'fileicon', path: '/m/cat.png' });
     expect(alfredItem(r).icon).toEqual({ type: 'fileicon', path: '/m/cat.png' });

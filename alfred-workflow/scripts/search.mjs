@@ -28,7 +28,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alfredDocument, alfredItem, mapLimit, mergeResults, ServerUnavailable, THUMB_SIZE } from './client/memery-client.mjs';
+import { alfredDocument, alfredIcon, alfredItem, mapLimit, mergeResults, ServerUnavailable, THUMB_SIZE } from './client/memery-client.mjs';
 import {
   abbreviateHome,
   cacheDir,
@@ -107,8 +107,8 @@ export function parseQuery(raw) {
  * there to use.
  */
 async function fetchedThumb(client, dir, r) {
-  if (typeof r.thumb === 'string' && r.thumb !== '' && existsSync(r.thumb)) return undefined;
-  const fileIcon = { type: 'fileicon', path: r.path };
+  const fileIcon = alfredIcon(r);
+  if (fileIcon.type !== 'fileicon') return undefined; // its stored thumbnail
   if (typeof r.id !== 'number') return fileIcon;
   const p = join(dir, 'thumbs', `${r.id}-${Math.trunc(r.mtime ?? 0)}.jpg`);
   if (existsSync(p)) return { path: p };
@@ -182,15 +182,15 @@ async function viaCli(memery, home, query, folders, n, env) {
       failures.push({ folder: folders[i], message: `unexpected output from memery: ${r.stdout.slice(0, 120)}` });
       return;
     }
-    // The thumbnail memery stored (`thumb`), else the file's own icon. No id: ⌃ (similar images)
-    // then searches by the path, which works without the server.
+    // The thumbnail memery stored (`thumb`: alfredIcon uses it while it is there), else the file's
+    // own icon. No id: ⌃ (similar images) then searches by the path, which works without the server.
     lists.push(
       (doc.results ?? []).map((res) => ({
         path: res.path,
         score: res.score,
         text: res.text ?? null,
         match: res.match ?? null,
-        ...(typeof res.thumb === 'string' && existsSync(res.thumb) ? { thumb: res.thumb } : {}),
+        thumb: res.thumb ?? null,
       })),
     );
   });

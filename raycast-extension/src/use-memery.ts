@@ -106,7 +106,7 @@ export function useMemeSearch(client: MemeryClient, args: SearchArgs): SearchSta
   const delayMs = args.delayMs ?? 120;
   const { data, isLoading, error } = usePromise(
     async (
-      query: MemeQuery | undefined,
+      query: MemeQuery,
       folders: string[] | undefined,
       n: number,
       threshold: number | undefined,
@@ -115,7 +115,6 @@ export function useMemeSearch(client: MemeryClient, args: SearchArgs): SearchSta
       const signal = abortable.current?.signal;
       // Rejects with an AbortError (which usePromise ignores) when a newer search replaces this one.
       await delay(delayMs, undefined, signal ? { signal } : {});
-      if (!query) return { results: [], via: client.via ?? "cli" };
       return client.search({
         query,
         n,
@@ -125,7 +124,8 @@ export function useMemeSearch(client: MemeryClient, args: SearchArgs): SearchSta
         ...(signal ? { signal } : {}),
       });
     },
-    [args.query, args.folders, args.n, args.threshold, args.mode],
+    // Run only with a query (execute): then args.query is defined.
+    [args.query!, args.folders, args.n, args.threshold, args.mode],
     { abortable, execute: args.query !== undefined, onError: (e) => void showErrorToast(e) },
   );
   if (!args.query) return { results: [], isLoading: false, error: undefined, searched: false, via: undefined };

@@ -1,9 +1,10 @@
 /**
  * Alfred Script Filter items for search results, built here only: by `memery search --format
  * alfred` and by the Alfred workflow (server and CLI answers alike). An item's icon is the one the
- * caller gives, else the result's `thumb` (the JPEG thumbnail memery stores in its home), else the
- * file's own icon.
+ * caller gives, else the result's `thumb` (the JPEG thumbnail memery stores in its home) while that
+ * file is there, else the file's own icon. Node only (it checks the thumbnail on disk).
  */
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname } from 'node:path';
 import type { AlfredIcon, AlfredItem, AlfredScriptFilter } from './alfred-schema.js';
@@ -20,9 +21,12 @@ export function abbreviateHome(p: string, home: string = homedir()): string {
 /** What alfredItem reads of a result: SearchResult's fields, `thumb` optional (servers before thumbnails leave it out). */
 export type AlfredResult = Pick<SearchResult, 'path' | 'score'> & Partial<Pick<SearchResult, 'text' | 'match'>> & { id?: number; thumb?: string | null };
 
-/** A result's icon: its stored thumbnail (`thumb`) when it has one, else the file's own icon. */
+/**
+ * A result's icon: its stored thumbnail (`thumb`) when it has one and the file is there, else the
+ * file's own icon (`type: 'fileicon'`: a caller may fetch or make a thumbnail instead).
+ */
 export function alfredIcon(r: Pick<AlfredResult, 'path' | 'thumb'>): AlfredIcon {
-  return typeof r.thumb === 'string' && r.thumb !== '' ? { path: r.thumb } : { type: 'fileicon', path: r.path };
+  return typeof r.thumb === 'string' && r.thumb !== '' && existsSync(r.thumb) ? { path: r.thumb } : { type: 'fileicon', path: r.path };
 }
 
 export interface AlfredItemOptions {

@@ -9,6 +9,7 @@ import { stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import { assertFolder } from '../../catalog/indexer.js';
 import type { IndexSummary, SearchMode, SearchQueryObject, SearchResult } from '../../api/schemas.js';
+import type { Memery } from '../../api/memery.js';
 import { memeryOptions, openMemery, resolveHome, useColor, withInterrupt, writeOut, type GlobalOptions } from '../context.js';
 import { UsageError } from '../errors.js';
 import { isMemeryError, MemeryError } from '../../errors.js';
@@ -185,6 +186,8 @@ export async function runSearch(folderArg: string | undefined, text: string | un
   const warned = warnLongTexts(g, home, [query.text, query.negativeText]);
   const view = new IndexProgressView({ stream: process.stderr, label: folder ?? '', transient: true, color: useColor(process.stderr) });
   const indexOptions = { ...(o.ocr === false ? { ocr: false } : {}), ...(exclude.length ? { exclude } : {}) };
+  // This run's Memery, kept open for --format alfred's missing thumbnails (opened for them after a server search).
+  let memery: Promise<Memery> | undefined;
   if (link) {
     const l = link;
     // The server indexes in its own process; Ctrl-C here just stops waiting for it.
@@ -207,7 +210,7 @@ export async function runSearch(folderArg: string | undefined, text: string | un
       l.close();
     }
   } else {
-    const m = await openMemery(g, { oneShot: true }); // one query, then exit: fastest model load
+    const m = await (memery = openMemery(g, { oneShot: true })); // one query, then exit: fastest model load
     try {
       if (!folder && (folders = m.folders()).length === 0) throw nothingIndexed();
       if (doIndex) {
@@ -230,28 +233,34 @@ export async function runSearch(folderArg: string | undefined, text: string | un
       results = await m.search(query, { ...searchOptions, mode });
       folders = m.folders();
       if (results.length === 0 && o.threshold !== undefined) best = (await m.search(query, { ...unthresholded, mode }))[0]?.score;
-    } finally {
+    } catch (err) {
       await m.close();
+      throw err;
     }
   }
-  const keep = excludeFilter(exclude, folder, folders);
-  if (keep) results = results.filter(keep);
-  results = results.slice(0, n);
-  await warned;
-  const ctx = {
-    query,
-    folder: folder ?? null,
-    n,
-    home,
-    color: useColor(process.stdout),
-    ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
-    ...(process.stdout.columns ? { columns: process.stdout.columns } : {}),
-  };
-  await writeOut(await formatResults(format, results, ctx));
-  if (results.length === 0 && (format === 'table' || format === 'paths' || format === 'nul')) {
-    const why = await whyNoResults({ folder, folders, doIndex, threshold: o.threshold, best, mode, excluded: keep !== undefined });
-    if (why) process.stderr.write(`No results: ${why}.\n`);
-    else if (format === 'table') process.stderr.write('No results.\n');
+  try {
+    const keep = excludeFilter(exclude, folder, folders);
+    if (keep) results = results.filter(keep);
+    results = results.slice(0, n);
+    await warned;
+    const ctx = {
+      query,
+      folder: folder ?? null,
+      n,
+      home,
+      color: useColor(process.stdout),
+      thumbnail: async (id: number) => (await (memery ??= openMemery(g))).thumbnail(id),
+      ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
+      ...(process.stdout.columns ? { columns: process.stdout.columns } : {}),
+    };
+    await writeOut(await formatResults(format, results, ctx));
+    if (results.length === 0 && (format === 'table' || format === 'paths' || format === 'nul')) {
+      const why = await whyNoResults({ folder, folders, doIndex, threshold: o.threshold, best, mode, excluded: keep !== undefined });
+      if (why) process.stderr.write(`No results: ${why}.\n`);
+      else if (format === 'table') process.stderr.write('No results.\n');
+    }
+  } finally {
+    await (await memery?.catch(() => undefined))?.close();
   }
 }
 

@@ -1,13 +1,15 @@
 /** Search output formats. Every format lists the same paths in the same order. */
 import type { SearchResult } from '../../api/schemas.js';
+import type { AlfredFormatContext } from './alfred.js';
 import type { FormatContext, OutputFormat } from './types.js';
 
 export type { FormatContext, OutputFormat } from './types.js';
 export { OUTPUT_FORMATS } from './types.js';
 
-export async function formatResults(format: OutputFormat, results: SearchResult[], ctx: FormatContext): Promise<string> {
+/** `ctx.thumbnail` makes the thumbnails --format alfred lacks (through the search's Memery). */
+export async function formatResults(format: OutputFormat, results: SearchResult[], ctx: FormatContext & Pick<AlfredFormatContext, 'thumbnail'>): Promise<string> {
   if (format === 'alfred') {
-    const { formatAlfred } = await import('./alfred.js'); // loads the native addon for thumbnails
+    const { formatAlfred } = await import('./alfred.js');
     return formatAlfred(results, ctx);
   }
   const plain = await import('./plain.js');
