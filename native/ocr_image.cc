@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "preprocess.h"
+#include "to_rgb8.h"
 
 using vips::VError;
 using vips::VImage;
@@ -19,33 +20,9 @@ namespace {
 
 // To sRGB, 8 bits, 3 bands; alpha flattened onto white.
 VImage ToRgb8White(VImage img) {
-  switch (img.interpretation()) {
-    case VIPS_INTERPRETATION_CMYK:
-      if (img.bands() > 4) img = img.extract_band(0, VImage::option()->set("n", 4));
-      img = img.colourspace(VIPS_INTERPRETATION_sRGB);
-      break;
-    case VIPS_INTERPRETATION_LAB: case VIPS_INTERPRETATION_LABQ: case VIPS_INTERPRETATION_LABS:
-    case VIPS_INTERPRETATION_XYZ: case VIPS_INTERPRETATION_scRGB: case VIPS_INTERPRETATION_HSV:
-    case VIPS_INTERPRETATION_LCH: case VIPS_INTERPRETATION_CMC: case VIPS_INTERPRETATION_YXY:
-      img = img.colourspace(VIPS_INTERPRETATION_sRGB);
-      break;
-    default:
-      break;
-  }
+  img = ToSrgbSpace(img);
   if (img.bands() > 4) img = img.extract_band(0, VImage::option()->set("n", 4));
-  const VipsBandFormat fmt = img.format();
-  if (fmt == VIPS_FORMAT_USHORT || fmt == VIPS_FORMAT_SHORT) {
-    // 16-bit: scale to 8 bits, except 8-bit data in a 16-bit container (max <= 255).
-    img = img.copy_memory();
-    if (img.max() <= 255.0) img = img.cast(VIPS_FORMAT_UCHAR);
-    else img = img.cast(VIPS_FORMAT_UCHAR, VImage::option()->set("shift", true));
-  } else if (fmt == VIPS_FORMAT_FLOAT || fmt == VIPS_FORMAT_DOUBLE) {
-    img = img.copy_memory();
-    if (img.max() <= 1.0) img = img * 255.0;
-    img = img.cast(VIPS_FORMAT_UCHAR);
-  } else if (fmt != VIPS_FORMAT_UCHAR) {
-    img = img.cast(VIPS_FORMAT_UCHAR);
-  }
+  img = To8Bit(img);
   if (img.bands() == 2 || img.bands() == 4) {
     img = img.flatten(VImage::option()->set("background", std::vector<double>{255.0}));
     if (img.format() != VIPS_FORMAT_UCHAR) img = img.cast(VIPS_FORMAT_UCHAR);

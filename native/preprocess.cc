@@ -11,6 +11,7 @@
 
 #include "alloc_tuning.h"
 #include "common.h"
+#include "to_rgb8.h"
 #include "upscale.h"
 
 using vips::VError;
@@ -63,25 +64,6 @@ VImage Open(const uint8_t *data, size_t len, int shrink) {
   return VImage::new_from_buffer(data, len, "", opts);
 }
 
-// One band (or several) of any format as 8 bits: 16-bit scaled, except 8-bit data stored in a
-// 16-bit container (max <= 255, common in scans and scientific TIFFs), kept as is or it would turn
-// black; float 0..1 (TIFF/FITS) scaled to 0..255.
-VImage To8Bit(VImage img) {
-  VipsBandFormat fmt = img.format();
-  if (fmt == VIPS_FORMAT_USHORT || fmt == VIPS_FORMAT_SHORT) {
-    img = img.copy_memory();
-    if (img.max() <= 255.0) img = img.cast(VIPS_FORMAT_UCHAR);
-    else img = img.cast(VIPS_FORMAT_UCHAR, VImage::option()->set("shift", true));
-  } else if (fmt == VIPS_FORMAT_FLOAT || fmt == VIPS_FORMAT_DOUBLE) {
-    double mx = img.max();
-    if (mx <= 1.0) img = img * 255.0;
-    img = img.cast(VIPS_FORMAT_UCHAR);
-  } else if (fmt != VIPS_FORMAT_UCHAR) {
-    img = img.cast(VIPS_FORMAT_UCHAR);
-  }
-  return img;
-}
-
 VImage ToRgb8(VImage img);
 
 // For a thumbnail: ToRgb8's RGB (the same bytes), plus the alpha band as 8 bits when the image has
@@ -98,19 +80,8 @@ VImage ToRgba8(VImage img) {
 // To 8-bit RGB the way the reference (PIL .convert("RGB")) does it: no ICC transform, alpha dropped
 // by taking the first bands, greyscale replicated, 16-bit scaled to 8-bit.
 VImage ToRgb8(VImage img) {
-  VipsInterpretation interp = img.interpretation();
-  int bands = img.bands();
-  if (interp == VIPS_INTERPRETATION_CMYK) {
-    if (bands > 4) img = img.extract_band(0, VImage::option()->set("n", 4));
-    img = img.colourspace(VIPS_INTERPRETATION_sRGB);
-  } else if (interp == VIPS_INTERPRETATION_LAB || interp == VIPS_INTERPRETATION_LABQ ||
-             interp == VIPS_INTERPRETATION_LABS || interp == VIPS_INTERPRETATION_XYZ ||
-             interp == VIPS_INTERPRETATION_scRGB || interp == VIPS_INTERPRETATION_HSV ||
-             interp == VIPS_INTERPRETATION_LCH || interp == VIPS_INTERPRETATION_CMC ||
-             interp == VIPS_INTERPRETATION_YXY) {
-    img = img.colourspace(VIPS_INTERPRETATION_sRGB);
-  }
-  bands = img.bands();
+  img = ToSrgbSpace(img);
+  const int bands = img.bands();
   if (bands == 2) img = img.extract_band(0);
   else if (bands > 3) img = img.extract_band(0, VImage::option()->set("n", 3));
 
