@@ -10,7 +10,6 @@
 #include "read_file.h"
 #include "sha256.h"
 #include "thread_pool.h"
-#include "threads.h"
 
 namespace memery {
 
@@ -34,20 +33,8 @@ void ImageModel::Run(const float *chw, size_t n, float *out) {
     }
     std::vector<int64_t> shape = {static_cast<int64_t>(batch), 3, size, size};
     Ort::Value in = Ort::Value::CreateTensor<float>(mem, const_cast<float *>(src), per * batch, shape.data(), shape.size());
-    std::vector<Ort::Value> res;
-    try {
-      std::lock_guard<std::mutex> lock(model->runMutex());
-      // The session's pool threads run at lowered priority: so does the thread that drives the
-      // parallel sections, or it outranks them and waits (spins) for them: +60% CPU measured.
-      ScopedLowerPriority lower;
-      res = model->session().Run(Ort::RunOptions{nullptr}, &inName, &in, 1, &outName, 1);
-    } catch (const Ort::Exception &e) {
-      throw Error("E_MODEL", std::string("Inference failed in ") + model->path() + ": " + e.what(), model->path());
-    }
-    auto shapeOut = res[0].GetTensorTypeAndShapeInfo().GetShape();
-    if (shapeOut.size() != 2 || shapeOut[1] != dim)
-      throw Error("E_MODEL", "Expected output [batch," + std::to_string(dim) + "] but received " + ShapeString(shapeOut), model->path());
-    const float *o = res[0].GetTensorData<float>();
+    Ort::Value res = model->RunEmbedding(&inName, &in, 1, outName, dim);
+    const float *o = res.GetTensorData<float>();
     std::copy(o, o + count * dim, out + start * dim);
   }
   L2NormalizeRows(out, n, dim);

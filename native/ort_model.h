@@ -35,9 +35,11 @@ class OrtModel {
   const std::vector<TensorInfo> &outputs() const { return outputs_; }
   const std::string &provider() const { return provider_; }
   const std::string &path() const { return path_; }
-  std::mutex &runMutex() { return run_mutex_; }
   // Index of the output that holds the embedding ([batch, dim]); throws E_MODEL if none.
   size_t EmbeddingOutput(const char *const *preferred) const;
+  // One Run at a time (runMutex), at the pool threads' lowered priority, with the output `outName`
+  // checked to be [batch, dim]. Throws E_MODEL naming the model.
+  Ort::Value RunEmbedding(const char *const *inNames, const Ort::Value *ins, size_t nIn, const char *outName, int64_t dim);
 
  private:
   void Init(const ModelOptions &opts, const std::string *bytes);

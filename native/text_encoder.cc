@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "common.h"
-#include "threads.h"
 #include "options.h"
 #include "embeddings.h"
 
@@ -61,20 +60,8 @@ std::vector<float> TextModel::Encode(const std::vector<std::vector<int64_t>> &te
       values.push_back(IntTensor(mem, ins[mask].type, maskv, mask32, shape));
       names.push_back(ins[mask].name.c_str());
     }
-    std::vector<Ort::Value> res;
-    try {
-      std::lock_guard<std::mutex> lock(model->runMutex());
-      // The session's pool threads run at lowered priority: so does the thread that drives the
-      // parallel sections, or it outranks them and waits (spins) for them: +60% CPU measured.
-      ScopedLowerPriority lower;
-      res = model->session().Run(Ort::RunOptions{nullptr}, names.data(), values.data(), values.size(), &outName, 1);
-    } catch (const Ort::Exception &e) {
-      throw Error("E_MODEL", std::string("Inference failed in ") + model->path() + ": " + e.what(), model->path());
-    }
-    auto shapeOut = res[0].GetTensorTypeAndShapeInfo().GetShape();
-    if (shapeOut.size() != 2 || shapeOut[1] != dim)
-      throw Error("E_MODEL", "Expected output [batch," + std::to_string(dim) + "] but received " + ShapeString(shapeOut), model->path());
-    const float *o = res[0].GetTensorData<float>();
+    Ort::Value res = model->RunEmbedding(names.data(), values.data(), values.size(), outName, dim);
+    const float *o = res.GetTensorData<float>();
     std::copy(o, o + count * dim, out.begin() + start * dim);
   }
   L2NormalizeRows(out.data(), n, dim);

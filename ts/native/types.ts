@@ -1,4 +1,5 @@
 import type { EncodeFilesResult } from './image-encoder.js';
+import type { ImageInfo } from './image-ops.js';
 // The raw shape of the native addon. Internal: public code uses the typed wrappers beside this file.
 
 export interface NativeFileError {
@@ -116,15 +117,7 @@ export interface NativeBinding {
     input: string | Uint8Array,
     opts: { size: number; format: 'jpeg' | 'webp' | 'png'; quality: number; maxPixels: number; maxFileBytes: number },
   ): Promise<{ data: Buffer; width: number; height: number; format: string; hash: string }>;
-  imageInfo(path: string): Promise<{
-    width: number;
-    height: number;
-    bands: number;
-    hasAlpha: boolean;
-    pages: number;
-    orientation: number;
-    format: string;
-  }>;
+  imageInfo(path: string): Promise<ImageInfo>;
   saveRgb(data: Uint8Array, width: number, height: number, path: string): Promise<void>;
   /** Internal (tests, measurements): hex SHA-256 of the bytes, with encodeFiles' implementation or a given one. */
   sha256Hex(data: Uint8Array, impl?: 'auto' | 'portable' | 'sha-ni'): string;
