@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
@@ -283,6 +283,83 @@ describe('downloadModel', () => {
     }
   });
 
+  it('refuses bytes that differ from the registry sha256, as they stream in, and takes bytes that match it', async () => {
+    // config.json is no LFS file: the Hub lists a git sha1 for it, no sha256, so only its bytes can disagree with the registry.
+    const s = await server();
+    const hfHome = freshHfHome();
+    const cfg = FILES['config.json']!;
+    const wrong = sha(Buffer.from('other bytes'));
+    const e = entry({ withSha: true });
+    e.files = e.files.map((f) => (f.path === 'config.json' ? { ...f, sha256: wrong } : f));
+    const err = await expectError(downloadModel(e, base(s, hfHome)), 'E_CHECKSUM');
+    const blob = join(repoDirIn(hfHome), 'blobs', etag('config.json'));
+    expect(err.message).toBe(`Expected sha256 ${wrong} (registry) for config.json but received sha256 ${sha(cfg)}, git sha1 ${gitBlobSha1(cfg)}`);
+    expect(err.path).toBe(blob);
+    expect(err.hint).toMatch(/^The partial file was deleted; run the download again/);
+    expect(existsSync(blob)).toBe(false);
+    expect(existsSync(`${blob}.incomplete`)).toBe(false);
+
+    // The registry's own sha256: verified and linked; the files of the refused run are kept.
+    const r = await downloadModel(entry({ withSha: true }), base(s, hfHome));
+    expect(Object.fromEntries(r.files.map((f) => [f.path, f.how]))).toMatchObject({ [BIG]: 'cached', 'config.json': 'downloaded' });
+    expect(await readlink(join(r.dir, 'config.json'))).toBe(relative(r.dir, blob));
+    expect(await readFile(join(r.dir, 'config.json'))).toEqual(cfg);
+  });
+
+  it("hashes what an earlier run left in the part: a bad prefix is refused once the rest arrives, a whole part needs no request", async () => {
+    const big = FILES[BIG]!;
+    const kept = 100 * 1024;
+    const partIn = async (hfHome: string, bytes: Buffer) => {
+      const part = join(repoDirIn(hfHome), 'blobs', `${etag(BIG)}.incomplete`);
+      await mkdir(join(part, '..'), { recursive: true });
+      await writeFile(part, bytes);
+      return part;
+    };
+    const flipped = (b: Buffer, at: number) => {
+      const c = Buffer.from(b);
+      c[at] = c[at]! ^ 1;
+      return c;
+    };
+
+    // A part whose bytes differ from the file's: only the rest is fetched (Range), and the whole is refused.
+    const s = await server();
+    const hfHome = freshHfHome();
+    const bad = flipped(big.subarray(0, kept), 1234);
+    const part = await partIn(hfHome, bad);
+    const err = await expectError(downloadModel(entry({ withSha: true }), base(s, hfHome)), 'E_CHECKSUM');
+    const got = Buffer.concat([bad, big.subarray(kept)]);
+    expect(err.message).toBe(`Expected sha256 ${sha(big)} (registry) for ${BIG} but received sha256 ${sha(got)}, git sha1 ${gitBlobSha1(got)}`);
+    expect(s.contentRequests(BIG).map((e) => [e.status, e.range])).toEqual([[206, `bytes=${kept}-${big.length - 1}`]]);
+    expect(existsSync(part)).toBe(false);
+    // The next run starts from byte 0 and gets it right; so does one without the registry's sha256 (the etag check).
+    const r = await downloadModel(entry({ withSha: true }), base(s, hfHome));
+    expect(s.contentRequests(BIG).map((e) => [e.status, e.range])).toEqual([[206, `bytes=${kept}-${big.length - 1}`], [200, undefined]]);
+    expect(sha(await readFile(join(r.dir, ...BIG.split('/'))))).toBe(sha(big));
+    const hfEtag = freshHfHome();
+    await partIn(hfEtag, bad);
+    const errEtag = await expectError(downloadModel(entry(), base(s, hfEtag)), 'E_CHECKSUM');
+    expect(errEtag.message).toBe(`Expected sha256 ${sha(big)} for ${BIG} but received sha256 ${sha(got)}, git sha1 ${gitBlobSha1(got)}`);
+
+    // A part that holds the whole file (a run that stopped before its check): checked and linked, no request for it.
+    const s2 = await server();
+    const hfWhole = freshHfHome();
+    const whole = await partIn(hfWhole, big);
+    const r2 = await downloadModel(entry({ withSha: true }), base(s2, hfWhole));
+    expect(s2.contentRequests(BIG)).toEqual([]);
+    expect(r2.files.find((f) => f.path === BIG)?.how).toBe('downloaded');
+    expect(r2.bytesTransferred).toBe(TOTAL - big.length);
+    expect(existsSync(whole)).toBe(false);
+    expect((await lstat(join(r2.dir, ...BIG.split('/')))).isSymbolicLink()).toBe(true);
+    expect(sha(await readFile(join(r2.dir, ...BIG.split('/'))))).toBe(sha(big));
+    // ... and a whole part with a wrong byte is refused, again with no request for it.
+    const hfWrong = freshHfHome();
+    const wrong = await partIn(hfWrong, flipped(big, big.length - 1));
+    const err2 = await expectError(downloadModel(entry({ withSha: true }), base(s2, hfWrong)), 'E_CHECKSUM');
+    expect(err2.message).toMatch(new RegExp(`^Expected sha256 ${sha(big)} \\(registry\\) for visual/model\\.onnx but received sha256 (?!${sha(big)})`));
+    expect(s2.contentRequests(BIG)).toEqual([]);
+    expect(existsSync(wrong)).toBe(false);
+  });
+
   it('refuses a file the Hub lists with another size or sha256 than the registry, before fetching it', async () => {
     const s = await server();
     const e = entry({ withSha: true });
@@ -472,6 +549,32 @@ describe('installed models', () => {
     expect(r.migratedFrom).toBe(legacy);
     expect(existsSync(legacy)).toBe(false);
     expect((await resolveModel(home, config(), { env })).dir).toBe(r.dir);
+  });
+
+  // /dev/shm (tmpfs) is another file system than the temp folder on Linux: a rename there fails (EXDEV).
+  const otherFs = existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync(tmpdir()).dev;
+  it.skipIf(!otherFs)('moves an earlier memery folder on another file system into the cache by copying it', async () => {
+    const s = await server();
+    const home = await mkdtemp(join('/dev/shm', 'memery-dl-home-'));
+    try {
+      const hfHome = freshHfHome();
+      const legacy = legacyModelDir(home, DEFAULT.name);
+      await writeRepo(join(home, 'models'), DEFAULT.name, '.', FILES);
+      const r = await downloadModel(DEFAULT, { env: { HF_HOME: hfHome, HF_ENDPOINT: s.url }, legacyDir: legacy });
+      expect(r.files.every((f) => f.how === 'adopted')).toBe(true);
+      expect(s.log.filter((e) => e.hop !== 'api' && !e.probe)).toEqual([]);
+      const repoDir = repoDirIn(hfHome, DEFAULT.repo);
+      expect(await listTree(repoDir)).toEqual(
+        [...Object.keys(FILES).map((p) => `blobs/${etag(p)}`), 'refs/main', ...Object.keys(FILES).map((p) => `snapshots/${r.commit}/${p}`)].sort(),
+      );
+      for (const [path, buf] of Object.entries(FILES)) {
+        expect((await lstat(join(r.dir, ...path.split('/')))).isSymbolicLink(), path).toBe(true);
+        expect(await readFile(join(repoDir, 'blobs', etag(path)))).toEqual(buf);
+      }
+      expect(existsSync(legacy)).toBe(false);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 
   it('verifies against the registry and the blob names, lists, and removes without touching shared files', async () => {

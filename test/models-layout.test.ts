@@ -12,6 +12,8 @@ import {
   parseHfPreprocess,
   parseOpenClipPreprocess,
 } from '../ts/models/layout.js';
+import { getModelEntry } from '../ts/models/registry.js';
+import { quantizedPath } from '../ts/models/variant.js';
 
 let tmp: string;
 let n = 0;
@@ -201,6 +203,23 @@ describe('detectLayout: Hugging Face', () => {
     );
     expect((await detectLayout(onlyQ)).variant).toBe('quantized');
     expect((await detectLayout(onlyQ)).id).toBe(q.id); // same bytes, same id
+  });
+
+  it('recognises a folder holding only quantized model files, in either layout, by the one quantized-name rule', async () => {
+    expect(quantizedPath('onnx/vision_model.onnx')).toBe('onnx/vision_model_quantized.onnx');
+    expect(quantizedPath('visual/model.onnx')).toBe('visual/model_quantized.onnx');
+    // The registry's int8 entry names the quantized copies of its fp32 sibling's model files.
+    const onnx = (name: string) => getModelEntry(name).files.map((f) => f.path).filter((p) => p.endsWith('.onnx'));
+    expect(onnx('clip-vit-base-patch32-quantized')).toEqual(onnx('clip-vit-base-patch32').map(quantizedPath));
+
+    const openclip = await build(
+      openclipFiles({ 'visual/model.onnx': undefined, 'textual/model.onnx': undefined, 'visual/model_quantized.onnx': 'qv', 'textual/model_quantized.onnx': 'qt' }),
+    );
+    expect(await detectLayout(openclip)).toMatchObject({ kind: 'openclip', variant: 'quantized', visionModel: join(openclip, 'visual', 'model_quantized.onnx') });
+    const hfRoot = await build(
+      hfFiles({ 'onnx/vision_model.onnx': undefined, 'onnx/text_model.onnx': undefined, 'vision_model_quantized.onnx': 'qv', 'text_model_quantized.onnx': 'qt' }),
+    );
+    expect(await detectLayout(hfRoot)).toMatchObject({ kind: 'hf', variant: 'quantized', textModel: join(hfRoot, 'text_model_quantized.onnx') });
   });
 
   it('parses crop_size objects, resample and squash', () => {

@@ -12,6 +12,7 @@ import { detectLayout, type ModelLayout } from '../models/layout.js';
 import type { DownloadProgressEvent } from '../models/download.js';
 import { listInstalled } from '../models/installed.js';
 import { getModelEntry } from '../models/registry.js';
+import { layoutVariantOf } from '../models/variant.js';
 import { ImageEncoder } from '../native/image-encoder.js';
 import { thumbnail } from '../native/image-ops.js';
 import { THUMB_SIZE } from '@memery/client/protocol';
@@ -540,7 +541,8 @@ export class Memery {
       const isInt8 = (name: string) => getModelEntry(name).variant === 'int8'; // installed models are registry entries
       installed.sort((a, b) => Number(isInt8(b.name)) - Number(isInt8(a.name)));
       for (const m of installed) {
-        for (const variant of isInt8(m.name) ? (['quantized'] as const) : (['fp32', 'quantized'] as const)) {
+        const own = layoutVariantOf(getModelEntry(m.name), 'fp32');
+        for (const variant of own === 'quantized' ? [own] : (['fp32', 'quantized'] as const)) {
           const l = await detectLayout(m.dir, { variant }).catch(() => undefined);
           if (l && !known.has(l.id)) known.set(l.id, { name: m.name, dir: m.dir });
         }

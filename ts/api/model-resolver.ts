@@ -3,8 +3,9 @@ import { MemeryError } from '../errors.js';
 import { downloadModel, type DownloadProgressEvent } from '../models/download.js';
 import { hubCacheDir, isOffline, repoCacheDir } from '../models/hf-cache.js';
 import { findInstalled, legacyModelDir } from '../models/installed.js';
-import { detectLayout, type LayoutVariant, type ModelLayout } from '../models/layout.js';
+import { detectLayout, type ModelLayout } from '../models/layout.js';
 import { getModelEntry } from '../models/registry.js';
+import { layoutVariantOf } from '../models/variant.js';
 
 export interface ResolveModelOptions {
   /** Download the registry model when it is not installed (default true). */
@@ -22,8 +23,7 @@ export async function resolveModel(home: string, config: Config, opts: ResolveMo
   if (config.modelDir) return detectLayout(config.modelDir, { variant: config.variant });
   const entry = getModelEntry(config.model);
   const env = opts.env ?? process.env;
-  // Models of one repository share a cache folder: an int8 entry loads its own files, not the fp32 ones beside them.
-  const variant: LayoutVariant = entry.variant === 'int8' ? 'quantized' : config.variant;
+  const variant = layoutVariantOf(entry, config.variant);
   const installed = await findInstalled(home, entry, env);
   if (installed) return detectLayout(installed.dir, { variant });
   if (opts.download === false) {

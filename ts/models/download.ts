@@ -19,16 +19,18 @@
  * Files of an earlier memery's own layout (<home>/models/<name>) that match are moved into the
  * cache instead of being downloaded again, and that folder is removed once the model is complete.
  */
-import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MemeryError, isMemeryError } from '../errors.js';
 import {
   COMMIT_RE,
   INCOMPLETE_SUFFIX,
   blobPath,
+  contentHasher,
   contentMismatch,
   etagOf,
   hashContent,
+  hashFile,
   hubCacheDir,
   isEtag,
   isOffline,
@@ -38,6 +40,7 @@ import {
   snapshotDir,
   writeRef,
   type CacheLookup,
+  type ContentHashes,
   type Env,
 } from './hf-cache.js';
 import { parseModelEntry, type ModelEntry } from './registry.js';
@@ -231,7 +234,6 @@ export async function downloadModel(entryInput: ModelEntry, options: DownloadOpt
     for (const p of skipped) ctx.emit({ phase: 'skip', file: p.path, index: p.index, count: entry.files.length, bytes: p.size, total: p.size });
     for (const p of todo) {
       await fetchBlob(ctx, hub, commit, p);
-      await linkSnapshotFile(ctx.repoDir, commit, p.path, p.etag);
       files.push({ path: p.path, size: p.size, etag: p.etag, how: 'downloaded' });
     }
     await writeRef(ctx.repoDir, entry.revision, commit);
@@ -262,24 +264,27 @@ async function reuse(ctx: Ctx, commit: string, p: Planned, legacyDir: string | u
   const old = join(legacyDir, ...p.path.split('/'));
   if ((await stat(old).catch(() => undefined))?.size !== p.size) return undefined;
   if (contentMismatch(await hashContent(old, p.size), p)) return undefined;
-  await mkdir(dirname(blob), { recursive: true });
-  await rename(old, blob).catch(() => copyFile(old, blob)); // another file system: copy
-  await linkSnapshotFile(ctx.repoDir, commit, p.path, p.etag);
+  await linkSnapshotFile(ctx.repoDir, commit, p.path, p.etag, old);
   return 'adopted';
 }
 
-/** Fetches blobs/<etag> through `<etag>.incomplete`, resuming what is there, and checks it. */
+/**
+ * Fetches blobs/<etag> through `<etag>.incomplete`, resuming what is there, checks it and links it
+ * into the snapshot. The content is hashed as it is written: what an earlier attempt or run left in
+ * the part once, when the attempt starts, then each chunk received.
+ */
 async function fetchBlob(ctx: Ctx, hub: Hub, commit: string, p: Planned): Promise<void> {
   const count = ctx.entry.files.length;
   const blob = blobPath(ctx.repoDir, p.etag);
   const part = blob + INCOMPLETE_SUFFIX;
   await mkdir(dirname(blob), { recursive: true });
-  await retrying(ctx, `download ${p.path}`, p.path, async (net, arm) => {
+  const h: ContentHashes = await retrying(ctx, `download ${p.path}`, p.path, async (net, arm) => {
     let offset = (await stat(part).catch(() => undefined))?.size ?? 0;
     if (offset > p.size) {
       await rm(part, { force: true });
       offset = 0;
     }
+    const hasher = await hashFile(contentHasher(p.size), part, offset);
     const out = await open(part, 'a');
     try {
       let bytes = offset;
@@ -295,7 +300,9 @@ async function fetchBlob(ctx: Ctx, hub: Hub, commit: string, p: Planned): Promis
         try {
           for (let r = await reader.read(); !r.done; r = await reader.read()) {
             arm();
-            await out.write(r.value);
+            // Every byte of the chunk, as the hash takes every byte of it.
+            for (let done = 0; done < r.value.byteLength; ) done += (await out.write(r.value, done)).bytesWritten;
+            hasher.update(r.value);
             bytes += r.value.byteLength;
             ctx.transferred += r.value.byteLength;
             if (bytes > p.size) throw new MemeryError('E_CHECKSUM', `Expected ${p.size} bytes for ${p.path} but received more`);
@@ -309,11 +316,11 @@ async function fetchBlob(ctx: Ctx, hub: Hub, commit: string, p: Planned): Promis
         await out.sync();
       }
       if (bytes < p.size) throw new Error(`connection closed after ${bytes} of ${p.size} bytes`);
+      return hasher.digest();
     } finally {
       await out.close();
     }
   });
-  const h = await hashContent(part, p.size);
   const bad = contentMismatch(h, p);
   if (bad) {
     await rm(part, { force: true });
@@ -322,7 +329,7 @@ async function fetchBlob(ctx: Ctx, hub: Hub, commit: string, p: Planned): Promis
       hint: 'The partial file was deleted; run the download again. If it persists, the mirror serves a different file.',
     });
   }
-  await rename(part, blob);
+  await linkSnapshotFile(ctx.repoDir, commit, p.path, p.etag, part);
   ctx.emit({ phase: 'done', file: p.path, index: p.index, count, bytes: p.size, total: p.size });
 }
 

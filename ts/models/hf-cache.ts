@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, readlink, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readlink, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { MemeryError } from '../errors.js';
@@ -95,10 +95,22 @@ export async function writeRef(repoDir: string, revision: string, commit: string
   await writeFile(p, commit);
 }
 
-/** Points snapshots/<commit>/<path> at blobs/<etag>: a relative symlink, a copy where links fail. */
-export async function linkSnapshotFile(repoDir: string, commit: string, path: string, etag: string): Promise<string> {
+/**
+ * How a file comes into the cache, decided here only. Given `from` (a checked download's
+ * `<etag>.incomplete`, or an earlier memery's copy of the file), it is moved to blobs/<etag> first:
+ * renamed, or copied and then removed where a rename fails (another file system). Then
+ * snapshots/<commit>/<path> points at blobs/<etag>: a relative symlink, a copy where links fail.
+ */
+export async function linkSnapshotFile(repoDir: string, commit: string, path: string, etag: string, from?: string): Promise<string> {
   const pointer = join(snapshotDir(repoDir, commit), ...path.split('/'));
   const blob = blobPath(repoDir, etag);
+  if (from !== undefined) {
+    await mkdir(dirname(blob), { recursive: true });
+    await rename(from, blob).catch(async () => {
+      await copyFile(from, blob);
+      await rm(from, { force: true }).catch(() => undefined); // a folder memery may not change keeps it
+    });
+  }
   await mkdir(dirname(pointer), { recursive: true });
   await rm(pointer, { force: true });
   try {
@@ -154,15 +166,35 @@ export interface ContentHashes {
   gitSha1: string;
 }
 
-/** sha256 of a file and, given its size, its git blob sha1 (what the Hub names a non-LFS file by). */
-export async function hashContent(path: string, size: number): Promise<ContentHashes> {
+/** ContentHashes of content fed in pieces, as it is read or received. */
+export interface ContentHasher {
+  update(chunk: Uint8Array): void;
+  digest(): ContentHashes;
+}
+
+/** A ContentHasher for content of `size` bytes (the git blob sha1 starts with the size). */
+export function contentHasher(size: number): ContentHasher {
   const sha256 = createHash('sha256');
   const sha1 = createHash('sha1').update(`blob ${size}\0`);
-  for await (const chunk of createReadStream(path)) {
-    sha256.update(chunk as Buffer);
-    sha1.update(chunk as Buffer);
-  }
-  return { sha256: sha256.digest('hex'), gitSha1: sha1.digest('hex') };
+  return {
+    update(chunk) {
+      sha256.update(chunk);
+      sha1.update(chunk);
+    },
+    digest: () => ({ sha256: sha256.digest('hex'), gitSha1: sha1.digest('hex') }),
+  };
+}
+
+/** Feeds the first `bytes` of a file (all of it when undefined) to `h`. */
+export async function hashFile(h: ContentHasher, path: string, bytes?: number): Promise<ContentHasher> {
+  if (bytes === 0) return h;
+  for await (const chunk of createReadStream(path, bytes === undefined ? {} : { end: bytes - 1 })) h.update(chunk as Buffer);
+  return h;
+}
+
+/** sha256 of a file and, given its size, its git blob sha1 (what the Hub names a non-LFS file by). */
+export async function hashContent(path: string, size: number): Promise<ContentHashes> {
+  return (await hashFile(contentHasher(size), path)).digest();
 }
 
 /** A name the Hub gives file contents: a sha256 (LFS files) or a git sha1 (others). */

@@ -7,13 +7,14 @@
  *  - Hugging Face (transformers.js / optimum exports): onnx/vision_model.onnx (or vision_model.onnx
  *    at the root), onnx/text_model.onnx (or text_model.onnx at the root), vocab.json + merges.txt or
  *    tokenizer.json, preprocessor_config.json; config.json is optional.
- * Each model file may also come as `*_quantized.onnx`; variant 'quantized' prefers those.
+ * Each model file may also come as `*_quantized.onnx` (./variant.ts); variant 'quantized' prefers those.
  */
 import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { MemeryError } from '../errors.js';
 import type { ModelLayoutKind } from './registry.js';
+import { quantizedPath } from './variant.js';
 
 export const CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
@@ -70,8 +71,14 @@ async function isFile(p: string): Promise<boolean> {
   }
 }
 
-function quantizedName(rel: string): string {
-  return rel.replace(/\.onnx$/, '_quantized.onnx');
+/** Where a layout keeps its fp32 model files, most preferred first; each may also come quantized (quantizedPath). */
+const OPENCLIP_MODELS = { vision: ['visual/model.onnx'], text: ['textual/model.onnx'] };
+const HF_MODELS = { vision: ['onnx/vision_model.onnx', 'vision_model.onnx'], text: ['onnx/text_model.onnx', 'text_model.onnx'] };
+
+/** The files that mark a folder as a layout: any of its model files, fp32 or quantized. */
+function markers(models: { vision: string[]; text: string[] }): string[] {
+  const fp32 = [...models.vision, ...models.text];
+  return [...fp32, ...fp32.map(quantizedPath)];
 }
 
 /** First existing candidate (relative paths), honouring the variant preference. */
@@ -81,7 +88,7 @@ async function pickModel(
   variant: LayoutVariant,
 ): Promise<{ path: string; variant: LayoutVariant } | undefined> {
   const fp32 = candidates.map((c) => ({ rel: c, variant: 'fp32' as const }));
-  const quant = candidates.map((c) => ({ rel: quantizedName(c), variant: 'quantized' as const }));
+  const quant = candidates.map((c) => ({ rel: quantizedPath(c), variant: 'quantized' as const }));
   const order = variant === 'quantized' ? [...quant, ...fp32] : [...fp32, ...quant];
   for (const c of order) {
     const p = join(dir, c.rel);
@@ -263,9 +270,9 @@ export async function modelId(kind: ModelLayoutKind, visionModel: string, textMo
 
 async function detectOpenClip(dir: string, variant: LayoutVariant): Promise<ModelLayout> {
   const kind = 'OpenCLIP';
-  const vision = await pickModel(dir, ['visual/model.onnx'], variant);
+  const vision = await pickModel(dir, OPENCLIP_MODELS.vision, variant);
   if (!vision) throw missing(dir, kind, 'visual/model.onnx');
-  const text = await pickModel(dir, ['textual/model.onnx'], variant);
+  const text = await pickModel(dir, OPENCLIP_MODELS.text, variant);
   if (!text) throw missing(dir, kind, 'textual/model.onnx');
   const tok = join(dir, 'textual', 'tokenizer.json');
   if (!(await isFile(tok))) throw missing(dir, kind, 'textual/tokenizer.json');
@@ -297,9 +304,9 @@ async function detectOpenClip(dir: string, variant: LayoutVariant): Promise<Mode
 
 async function detectHf(dir: string, variant: LayoutVariant): Promise<ModelLayout> {
   const kind = 'Hugging Face';
-  const vision = await pickModel(dir, ['onnx/vision_model.onnx', 'vision_model.onnx'], variant);
+  const vision = await pickModel(dir, HF_MODELS.vision, variant);
   if (!vision) throw missing(dir, kind, 'onnx/vision_model.onnx (or vision_model.onnx)');
-  const text = await pickModel(dir, ['onnx/text_model.onnx', 'text_model.onnx'], variant);
+  const text = await pickModel(dir, HF_MODELS.text, variant);
   if (!text) throw missing(dir, kind, 'onnx/text_model.onnx (or text_model.onnx)');
 
   const vocab = join(dir, 'vocab.json');
@@ -363,15 +370,8 @@ export async function detectLayout(dir: string, options: DetectLayoutOptions = {
     throw new MemeryError('E_MODEL', `Expected a model folder at ${abs} but received a file`, { path: abs, hint: ACCEPTED });
   }
 
-  const openclipMarkers = ['visual/model.onnx', 'textual/model.onnx', 'visual/model_quantized.onnx', 'textual/model_quantized.onnx'];
-  for (const m of openclipMarkers) if (await isFile(join(abs, m))) return detectOpenClip(abs, variant);
-
-  const hfMarkers = [
-    'onnx/vision_model.onnx', 'vision_model.onnx', 'onnx/text_model.onnx', 'text_model.onnx',
-    'onnx/vision_model_quantized.onnx', 'vision_model_quantized.onnx',
-    'onnx/text_model_quantized.onnx', 'text_model_quantized.onnx',
-  ];
-  for (const m of hfMarkers) if (await isFile(join(abs, m))) return detectHf(abs, variant);
+  for (const m of markers(OPENCLIP_MODELS)) if (await isFile(join(abs, m))) return detectOpenClip(abs, variant);
+  for (const m of markers(HF_MODELS)) if (await isFile(join(abs, m))) return detectHf(abs, variant);
 
   throw new MemeryError('E_MODEL', `Expected a CLIP model in ${abs} but found no ONNX model files of a known layout`, {
     path: abs,

@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { MemeryError } from '../errors.js';
+import { quantizedPath } from './variant.js';
 
 /** A lower-case hex sha256: a registry checksum, and in the cache the name of an LFS file's blob. */
 export const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -76,6 +77,9 @@ const NOT_VERIFIABLE = 'not verifiable offline; pinned by revision';
  */
 export const DEFAULT_MODEL_NAME = 'ViT-B-32__laion2b-s34b-b79k';
 
+/** Xenova's fp32 ONNX exports; the int8 entry takes their quantized copies (quantizedPath). */
+const XENOVA_MODELS = ['onnx/vision_model.onnx', 'onnx/text_model.onnx'];
+
 const XENOVA_COMMON: ModelFile[] = [
   { path: 'vocab.json' },
   { path: 'merges.txt' },
@@ -110,7 +114,7 @@ const RAW_REGISTRY: ModelEntry[] = [
     layout: 'hf',
     variant: 'fp32',
     description: "OpenAI CLIP ViT-B/32 in the Hugging Face layout (ONNX export by Xenova), fp32.",
-    files: [{ path: 'onnx/vision_model.onnx' }, { path: 'onnx/text_model.onnx' }, ...XENOVA_COMMON],
+    files: [...XENOVA_MODELS.map((path) => ({ path })), ...XENOVA_COMMON],
     checksumNote: NOT_VERIFIABLE,
   },
   {
@@ -122,11 +126,7 @@ const RAW_REGISTRY: ModelEntry[] = [
     description:
       'OpenAI CLIP ViT-B/32, int8-quantized ONNX (Xenova): about 4x smaller and faster on CPU, ' +
       'slightly lower retrieval quality.',
-    files: [
-      { path: 'onnx/vision_model_quantized.onnx' },
-      { path: 'onnx/text_model_quantized.onnx' },
-      ...XENOVA_COMMON,
-    ],
+    files: [...XENOVA_MODELS.map((path) => ({ path: quantizedPath(path) })), ...XENOVA_COMMON],
     checksumNote: NOT_VERIFIABLE,
   },
 ];
