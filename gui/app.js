@@ -430,15 +430,6 @@ function modelDetails(m, label) {
   return parts.join(', ');
 }
 
-/** Why a file failed, without its path (the list shows it already): "Cannot decode: <libvips' reason>". */
-function reasonOf(e) {
-  const at = e.message.indexOf(e.path);
-  if (at < 0) return e.message;
-  const before = e.message.slice(0, at).trim();
-  const after = e.message.slice(at + e.path.length).replace(/^[:\s]+/, '');
-  return [before, after].filter(Boolean).join(': ') || e.message;
-}
-
 /**
  * A folder's failed files: a toggle ("N failed") and the list it opens, one file per line with its
  * reason (status lists up to 100 per folder; the count covers them all).
@@ -459,7 +450,8 @@ function failedFiles(f, i) {
     name.title = e.path;
     const reason = document.createElement('span');
     reason.className = 'reason';
-    reason.textContent = reasonOf(e);
+    // Why, without the path the list shows already ("Cannot decode: <libvips' reason>"); an older server sends no reason.
+    reason.textContent = e.reason ?? e.message;
     reason.title = `${e.code}: ${e.message}`;
     item.append(name, reason);
     list.append(item);

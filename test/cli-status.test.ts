@@ -72,12 +72,17 @@ describe.skipIf(!CLI_BUILT)(`memery status: the catalog's models${built}`, () =>
     expect(s.models).toEqual([{ id: colourId, embeddings: 8, inUse: true, name: 'colour-hf', dir: COLOUR_MODEL }]);
   });
 
-  it('lists the failed files of each folder (path, code, message)', async () => {
+  it('lists the failed files of each folder (path, code, message, reason)', async () => {
     const s = statusOf(await runCli(['status', '--json'], { home, env }));
     expect(s.folders).toHaveLength(1);
     expect(s.folders[0]).toMatchObject({ path: dir, files: 8, failed: 1 });
-    expect(s.folders[0]!.errors).toEqual([{ path: join(dir, 'broken.png'), code: 'E_DECODE', message: expect.any(String) }]);
-    expect(s.folders[0]!.errors![0]!.message.length).toBeGreaterThan(0);
+    const broken = join(dir, 'broken.png');
+    expect(s.folders[0]!.errors).toEqual([{ path: broken, code: 'E_DECODE', message: expect.any(String), reason: expect.any(String) }]);
+    const e = s.folders[0]!.errors![0]!;
+    // The message names the file; the reason says the same without it (a list shows the path beside it).
+    expect(e.message).toContain(broken);
+    expect(e.reason).not.toContain(broken);
+    expect(e.reason).toMatch(/^Cannot decode: \S/);
   });
 
   it('two registry models of one repository in the Hugging Face cache: the int8 one names the quantized files', async () => {

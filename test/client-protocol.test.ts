@@ -11,6 +11,7 @@ import {
   ENV_PORT,
   ERROR_CODES,
   EVENTS,
+  imageFormatList,
   isErrorCode,
   progressThrottle,
   ROUTES,
@@ -110,6 +111,15 @@ describe('the protocol module (@memery/client/protocol)', () => {
     expect(LIBRARY_CODES).toBe(ERROR_CODES);
     expect(ErrorBodySchema.safeParse({ error: { code: 'E_AUTH', message: 'x' } }).success).toBe(true);
     expect(ErrorBodySchema.safeParse({ error: { code: 'E_BAD_REQUEST', message: 'x' } }).success).toBe(false);
+  });
+
+  it('names the image formats once (IMAGE_FORMAT_NAMES): messages word the list from it, none spells it', () => {
+    expect(imageFormatList()).toBe('JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, HEIC or JPEG XL');
+    const found: string[] = [];
+    for (const f of CLIENT_SOURCES) {
+      for (const lit of literals(readFileSync(f, 'utf8'))) if (/\bJPEG, PNG\b/i.test(lit)) found.push(`${relative(ROOT, f)}: "${lit.slice(0, 60)}"`);
+    }
+    expect(found).toEqual([]);
   });
 
   it('routes are absolute API paths, each once', () => {

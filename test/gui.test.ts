@@ -367,10 +367,14 @@ describe.skipIf(!CHROMIUM)('web GUI in chromium', () => {
       expect(rows.map((r) => r.path)).toEqual([join(broken, 'broken.png'), join(broken, 'nested', 'bad.jpg')]);
       for (const r of rows) {
         // The reason ("Cannot decode: <libvips' words>"), without the path shown beside it; the code and whole message in its tooltip.
-        expect(r.reason!.length).toBeGreaterThan(5);
+        expect(r.reason).toMatch(/^Cannot decode: \S/);
         expect(r.reason).not.toContain(broken);
         expect(r.why).toMatch(/^E_DECODE: \S/);
+        expect(r.why).toContain(r.path);
       }
+      // Each is the failure's `reason` as status reports it: the page shows it, it does not cut paths out of messages.
+      const listed = (await fx.server.memery.status()).folders.find((f) => f.path === broken)!.errors!;
+      expect(rows.map((r) => r.reason)).toEqual(listed.map((e) => e.reason));
 
       // Re-index from the list: a toast while the list is on screen (and the failed list stays open).
       await item.locator('button', { hasText: 'Re-index' }).click();

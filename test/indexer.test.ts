@@ -68,6 +68,8 @@ describe.skipIf(!CAN_DENY)('unreadable folders and files', () => {
     expect(s.removed).toBe(0);
     expect(s.skipped).toEqual([expect.objectContaining({ path: join(dir, 'sub'), code: 'E_IO' })]);
     expect(s.skipped[0]!.message).toMatch(/EACCES/);
+    expect(s.skipped[0]!.message).toContain(join(dir, 'sub'));
+    expect(s.skipped[0]!.reason).toBe('Cannot read the folder (EACCES: permission denied); its files are kept as they were');
 
     const m = await Memery.open({ home, modelDir: COLOUR_HF });
     const top = await m.search('red', { n: 1 });
@@ -89,6 +91,8 @@ describe.skipIf(!CAN_DENY)('unreadable folders and files', () => {
     const s = indexUnprivileged(home, dir);
     expect(s).toMatchObject({ found: 2, new: 1, failed: 1 });
     expect(s.errors).toEqual([expect.objectContaining({ path: join(dir, 'red.png'), code: 'E_IO' })]);
+    expect(s.errors[0]!.message).toContain(join(dir, 'red.png'));
+    expect(s.errors[0]!.reason).toMatch(/^Cannot read: \S/);
 
     chmodSync(join(dir, 'red.png'), 0o644); // size and mtime unchanged
     const again = indexUnprivileged(home, dir);
@@ -107,7 +111,12 @@ describe('names and sizes', () => {
     const s = await m.index(dir);
     expect(s).toMatchObject({ found: 1, new: 1 });
     expect(s.skipped).toEqual([
-      { path: join(dir, 'caf\\xe9.png'), code: 'E_FILENAME', message: expect.stringMatching(/not valid UTF-8/) },
+      {
+        path: join(dir, 'caf\\xe9.png'),
+        code: 'E_FILENAME',
+        message: expect.stringMatching(/not valid UTF-8/),
+        reason: 'Cannot index the file: its name is not valid UTF-8 (rename it to index it)',
+      },
     ]);
     await m.close();
   });
@@ -126,6 +135,9 @@ describe('names and sizes', () => {
     expect(s).toMatchObject({ found: 2, new: 1, failed: 1 });
     expect(s.errors[0]).toMatchObject({ path: big, code: 'E_TOO_LARGE' });
     expect(s.errors[0]!.message).toMatch(/at most 256 MiB but .*huge\.jpg is 300 MiB/);
+    // Its reason is the same without the path: the message names the file, the reason does not.
+    expect(s.errors[0]!.message).toContain(big);
+    expect(s.errors[0]!.reason).toBe('Expected an image of at most 256 MiB but the file is 300 MiB');
     await m.close();
   });
 

@@ -82,7 +82,8 @@ describe('incremental, move-aware indexing', () => {
     writeFileSync(bad, 'this is not a jpeg');
     let s = await m.index(dir);
     expect(s.failed).toBe(1);
-    expect(s.errors).toEqual([{ path: bad, code: 'E_DECODE', message: expect.stringContaining(bad) }]);
+    expect(s.errors).toEqual([{ path: bad, code: 'E_DECODE', message: expect.stringContaining(bad), reason: expect.stringMatching(/^Cannot decode: \S/) }]);
+    expect(s.errors[0]!.reason).not.toContain(bad); // the message names the file; its reason does not
     s = await m.index(dir);
     expect(s).toMatchObject({ failed: 1, new: 0, reembedded: 0 }); // reported again, not decoded again
     await writeSolid(bad, [255, 255, 0]);

@@ -427,8 +427,10 @@ describe('raycast extension: through a warm server on the Unix socket', () => {
         expect(byType(view.root, 'Grid.Item')).toHaveLength(0);
       };
       await problem([], 'Nothing selected in Finder', /Select an image in Finder/);
-      await problem([notes], 'notes.txt is not an image', /JPEG, PNG/);
-      await problem([notes, memes], 'No image in the Finder selection', /JPEG, PNG/);
+      // The formats named as the protocol lists them (IMAGE_FORMAT_NAMES), in the words a user reads.
+      const formats = /^memery searches by a JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, HEIC or JPEG XL file\. Select an image/;
+      await problem([notes], 'notes.txt is not an image', formats);
+      await problem([notes, memes], 'No image in the Finder selection', formats);
       await problem(new Error("Finder isn't the frontmost application"), 'No Finder selection', /^Finder isn't the frontmost application\. Select an image/);
       rmSync(dirname(notes), { recursive: true, force: true });
     },

@@ -6,6 +6,7 @@
  */
 
 import { ERROR_CODES, type ErrorCode } from '@memery/client/protocol';
+import type { IndexFileError } from '@memery/client/schemas';
 
 /** The one list of error codes (library and server alike) lives with the protocol. */
 export { ERROR_CODES, type ErrorCode };
@@ -65,4 +66,21 @@ export function isMemeryError(e: unknown, code?: ErrorCode): e is MemeryError {
   if (o.name !== 'MemeryError' || typeof o.message !== 'string') return false;
   if (typeof o.code !== 'string' || !(ERROR_CODES as readonly string[]).includes(o.code)) return false;
   return code === undefined || o.code === code;
+}
+
+/**
+ * Why a file failed, without the file: what a list shows beside the file's name. A failed file's
+ * message names it by its path, as the native addon words it and the catalog keeps it ("Cannot
+ * decode /a/b.jpg: VipsJpeg: Premature end of JPEG file"); its reason leaves the path out ("Cannot
+ * decode: VipsJpeg: …"), or says "the file" where the path stands in a sentence ("… but the file is
+ * 300 MiB"). The one place that does this: clients read `reason` and never take messages apart.
+ */
+export function failureReason(message: string, path: string): string {
+  if (!path || !message.includes(path)) return message;
+  return message.split(` ${path}: `).join(': ').split(path).join('the file');
+}
+
+/** A failed file as the library reports it (index summaries, status): its message and, beside it, its reason. */
+export function fileFailure(f: { path: string; code: string; message: string }): IndexFileError {
+  return { path: f.path, code: f.code, message: f.message, reason: failureReason(f.message, f.path) };
 }

@@ -1,6 +1,6 @@
 /** The image selected in Finder, for "Find Similar to Finder Selection". */
 import { getSelectedFinderItems } from "@raycast/api";
-import { IMAGE_EXTENSIONS } from "@memery/client/launcher";
+import { IMAGE_EXTENSIONS, imageFormatList } from "@memery/client/launcher";
 import { statSync } from "node:fs";
 import { basename, extname } from "node:path";
 
@@ -35,6 +35,6 @@ export async function selectedFinderImage(): Promise<FinderImage> {
   const first = basename(paths[0] ?? "");
   return {
     problem: paths.length === 1 ? `${first} is not an image` : "No image in the Finder selection",
-    detail: `memery searches by a JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, HEIC or JPEG XL file. ${HOW}`,
+    detail: `memery searches by a ${imageFormatList()} file. ${HOW}`,
   };
 }

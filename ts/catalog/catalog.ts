@@ -2,7 +2,8 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync, statfs
 import { dirname, sep } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../util/sqlite.js';
-import { MemeryError } from '../errors.js';
+import type { IndexFileError } from '../api/schemas.js';
+import { fileFailure, MemeryError } from '../errors.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
 
 export interface FileRow {
@@ -545,13 +546,15 @@ export class Catalog {
       .get() as { files: number; failed: number; embeddings: number; folders: number };
   }
 
-  failedFiles(folder?: string): Array<{ path: string; code: string; message: string }> {
+  /** The files that failed (under `folder`), by path: each with its code, message and reason (fileFailure). */
+  failedFiles(folder?: string): IndexFileError[] {
     const prefix = folder === undefined ? '' : folderPrefix(folder);
-    return this.db
+    const rows = this.db
       .prepare(
         "SELECT path, error_code AS code, error_message AS message FROM files WHERE status = 'error' AND substr(path, 1, ?) = ? ORDER BY path",
       )
       .all(prefix.length, prefix) as Array<{ path: string; code: string; message: string }>;
+    return rows.map(fileFailure);
   }
 
   /** Removes a folder and its files (unless another indexed folder contains them). */

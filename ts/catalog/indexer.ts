@@ -8,7 +8,7 @@ import { contentHash, tooLarge } from './hash.js';
 import type { VectorCache } from './vector-cache.js';
 import { readTexts, type ReadTextsContext } from './read-texts.js';
 import type { ThumbnailData, ThumbnailStore } from './thumbnails.js';
-import { excludeMatcher, walkImages, type WalkedFile } from './walk.js';
+import { excludeMatcher, systemErrorText, walkImages, type WalkedFile } from './walk.js';
 
 export interface IndexContext {
   catalog: Catalog;
@@ -127,7 +127,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
       c.hash = await contentHash(c.file.path, maxFileBytes);
     } catch (err) {
       const code = isMemeryError(err) ? err.code : 'E_IO';
-      withoutEncoding.push(errorRecord(c.file, code, isMemeryError(err) ? err.message : `Cannot read ${c.file.path}: ${(err as Error).message}`));
+      withoutEncoding.push(errorRecord(c.file, code, isMemeryError(err) ? err.message : `Cannot read ${c.file.path}: ${systemErrorText(err)}`));
       continue;
     }
     hashed++;
@@ -250,7 +250,7 @@ export async function indexFolder(ctx: IndexContext, folder: string, opts: Index
   if (aborted) throw new MemeryError('E_ABORTED', `Indexing ${folder} was stopped; finished work is kept`, { path: folder });
 
   const errors: IndexFileError[] = catalog.failedFiles(folder);
-  const skipped: IndexFileError[] = problems.map((p) => ({ path: p.path, code: p.code, message: p.message }));
+  const skipped: IndexFileError[] = problems.map((p) => ({ path: p.path, code: p.code, message: p.message, reason: p.reason }));
   return {
     folder,
     found: files.length,

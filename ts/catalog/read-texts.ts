@@ -11,7 +11,7 @@ import type { OcrEngine } from '../native/ocr.js';
 import { normaliseText } from '../text/normalise.js';
 import type { TextRecord, TextStore } from './texts.js';
 import { recordMatches } from './catalog.js';
-import { retriedEveryRun } from '../errors.js';
+import { fileFailure, retriedEveryRun } from '../errors.js';
 
 export interface ReadTextsContext {
   texts: TextStore;
@@ -81,7 +81,7 @@ export async function readTexts(
         continue;
       }
       out.textFailed++;
-      out.textErrors.push({ path: n.path, code: r.code, message: r.message });
+      out.textErrors.push(fileFailure({ path: n.path, code: r.code, message: r.message }));
       if (same && !retriedEveryRun(r.code)) {
         records.push({ hash: n.hash, ocrModelId: ctx.ocrModelId, text: '', lines: [], norm: '', errorCode: r.code, errorMessage: r.message });
       }

@@ -1,6 +1,7 @@
 import type { OpenDirOptions, Stats } from 'node:fs';
 import { opendir, readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 import ignore, { type Ignore } from 'ignore';
 import { IMAGE_EXTENSIONS } from '@memery/client/protocol';
 
@@ -42,7 +43,10 @@ export interface WalkedFile {
 export interface WalkProblem {
   path: string;
   code: 'E_IO' | 'E_FILENAME';
+  /** What went wrong, naming the path. */
   message: string;
+  /** The same without the path ("the folder", "the file" in its place), for a list that shows the path beside it. */
+  reason: string;
   /** A folder whose contents could not be listed (entries under it must be kept as they are). */
   folder: boolean;
 }
@@ -76,14 +80,25 @@ export function printableName(raw: Buffer): string {
   return out;
 }
 
-function reason(err: unknown): string {
+/** A system error in words ("EACCES: permission denied"), without the path Node's message adds. */
+export function systemErrorText(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  return e.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '')}` : String(err);
+  if (!e.code) return String(err);
+  const text = e.errno === undefined ? undefined : getSystemErrorMap().get(e.errno)?.[1];
+  return `${e.code}: ${text ?? e.message.replace(/^[A-Z]+: /, '')}`;
+}
+
+/**
+ * A problem worded once: `said` names the path (or `named`) in the message and "the folder" / "the
+ * file" in the reason.
+ */
+function problem(path: string, code: WalkProblem['code'], folder: boolean, said: (name: string) => string, named = path): WalkProblem {
+  return { path, code, message: said(named), reason: said(folder ? 'the folder' : 'the file'), folder };
 }
 
 /** An unreadable folder: its catalog entries are unknown, never "deleted". */
 function unreadableFolder(dir: string, err: unknown): WalkProblem {
-  return { path: dir, code: 'E_IO', message: `Cannot read folder ${dir} (${reason(err)}); its files are kept as they were`, folder: true };
+  return problem(dir, 'E_IO', true, (d) => `Cannot read ${d} (${systemErrorText(err)}); its files are kept as they were`, `folder ${dir}`);
 }
 
 /**
@@ -142,7 +157,7 @@ export async function walkImages(
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT' && code !== 'ENOTDIR') {
-          problems.push({ path: file, code: 'E_IO', message: `Cannot read ${file} (${reason(err)}); the files it lists are not left out`, folder: false });
+          problems.push(problem(file, 'E_IO', false, (f) => `Cannot read ${f} (${systemErrorText(err)}); the files it lists are not left out`));
         }
       }
     }
@@ -155,12 +170,7 @@ export async function walkImages(
         if (name === undefined) {
           const shown = join(dir, printableName(raw));
           if (isDir0 || isImagePath(shown)) {
-            problems.push({
-              path: shown,
-              code: 'E_FILENAME',
-              message: `Cannot index ${shown}: its name is not valid UTF-8 (rename it to index it)`,
-              folder: isDir0,
-            });
+            problems.push(problem(shown, 'E_FILENAME', isDir0, (f) => `Cannot index ${f}: its name is not valid UTF-8 (rename it to index it)`));
           }
           continue;
         }
@@ -188,7 +198,7 @@ export async function walkImages(
             files.push({ path: p, size: st.size, mtimeMs: st.mtimeMs });
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted while walking
-            problems.push({ path: p, code: 'E_IO', message: `Cannot read ${p} (${reason(err)}); kept as it was`, folder: false });
+            problems.push(problem(p, 'E_IO', false, (f) => `Cannot read ${f} (${systemErrorText(err)}); kept as it was`));
           }
         }
       }

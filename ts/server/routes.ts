@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAbsolute, join, resolve } from 'node:path';
-import { EVENTS, MAX_JSON_BYTES, MAX_UPLOAD_BYTES, progressThrottle, ROUTES, sseFrame, THUMB_SIZE } from '@memery/client/protocol';
+import { EVENTS, imageFormatList, MAX_JSON_BYTES, MAX_UPLOAD_BYTES, progressThrottle, ROUTES, sseFrame, THUMB_SIZE } from '@memery/client/protocol';
 import {
   FileParamsSchema,
   ForgetRequestSchema,
@@ -135,7 +135,7 @@ const searchImage: Handler = async (s, r) => {
   const p = SearchImageParamsSchema.parse(queryObject(r.params));
   const data = await readBody(r.req, MAX_UPLOAD_BYTES, s.requestTimeoutMs);
   const kind = sniffImageType(data.subarray(0, 32));
-  if (!kind) throw new HttpError(415, 'E_DECODE', 'Expected the body to be an image (JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, HEIC or JPEG XL)');
+  if (!kind) throw new HttpError(415, 'E_DECODE', `Expected the body to be an image (${imageFormatList()})`);
   await mkdir(s.uploadDir, { recursive: true, mode: 0o700 });
   const tmp = join(s.uploadDir, `upload-${process.pid}-${randomBytes(8).toString('hex')}${EXTENSION_OF[kind] ?? ''}`);
   await writeFile(tmp, data, { mode: 0o600 });

@@ -40,6 +40,12 @@ export const MAX_JSON_BYTES = 1024 * 1024;
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
   '.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.gif', '.webp', '.tif', '.tiff', '.bmp', '.avif', '.heic', '.heif', '.jxl',
 ]);
+/** The image formats memery reads (the files IMAGE_EXTENSIONS names), by their names for people, in the order messages list them. */
+export const IMAGE_FORMAT_NAMES: readonly string[] = ['JPEG', 'PNG', 'GIF', 'WebP', 'BMP', 'TIFF', 'AVIF', 'HEIC', 'JPEG XL'];
+/** IMAGE_FORMAT_NAMES worded for a sentence: "JPEG, PNG, … HEIC or JPEG XL". */
+export function imageFormatList(): string {
+  return `${IMAGE_FORMAT_NAMES.slice(0, -1).join(', ')} or ${IMAGE_FORMAT_NAMES[IMAGE_FORMAT_NAMES.length - 1]}`;
+}
 
 /** Default edge of GET /api/thumb/:id and of the thumbnails made while indexing. */
 export const THUMB_SIZE = 256;

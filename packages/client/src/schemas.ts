@@ -27,7 +27,12 @@ export type SearchMode = z.infer<typeof SearchModeSchema>;
 
 // ---- results, summaries, progress, status (the library's types) -------------------------------
 
-export const FileErrorSchema = z.object({ path: z.string(), code: z.string(), message: z.string() });
+/**
+ * A file that failed (or that the walk could not look at): its path, error code and message, which
+ * names the file. `reason`: the same without the path, for a list that shows the file beside it
+ * ("Cannot decode: VipsJpeg: Premature end of JPEG file"). Absent from older servers (show `message`).
+ */
+export const FileErrorSchema = z.object({ path: z.string(), code: z.string(), message: z.string(), reason: z.string().optional() });
 export type IndexFileError = z.infer<typeof FileErrorSchema>;
 
 export const IndexSummarySchema = z.object({

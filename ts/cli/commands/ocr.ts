@@ -4,7 +4,7 @@
  * lines with their boxes and confidences.
  */
 import { resolve } from 'node:path';
-import { isMemeryError, MemeryError } from '../../errors.js';
+import { fileFailure, isMemeryError, MemeryError } from '../../errors.js';
 import { openMemery, writeOut, type GlobalOptions } from '../context.js';
 import { failureLine } from '../format/summary.js';
 
@@ -24,7 +24,7 @@ export async function runOcr(files: string[], opts: { json?: boolean }, g: Globa
         if (!isMemeryError(err) || files.length === 1) throw err;
         failed = err;
         out.push({ path, error: { code: err.code, message: err.message } });
-        process.stderr.write(`${failureLine({ path, code: err.code, message: err.message })}\n`);
+        process.stderr.write(`${failureLine(fileFailure({ path, code: err.code, message: err.message }))}\n`);
       }
     }
   } finally {

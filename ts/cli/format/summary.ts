@@ -17,13 +17,9 @@ export function summaryLine(s: IndexSummary): string {
   return `${s.folder}: ${parts.join(', ')} (${s.seconds.toFixed(1)} s)`;
 }
 
-/** "path: reason", the reason without the path repeated (messages often name it). */
+/** "path: reason (code)": the failure's reason, which leaves the path out (an older server's failure: its message). */
 export function failureLine(e: IndexFileError): string {
-  let reason = e.message;
-  const at = reason.indexOf(`${e.path}: `);
-  if (at >= 0) reason = reason.slice(at + e.path.length + 2);
-  else reason = reason.split(e.path).join('the file');
-  return `${e.path}: ${reason} (${e.code})`;
+  return `${e.path}: ${e.reason ?? e.message} (${e.code})`;
 }
 
 /** True when the run looked at any file again (so its failures are news, not a repeat). */
