@@ -58,11 +58,6 @@ export interface DetectLayoutOptions {
   variant?: LayoutVariant;
 }
 
-const ACCEPTED =
-  'Accepted layouts: OpenCLIP/Immich (visual/model.onnx, textual/model.onnx, textual/tokenizer.json, ' +
-  'visual/preprocess_cfg.json, config.json) or Hugging Face (onnx/vision_model.onnx, onnx/text_model.onnx, ' +
-  'vocab.json + merges.txt or tokenizer.json, preprocessor_config.json).';
-
 async function isFile(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isFile();
@@ -71,12 +66,41 @@ async function isFile(p: string): Promise<boolean> {
   }
 }
 
-/** Where a layout keeps its fp32 model files, most preferred first; each may also come quantized (quantizedPath). */
-const OPENCLIP_MODELS = { vision: ['visual/model.onnx'], text: ['textual/model.onnx'] };
-const HF_MODELS = { vision: ['onnx/vision_model.onnx', 'vision_model.onnx'], text: ['onnx/text_model.onnx', 'text_model.onnx'] };
+/**
+ * Where each layout keeps its files. Models: the fp32 files, most preferred first; each may also
+ * come quantized (quantizedPath). The detectors, their "missing" errors and the ACCEPTED hint all
+ * read these.
+ */
+const OPENCLIP_FILES = {
+  vision: ['visual/model.onnx'],
+  text: ['textual/model.onnx'],
+  tokenizer: 'textual/tokenizer.json',
+  preprocess: 'visual/preprocess_cfg.json',
+  config: 'config.json',
+} as const;
+const HF_FILES = {
+  vision: ['onnx/vision_model.onnx', 'vision_model.onnx'],
+  text: ['onnx/text_model.onnx', 'text_model.onnx'],
+  vocab: 'vocab.json',
+  merges: 'merges.txt',
+  tokenizer: 'tokenizer.json',
+  preprocess: 'preprocessor_config.json',
+  config: 'config.json',
+} as const;
+
+/** 'a' or 'a (or b)': the preferred place of a model file and where else it may be. */
+function either(places: readonly string[]): string {
+  return places.length > 1 ? `${places[0]} (or ${places.slice(1).join(', ')})` : places[0]!;
+}
+
+const HF_TOKENIZER = `${HF_FILES.vocab} + ${HF_FILES.merges} or ${HF_FILES.tokenizer}`;
+const ACCEPTED =
+  `Accepted layouts: OpenCLIP/Immich (${OPENCLIP_FILES.vision[0]}, ${OPENCLIP_FILES.text[0]}, ${OPENCLIP_FILES.tokenizer}, ` +
+  `${OPENCLIP_FILES.preprocess}, ${OPENCLIP_FILES.config}) or Hugging Face (${HF_FILES.vision[0]}, ${HF_FILES.text[0]}, ` +
+  `${HF_TOKENIZER}, ${HF_FILES.preprocess}).`;
 
 /** The files that mark a folder as a layout: any of its model files, fp32 or quantized. */
-function markers(models: { vision: string[]; text: string[] }): string[] {
+function markers(models: { vision: readonly string[]; text: readonly string[] }): string[] {
   const fp32 = [...models.vision, ...models.text];
   return [...fp32, ...fp32.map(quantizedPath)];
 }
@@ -84,7 +108,7 @@ function markers(models: { vision: string[]; text: string[] }): string[] {
 /** First existing candidate (relative paths), honouring the variant preference. */
 async function pickModel(
   dir: string,
-  candidates: string[],
+  candidates: readonly string[],
   variant: LayoutVariant,
 ): Promise<{ path: string; variant: LayoutVariant } | undefined> {
   const fp32 = candidates.map((c) => ({ rel: c, variant: 'fp32' as const }));
@@ -270,16 +294,16 @@ export async function modelId(kind: ModelLayoutKind, visionModel: string, textMo
 
 async function detectOpenClip(dir: string, variant: LayoutVariant): Promise<ModelLayout> {
   const kind = 'OpenCLIP';
-  const vision = await pickModel(dir, OPENCLIP_MODELS.vision, variant);
-  if (!vision) throw missing(dir, kind, 'visual/model.onnx');
-  const text = await pickModel(dir, OPENCLIP_MODELS.text, variant);
-  if (!text) throw missing(dir, kind, 'textual/model.onnx');
-  const tok = join(dir, 'textual', 'tokenizer.json');
-  if (!(await isFile(tok))) throw missing(dir, kind, 'textual/tokenizer.json');
-  const ppPath = join(dir, 'visual', 'preprocess_cfg.json');
-  if (!(await isFile(ppPath))) throw missing(dir, kind, 'visual/preprocess_cfg.json');
-  const cfgPath = join(dir, 'config.json');
-  if (!(await isFile(cfgPath))) throw missing(dir, kind, 'config.json');
+  const vision = await pickModel(dir, OPENCLIP_FILES.vision, variant);
+  if (!vision) throw missing(dir, kind, either(OPENCLIP_FILES.vision));
+  const text = await pickModel(dir, OPENCLIP_FILES.text, variant);
+  if (!text) throw missing(dir, kind, either(OPENCLIP_FILES.text));
+  const tok = join(dir, OPENCLIP_FILES.tokenizer);
+  if (!(await isFile(tok))) throw missing(dir, kind, OPENCLIP_FILES.tokenizer);
+  const ppPath = join(dir, OPENCLIP_FILES.preprocess);
+  if (!(await isFile(ppPath))) throw missing(dir, kind, OPENCLIP_FILES.preprocess);
+  const cfgPath = join(dir, OPENCLIP_FILES.config);
+  if (!(await isFile(cfgPath))) throw missing(dir, kind, OPENCLIP_FILES.config);
 
   const preprocess = parseOpenClipPreprocess(await readJson(ppPath, dir), ppPath);
   const cfg = await readJson(cfgPath, dir);
@@ -304,32 +328,32 @@ async function detectOpenClip(dir: string, variant: LayoutVariant): Promise<Mode
 
 async function detectHf(dir: string, variant: LayoutVariant): Promise<ModelLayout> {
   const kind = 'Hugging Face';
-  const vision = await pickModel(dir, HF_MODELS.vision, variant);
-  if (!vision) throw missing(dir, kind, 'onnx/vision_model.onnx (or vision_model.onnx)');
-  const text = await pickModel(dir, HF_MODELS.text, variant);
-  if (!text) throw missing(dir, kind, 'onnx/text_model.onnx (or text_model.onnx)');
+  const vision = await pickModel(dir, HF_FILES.vision, variant);
+  if (!vision) throw missing(dir, kind, either(HF_FILES.vision));
+  const text = await pickModel(dir, HF_FILES.text, variant);
+  if (!text) throw missing(dir, kind, either(HF_FILES.text));
 
-  const vocab = join(dir, 'vocab.json');
-  const merges = join(dir, 'merges.txt');
-  const tokJson = join(dir, 'tokenizer.json');
+  const vocab = join(dir, HF_FILES.vocab);
+  const merges = join(dir, HF_FILES.merges);
+  const tokJson = join(dir, HF_FILES.tokenizer);
   let tokenizer: TokenizerFiles;
   const [hasVocab, hasMerges] = [await isFile(vocab), await isFile(merges)];
   if (hasVocab && hasMerges) tokenizer = { kind: 'vocab-merges', paths: [vocab, merges] };
   else if (await isFile(tokJson)) tokenizer = { kind: 'tokenizer.json', paths: [tokJson] };
   else {
-    const what = hasVocab ? 'merges.txt (next to vocab.json) or tokenizer.json'
-      : hasMerges ? 'vocab.json (next to merges.txt) or tokenizer.json'
-      : 'vocab.json + merges.txt or tokenizer.json';
+    const what = hasVocab ? `${HF_FILES.merges} (next to ${HF_FILES.vocab}) or ${HF_FILES.tokenizer}`
+      : hasMerges ? `${HF_FILES.vocab} (next to ${HF_FILES.merges}) or ${HF_FILES.tokenizer}`
+      : HF_TOKENIZER;
     throw missing(dir, kind, what);
   }
 
-  const ppPath = join(dir, 'preprocessor_config.json');
-  if (!(await isFile(ppPath))) throw missing(dir, kind, 'preprocessor_config.json');
+  const ppPath = join(dir, HF_FILES.preprocess);
+  if (!(await isFile(ppPath))) throw missing(dir, kind, HF_FILES.preprocess);
   const preprocess = parseHfPreprocess(await readJson(ppPath, dir), ppPath);
 
   let contextLength = DEFAULT_CONTEXT_LENGTH;
   let embedDim: number | undefined;
-  const cfgPath = join(dir, 'config.json');
+  const cfgPath = join(dir, HF_FILES.config);
   if (await isFile(cfgPath)) {
     const cfg = await readJson(cfgPath, dir);
     const c = isObj(cfg) ? cfg : {};
@@ -370,8 +394,8 @@ export async function detectLayout(dir: string, options: DetectLayoutOptions = {
     throw new MemeryError('E_MODEL', `Expected a model folder at ${abs} but received a file`, { path: abs, hint: ACCEPTED });
   }
 
-  for (const m of markers(OPENCLIP_MODELS)) if (await isFile(join(abs, m))) return detectOpenClip(abs, variant);
-  for (const m of markers(HF_MODELS)) if (await isFile(join(abs, m))) return detectHf(abs, variant);
+  for (const m of markers(OPENCLIP_FILES)) if (await isFile(join(abs, m))) return detectOpenClip(abs, variant);
+  for (const m of markers(HF_FILES)) if (await isFile(join(abs, m))) return detectHf(abs, variant);
 
   throw new MemeryError('E_MODEL', `Expected a CLIP model in ${abs} but found no ONNX model files of a known layout`, {
     path: abs,
