@@ -513,6 +513,7 @@ Napi::Value OcrEngine::Read(const Napi::CallbackInfo &info) {
   p.rec.batch = static_cast<int>(NumberKey(o, "recBatchSize"));
   p.rec.dropScore = static_cast<float>(NumberKey(o, "minConfidence"));
   p.rec.minWidth = static_cast<int>(NumberKey(o, "recMinWidth"));
+  p.rec.spaceScore = static_cast<float>(NumberKey(o, "spaceScore"));
   p.decodeThreads = static_cast<size_t>(NumberKey(o, "decodeThreads"));
   p.workers = static_cast<size_t>(NumberKey(o, "concurrency"));
   p.profile = BoolKey(o, "profile");

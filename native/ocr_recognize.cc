@@ -29,11 +29,19 @@ Alphabet ReadAlphabet(const std::string &path) {
     start = end + 1;
   }
   if (a.symbols.size() < 2) throw Error("E_MODEL", "Expected one symbol per line in the OCR dictionary " + path + " but it is empty", path);
+  a.space = a.symbols.size();
   a.symbols.push_back(" ");  // use_space_char
   return a;
 }
 
 namespace {
+
+bool EndsWithSpaceOrApostrophe(const std::string &s) {
+  if (s.empty()) return true;
+  const char c = s.back();
+  if (c == ' ' || c == '\'') return true;
+  return s.size() >= 3 && s.compare(s.size() - 3, 3, "\xE2\x80\x99") == 0;  // U+2019
+}
 
 // get_rotate_crop_image's geometry: crop size from the quad's sides, homography from the crop
 // rectangle to the quad.
@@ -148,17 +156,26 @@ void RecognizeBatch(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb,
                                "] but received " + ShapeString(os), rec.path());
   const float *o = res[0].GetTensorData<float>();
   const size_t T = static_cast<size_t>(os[1]), C = static_cast<size_t>(os[2]);
+  const size_t space = alphabet.space;
   for (size_t k = 0; k < n; k++) {
     Line line;
     double sum = 0;
     size_t count = 0, prev = 0;
+    float gapSpace = 0;  // the most probability the space had at a step since the last character
     for (size_t t = 0; t < T; t++) {
       const float *row = o + (k * T + t) * C;
       const size_t best = static_cast<size_t>(std::max_element(row, row + C) - row);
+      if (best == 0 && space < C) gapSpace = std::max(gapSpace, row[space]);
       if (best != 0 && !(t > 0 && best == prev)) {
+        // A word gap the model saw but ranked below the blank (the Chinese model rarely emits
+        // spaces in English): a space, kept out of the confidence like any space. Never right
+        // after an apostrophe ("don't", "you've" are where it errs).
+        if (best != space && count && p.spaceScore > 0 && gapSpace >= p.spaceScore && !EndsWithSpaceOrApostrophe(line.text))
+          line.text += ' ';
         line.text += alphabet.symbols[best];
         sum += row[best];
         count++;
+        gapSpace = 0;
       }
       prev = best;
     }

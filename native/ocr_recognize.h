@@ -17,6 +17,9 @@ namespace ocr {
 struct RecParams {
   int batch = 6;            // crops per recogniser run (sorted by width ratio first)
   float dropScore = 0.5f;   // lines with a lower mean character probability are dropped
+  // A space goes between two characters when the space class reached this probability at a blank
+  // step between them (0: only the spaces the model ranks first).
+  float spaceScore = 0.01f;
   int height = 48;          // model input height
   int minWidth = 0;         // model input width floor (PaddleOCR pads to 320: rec_image_shape [3, 48, 320])
   double maxPad = 1.25;     // crops batched together differ in width by at most this factor
@@ -32,6 +35,7 @@ struct Line {
 // The CTC alphabet: index 0 is the blank, then one entry per dictionary line, then ' '.
 struct Alphabet {
   std::vector<std::string> symbols;
+  size_t space = 0;  // the index of ' ' (the last)
 };
 // Reads a dictionary file (one UTF-8 symbol per line). Throws memery::Error E_MODEL.
 Alphabet ReadAlphabet(const std::string &path);

@@ -165,6 +165,23 @@ describe.skipIf(!HAS_SHARED)(`OCR on real memes ${HAS_SHARED ? '' : SHARED_SKIP_
     expect(cer).toBeLessThan(0.03); // measured 0.15% (1 edit / 653 chars)
   });
 
+  it('puts the spaces between words that the recogniser saw but ranked below the blank (spaceScore)', async () => {
+    const texts = Object.fromEntries(MEMES.map((name) => [name, ok(results.get(name), name).text]));
+    const spaced = (captionCer(texts) as { spaced: { cer: number; edits: number; chars: number } }).spaced;
+    console.log(`OCR CER counting the spaces between words ${(spaced.cer * 100).toFixed(2)}% (${spaced.edits} edits / ${spaced.chars} chars)`);
+    expect(spaced.cer).toBeLessThan(0.03); // measured 0.13% (1 edit / 799 chars)
+    expect(ok(results.get('Wholesome-Meme-1.jpg'), 'meme 1').text).toContain('My grandpa who knows nothing about');
+    // Only the spaces the model ranks first: the Chinese model runs most English words together.
+    const r = await engine.read(MEMES.map(meme), { spaceScore: 0 });
+    const bare = Object.fromEntries(MEMES.map((name, i) => [name, ok(r[i], name).text]));
+    const c = captionCer(bare) as { cer: number; spaced: { cer: number } };
+    expect(c.spaced.cer).toBeGreaterThan(0.05); // measured 11.5%
+    expect(c.cer).toBeCloseTo((captionCer(texts) as { cer: number }).cer, 6); // the letters are the same
+    expect(bare['Wholesome-Meme-1.jpg']).toContain('Mygrandpawhoknowsnothing');
+    // Never right after an apostrophe.
+    for (const t of Object.values(texts)) expect(t).not.toMatch(/['\u2019] [a-z]/i);
+  });
+
   it('gives empty text, not an error, for a photo without writing and a generated solid-colour image', async () => {
     const solid = join(dir, 'solid.png');
     await writeSolid(solid, [40, 120, 200], 320, 240);

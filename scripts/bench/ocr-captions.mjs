@@ -51,10 +51,21 @@ export function substringEditDistance(ref, hyp) {
   return Math.min(...prev);
 }
 
-/** CER over the captions: { cer, edits, chars, per: { name: rate } }; `texts` maps file name -> recognised text. */
+/** Lower case, typographic quotes as straight ones, every run of whitespace (line breaks too) as one space. */
+export function normaliseSpaced(s) {
+  return normalise(s.replace(/\s+/g, '\u0001')).replace(/\u0001/g, ' ').trim();
+}
+
+/**
+ * CER over the captions; `texts` maps file name -> recognised text. `cer`, `edits`, `chars`,
+ * `per: { name: rate }` ignore whitespace (what matching sees); `spaced` counts the spaces between
+ * words too (what a person reads or copies), the caption's lines and the text's joined by a space.
+ */
 export function captionCer(texts) {
   let edits = 0;
   let chars = 0;
+  let spacedEdits = 0;
+  let spacedChars = 0;
   const per = {};
   for (const [name, lines] of Object.entries(CAPTIONS)) {
     if (!(name in texts)) continue;
@@ -63,6 +74,15 @@ export function captionCer(texts) {
     edits += d;
     chars += [...ref].length;
     per[name] = d / [...ref].length;
+    const refSpaced = normaliseSpaced(lines.join(' '));
+    spacedEdits += substringEditDistance(refSpaced, normaliseSpaced(texts[name] ?? ''));
+    spacedChars += [...refSpaced].length;
   }
-  return { cer: chars ? edits / chars : NaN, edits, chars, per };
+  return {
+    cer: chars ? edits / chars : NaN,
+    edits,
+    chars,
+    per,
+    spaced: { cer: spacedChars ? spacedEdits / spacedChars : NaN, edits: spacedEdits, chars: spacedChars },
+  };
 }

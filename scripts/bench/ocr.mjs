@@ -116,11 +116,12 @@ console.log(`@gutenye/ocr-node    ${g.toFixed(1)} ms/image wall (median ${median
 console.log(`ratio                memery is ${(g / m).toFixed(2)}x faster per image (median ${(median(times.guten) / median(times.memery)).toFixed(2)}x), ${(gc / mc).toFixed(2)}x less CPU`);
 console.log(`memery batch read    ${batchMs.toFixed(1)} ms/image wall, ${batchCpu.toFixed(1)} ms/image CPU (one read() of ${files.length}; ${(g / batchMs).toFixed(2)}x wall, ${(gc / batchCpu).toFixed(2)}x CPU)`);
 console.log(`CER (${Object.keys(cm.per).length} hand-transcribed captions, ${cm.chars} chars): memery ${(cm.cer * 100).toFixed(2)}%, @gutenye/ocr-node ${(cg.cer * 100).toFixed(2)}%`);
+console.log(`CER counting the spaces between words (${cm.spaced.chars} chars): memery ${(cm.spaced.cer * 100).toFixed(2)}%, @gutenye/ocr-node ${(cg.spaced.cer * 100).toFixed(2)}%`);
 if (args.json) {
   writeFileSync(args.json, JSON.stringify({
     files: files.length, rounds: ROUNDS, threads: THREADS,
-    memery: { msPerImage: m, medianMs: median(times.memery), cpuMsPerImage: mc, batchMsPerImage: batchMs, batchCpuMsPerImage: batchCpu, cer: cm.cer },
-    gutenye: { msPerImage: g, medianMs: median(times.guten), cpuMsPerImage: gc, cer: cg.cer },
+    memery: { msPerImage: m, medianMs: median(times.memery), cpuMsPerImage: mc, batchMsPerImage: batchMs, batchCpuMsPerImage: batchCpu, cer: cm.cer, cerSpaced: cm.spaced.cer },
+    gutenye: { msPerImage: g, medianMs: median(times.guten), cpuMsPerImage: gc, cer: cg.cer, cerSpaced: cg.spaced.cer },
     ratio: g / m, ratioBatch: g / batchMs, cerChars: cm.chars,
   }));
 }

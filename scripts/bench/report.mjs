@@ -39,7 +39,7 @@ export function buildRows(R, ctx) {
   const O = R.ocr;
   if (O?.engines) {
     const e = O.engines;
-    add('10', `OCR per meme: memery vs @gutenye/ocr-node (same PP-OCRv4 files, ${e.threads} threads, ${e.files} memes alternated)`, `${f0(e.memery.msPerImage)} vs ${f0(e.gutenye.msPerImage)} ms/image: ${f2(e.ratio)}x (one read() of all: ${f2(e.ratioBatch)}x); CER ${(e.memery.cer * 100).toFixed(2)}% (${e.cerChars} chars)`, '>= 5x', atLeast(e.ratio, 5, 'x'));
+    add('10', `OCR per meme: memery vs @gutenye/ocr-node (same PP-OCRv4 files, ${e.threads} threads, ${e.files} memes alternated)`, `${f0(e.memery.msPerImage)} vs ${f0(e.gutenye.msPerImage)} ms/image: ${f2(e.ratio)}x (one read() of all: ${f2(e.ratioBatch)}x); CER ${(e.memery.cer * 100).toFixed(2)}% (${e.cerChars} chars)${e.memery.cerSpaced === undefined ? '' : `, counting spaces ${(e.memery.cerSpaced * 100).toFixed(2)}% (@gutenye/ocr-node ${(e.gutenye.cerSpaced * 100).toFixed(2)}%)`}`, '>= 5x', atLeast(e.ratio, 5, 'x'));
     if (O.index) add('10', 'memery index of the meme folder, OCR on vs off (whole process, best of 2)', `${f1(O.index.on)} s vs ${f1(O.index.off)} s: ${f2(O.index.ratio)}x`, '<= 1.6x', atMost(O.index.ratio, 1.6, 'x'));
   } else fail('10', 'ocr');
 

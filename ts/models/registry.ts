@@ -197,7 +197,7 @@ const RAW_OCR_REGISTRY: OcrModelEntry[] = [
       rec: { path: 'ch_PP-OCRv4_rec_infer.onnx', size: 10822323, sha256: '06b3e6af6c59a1ba5d53790ed8c2e4b2de389870b6cf5a97f349f3412cb269c0' },
       dict: { path: 'ppocr_keys_v1.txt', size: 26249, sha256: '28b2362ad4ab2dc38769aa72feb535e3a9ddb3fd2a7585a05920e6393b1dc7f7' },
     },
-    readVersion: 1,
+    readVersion: 2, // 2: word gaps the recogniser saw become spaces (spaceScore)
   },
 ];
 

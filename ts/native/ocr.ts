@@ -83,6 +83,12 @@ export const OcrReadOptionsSchema = z.object({
   /** Lines whose mean character probability is lower are dropped (drop_score). */
   minConfidence: z.number().min(0).max(1).default(0.5),
   /**
+   * A space goes between two characters when the space class reached this probability between
+   * them, though the blank outranked it (PP-OCRv4's Chinese model rarely emits the spaces of
+   * English text: "mommakingfood"). 0: only the spaces the model ranks first.
+   */
+  spaceScore: z.number().min(0).max(1).default(0.01),
+  /**
    * Text lines per recogniser run, sorted by width (rec_batch_num); only lines within 25% of each
    * other's width share a run (padding a short line to a long one's width costs more than batching saves).
    */

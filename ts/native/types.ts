@@ -75,6 +75,7 @@ export interface NativeOcrEngine {
       unclipRatio: number;
       maxCandidates: number;
       minConfidence: number;
+      spaceScore: number;
       recBatchSize: number;
       recMinWidth: number;
       decodeThreads: number;
