@@ -43,6 +43,18 @@ bool EndsWithSpaceOrApostrophe(const std::string &s) {
   return s.size() >= 3 && s.compare(s.size() - 3, 3, "\xE2\x80\x99") == 0;  // U+2019
 }
 
+// A symbol from U+2E80 on (CJK radicals, kana, ideographs, Hangul, full-width forms): scripts
+// written without spaces between words.
+bool IsWideScript(const std::string &sym) {
+  if (sym.size() < 3) return false;  // U+2E80 takes 3 UTF-8 bytes
+  const auto b = reinterpret_cast<const unsigned char *>(sym.data());
+  uint32_t cp;
+  if ((b[0] & 0xF0) == 0xE0) cp = ((b[0] & 0x0Fu) << 12) | ((b[1] & 0x3Fu) << 6) | (b[2] & 0x3Fu);
+  else if ((b[0] & 0xF8) == 0xF0) return true;  // beyond the BMP: CJK extensions
+  else return false;
+  return cp >= 0x2E80;
+}
+
 // get_rotate_crop_image's geometry: crop size from the quad's sides, homography from the crop
 // rectangle to the quad.
 bool MakeCrop(const Quad &q, size_t index, Crop &c) {
@@ -162,6 +174,7 @@ void RecognizeBatch(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb,
     double sum = 0;
     size_t count = 0, prev = 0;
     float gapSpace = 0;  // the most probability the space had at a step since the last character
+    size_t last = 0;     // the last character emitted
     for (size_t t = 0; t < T; t++) {
       const float *row = o + (k * T + t) * C;
       const size_t best = static_cast<size_t>(std::max_element(row, row + C) - row);
@@ -170,12 +183,16 @@ void RecognizeBatch(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb,
         // A word gap the model saw but ranked below the blank (the Chinese model rarely emits
         // spaces in English): a space, kept out of the confidence like any space. Never right
         // after an apostrophe ("don't", "you've" are where it errs).
-        if (best != space && count && p.spaceScore > 0 && gapSpace >= p.spaceScore && !EndsWithSpaceOrApostrophe(line.text))
+        // Nor next to a CJK character or full-width sign: those scripts put no spaces between
+        // words (an untested guess here: no Chinese image or font on this machine).
+        if (best != space && count && p.spaceScore > 0 && gapSpace >= p.spaceScore && !EndsWithSpaceOrApostrophe(line.text) &&
+            !IsWideScript(alphabet.symbols[last]) && !IsWideScript(alphabet.symbols[best]))
           line.text += ' ';
         line.text += alphabet.symbols[best];
         sum += row[best];
         count++;
         gapSpace = 0;
+        last = best;
       }
       prev = best;
     }
