@@ -182,9 +182,9 @@ void RecognizeBatch(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb,
       if (best != 0 && !(t > 0 && best == prev)) {
         // A word gap the model saw but ranked below the blank (the Chinese model rarely emits
         // spaces in English): a space, kept out of the confidence like any space. Never right
-        // after an apostrophe ("don't", "you've" are where it errs).
-        // Nor next to a CJK character or full-width sign: those scripts put no spaces between
-        // words (an untested guess here: no Chinese image or font on this machine).
+        // after an apostrophe ("don't", "you've" are where it errs), nor next to a CJK character
+        // or full-width sign (scripts without spaces between words; untested here: no Chinese
+        // image or font on this machine).
         if (best != space && count && p.spaceScore > 0 && gapSpace >= p.spaceScore && !EndsWithSpaceOrApostrophe(line.text) &&
             !IsWideScript(alphabet.symbols[last]) && !IsWideScript(alphabet.symbols[best]))
           line.text += ' ';
