@@ -511,6 +511,9 @@ Napi::Value OcrEngine::Read(const Napi::CallbackInfo &info) {
   p.det.unclipRatio = static_cast<float>(NumberKey(o, "unclipRatio"));
   p.det.maxCandidates = static_cast<int>(NumberKey(o, "maxCandidates"));
   p.rec.batch = static_cast<int>(NumberKey(o, "recBatchSize"));
+  // 0: one line per run on the CPU (its activations stay in cache: 12-15% less CPU per meme than 6
+  // measured), PaddleOCR's 6 on CUDA.
+  if (p.rec.batch == 0) p.rec.batch = m->rec->provider() == "cuda" ? 6 : 1;
   p.rec.dropScore = static_cast<float>(NumberKey(o, "minConfidence"));
   p.rec.minWidth = static_cast<int>(NumberKey(o, "recMinWidth"));
   p.rec.spaceScore = static_cast<float>(NumberKey(o, "spaceScore"));

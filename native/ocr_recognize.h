@@ -15,7 +15,7 @@ namespace memery {
 namespace ocr {
 
 struct RecParams {
-  int batch = 6;            // crops per recogniser run (sorted by width ratio first)
+  int batch = 1;            // crops per recogniser run (sorted by width ratio first)
   float dropScore = 0.5f;   // lines with a lower mean character probability are dropped
   // A space goes between two characters when the space class reached this probability at a blank
   // step between them (0: only the spaces the model ranks first).

@@ -258,7 +258,7 @@ describe.skipIf(!HAS_SHARED)(`OCR on real memes ${HAS_SHARED ? '' : SHARED_SKIP_
     let e = await rejection(engine.read([meme('Wholesome-Meme-15.jpg')], { limit: 'big' as unknown as number }));
     expect(e.code).toBe('E_USAGE');
     expect(e.message).toMatch(/limit/);
-    e = await rejection(engine.read([meme('Wholesome-Meme-15.jpg')], { recBatchSize: 0 }));
+    e = await rejection(engine.read([meme('Wholesome-Meme-15.jpg')], { recBatchSize: -1 }));
     expect(e.code).toBe('E_USAGE');
     expect(e.message).toMatch(/recBatchSize/);
     e = await rejection(engine.read('x.jpg' as unknown as string[]));

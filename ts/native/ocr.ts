@@ -90,9 +90,11 @@ export const OcrReadOptionsSchema = z.object({
   spaceScore: z.number().min(0).max(1).default(0.01),
   /**
    * Text lines per recogniser run, sorted by width (rec_batch_num); only lines within 25% of each
-   * other's width share a run (padding a short line to a long one's width costs more than batching saves).
+   * other's width share a run (padding a short line to a long one's width costs more than batching
+   * saves). 0: 1 on the CPU, where a line's activations stay in cache (12-15% less CPU per meme than
+   * PaddleOCR's 6, measured with scripts/bench/ocr-profile.mjs), 6 on CUDA.
    */
-  recBatchSize: z.number().int().min(1).max(256).default(6),
+  recBatchSize: z.number().int().min(0).max(256).default(0),
   /** Pad each line to at least this width; PaddleOCR pads to 320, which costs ~15% and read no better on memes. */
   recMinWidth: z.number().int().min(0).max(4096).default(0),
   /** Decoder threads; 0 = one per core. */
