@@ -261,6 +261,9 @@ describe.skipIf(!HAS_SHARED)(`OCR on real memes ${HAS_SHARED ? '' : SHARED_SKIP_
     e = await rejection(engine.read([meme('Wholesome-Meme-15.jpg')], { recBatchSize: -1 }));
     expect(e.code).toBe('E_USAGE');
     expect(e.message).toMatch(/recBatchSize/);
+    e = await rejection(engine.read([meme('Wholesome-Meme-15.jpg')], { spaceScore: 1.5 }));
+    expect(e.code).toBe('E_USAGE');
+    expect(e.message).toMatch(/spaceScore/);
     e = await rejection(engine.read('x.jpg' as unknown as string[]));
     expect(e.message).toBe('Expected an array of paths or Buffers for inputs but received string');
     e = await rejection(engine.read([42 as unknown as string]));
