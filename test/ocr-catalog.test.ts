@@ -147,6 +147,39 @@ describe.skipIf(!HAS_SHARED)(`texts in the catalog ${HAS_SHARED ? '' : SHARED_SK
     await m.index(dir);
     expect(textRows(home)).toHaveLength(before - 1);
   });
+
+  it('texts an earlier memery read with the same OCR model (another read version) are read again and replaced; another model\'s are kept', async () => {
+    const current = textRows(home);
+    expect(current.length).toBeGreaterThan(0);
+    await m.close();
+    const { idPrefix } = ocrModelInfo();
+    expect(OCR_ID.startsWith(idPrefix)).toBe(true);
+    const earlier = `${idPrefix}00000000:r1`;
+    const w = new Database(join(home, 'catalog.db'));
+    w.prepare('UPDATE texts SET ocr_model_id = ? WHERE ocr_model_id = ?').run(earlier, OCR_ID);
+    w.prepare(
+      `INSERT INTO texts (hash, ocr_model_id, text, lines, norm, read_at) VALUES (?, 'Another-OCR:1234:r1', 'other words', '[]', 'otherwords', 0)`,
+    ).run(current[0]!.hash);
+    w.close();
+    expect(textRows(home)).toEqual([]);
+
+    m = await Memery.open({ home, modelDir: COLOUR_HF });
+    const s = await m.index(dir);
+    expect(s).toMatchObject({ new: 0, reembedded: 0, texts: current.length, textFailed: 0 });
+    expect(textRows(home).map((r) => [r.hash, r.text])).toEqual(current.map((r) => [r.hash, r.text]));
+    const d = db(home);
+    try {
+      const ids = d.prepare('SELECT ocr_model_id AS id, COUNT(*) AS n FROM texts GROUP BY ocr_model_id ORDER BY id').all();
+      expect(ids).toEqual([
+        { id: 'Another-OCR:1234:r1', n: 1 },
+        { id: OCR_ID, n: current.length },
+      ]);
+      // The FTS index holds the current texts and the other model's, not the replaced ones.
+      expect(d.prepare('SELECT COUNT(*) FROM texts_fts').pluck().get()).toBe(current.length + 1);
+    } finally {
+      d.close();
+    }
+  });
 });
 
 describe.skipIf(!HAS_SHARED)(`a stopped OCR run resumes ${HAS_SHARED ? '' : SHARED_SKIP_REASON}`, () => {

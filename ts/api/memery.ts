@@ -200,6 +200,7 @@ export class Memery {
                 ocr: {
                   texts: this.#texts,
                   ocrModelId: ocrModelInfo().id,
+                  ocrModelIdPrefix: ocrModelInfo().idPrefix,
                   engine: () => this.#ocrEngine(),
                   decodeThreads: this.config.decodeThreads,
                   maxFileBytes: this.config.maxFileBytes,

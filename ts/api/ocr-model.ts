@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { MemeryError } from '../errors.js';
-import { getOcrModelEntry, ocrModelId, type OcrModelEntry } from '../models/registry.js';
+import { getOcrModelEntry, ocrModelId, ocrModelIdPrefix, type OcrModelEntry } from '../models/registry.js';
 import { defaultOcrModelFiles, OcrEngine, type OcrModelFiles } from '../native/ocr.js';
 import type { Provider } from '../native/image-encoder.js';
 
@@ -39,9 +39,9 @@ async function verifyFile(path: string, want: { size: number; sha256: string }, 
 }
 
 /** The registry's OCR model: its id, without reading the files. */
-export function ocrModelInfo(name?: string): { entry: OcrModelEntry; id: string } {
+export function ocrModelInfo(name?: string): { entry: OcrModelEntry; id: string; idPrefix: string } {
   const entry = getOcrModelEntry(name);
-  return { entry, id: ocrModelId(entry) };
+  return { entry, id: ocrModelId(entry), idPrefix: ocrModelIdPrefix(entry) };
 }
 
 /** Finds and checks the OCR model's files (E_MODEL when missing, E_CHECKSUM when altered). */

@@ -16,6 +16,8 @@ import { fileFailure, retriedEveryRun } from '../errors.js';
 export interface ReadTextsContext {
   texts: TextStore;
   ocrModelId: string;
+  /** ocrModelIdPrefix of the OCR model: its texts under other ids are superseded by the ones read now. */
+  ocrModelIdPrefix?: string;
   engine: () => Promise<OcrEngine>;
   decodeThreads: number;
   maxFileBytes: number;
@@ -86,7 +88,7 @@ export async function readTexts(
         records.push({ hash: n.hash, ocrModelId: ctx.ocrModelId, text: '', lines: [], norm: '', errorCode: r.code, errorMessage: r.message });
       }
     }
-    ctx.texts.commit(records);
+    ctx.texts.commit(records, ctx.ocrModelIdPrefix);
     progress({ phase: 'ocr', done: Math.min(need.length, i + chunk.length), total: need.length });
   }
   return out;

@@ -79,9 +79,16 @@ export class TextStore {
     this.#db.prepare('UPDATE files SET mtime_ms = -1 WHERE path = ? AND hash = ?').run(path, hash);
   }
 
-  /** One transaction. */
-  commit(records: TextRecord[]): void {
+  /**
+   * One transaction. With `supersedes` (ocrModelIdPrefix), the same content's texts stored under
+   * another id with that prefix (an earlier read version or earlier files of the same OCR model:
+   * never read again) are deleted as the new text comes in.
+   */
+  commit(records: TextRecord[], supersedes?: string): void {
     if (!records.length) return;
+    const drop = this.#db.prepare(
+      'DELETE FROM texts WHERE hash = ? AND ocr_model_id != ? AND substr(ocr_model_id, 1, length(?)) = ?',
+    );
     const ins = this.#db.prepare(
       `INSERT INTO texts (hash, ocr_model_id, text, lines, norm, error_code, error_message, read_at)
        VALUES (@hash, @ocrModelId, @text, @lines, @norm, @errorCode, @errorMessage, @now)
@@ -91,6 +98,7 @@ export class TextStore {
     this.#db.transaction(() => {
       const now = Date.now();
       for (const r of records) {
+        if (supersedes !== undefined) drop.run(r.hash, r.ocrModelId, supersedes, supersedes);
         ins.run({ ...r, lines: JSON.stringify(r.lines), errorCode: r.errorCode ?? null, errorMessage: r.errorMessage ?? null, now });
       }
     })();

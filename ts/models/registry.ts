@@ -221,5 +221,13 @@ export function getOcrModelEntry(name: string = DEFAULT_OCR_MODEL_NAME): OcrMode
  */
 export function ocrModelId(entry: OcrModelEntry): string {
   const f = entry.files;
-  return `${entry.name}:${f.det.sha256.slice(0, 8)}${f.rec.sha256.slice(0, 8)}${f.dict.sha256.slice(0, 8)}:r${entry.readVersion}`;
+  return `${ocrModelIdPrefix(entry)}${f.det.sha256.slice(0, 8)}${f.rec.sha256.slice(0, 8)}${f.dict.sha256.slice(0, 8)}:r${entry.readVersion}`;
+}
+
+/**
+ * What every id of the entry starts with, whatever its files or read version: a stored text whose
+ * id starts with it but is not the current id was read by an earlier memery and is superseded.
+ */
+export function ocrModelIdPrefix(entry: OcrModelEntry): string {
+  return `${entry.name}:`;
 }
