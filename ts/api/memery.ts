@@ -180,6 +180,7 @@ export class Memery {
     await assertFolder(abs); // before loading a model or waiting for the lock
     this.#catalog.assertWritable(); // not on a full disk, not into a damaged file
     const model = await this.model();
+    const ocrModel = ocrModelInfo();
     const release = await acquireLock(join(this.home, 'index.lock'), this.config.lockTimeout * 1000).catch((err: unknown) => {
       throw catalogError(err, this.#catalog.path, 'write');
     });
@@ -199,8 +200,8 @@ export class Memery {
             ? {
                 ocr: {
                   texts: this.#texts,
-                  ocrModelId: ocrModelInfo().id,
-                  ocrModelIdPrefix: ocrModelInfo().idPrefix,
+                  ocrModelId: ocrModel.id,
+                  ocrModelIdPrefix: ocrModel.idPrefix,
                   engine: () => this.#ocrEngine(),
                   decodeThreads: this.config.decodeThreads,
                   maxFileBytes: this.config.maxFileBytes,
