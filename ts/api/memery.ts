@@ -539,12 +539,12 @@ export class Memery {
     if ([...byId.keys()].some((id) => !known.has(id))) {
       // Models of one repository share a cache folder: an int8 entry names the quantized files (it
       // goes first), an fp32 entry its own files and, unclaimed, their quantized copies.
-      const installed = (await listInstalled(this.home).catch(() => [])).filter((m) => m.complete);
-      const isInt8 = (name: string) => getModelEntry(name).variant === 'int8'; // installed models are registry entries
-      installed.sort((a, b) => Number(isInt8(b.name)) - Number(isInt8(a.name)));
+      const installed = (await listInstalled(this.home).catch(() => []))
+        .filter((m) => m.complete)
+        .map((m) => ({ ...m, own: layoutVariantOf(getModelEntry(m.name), 'fp32') })); // installed models are registry entries
+      installed.sort((a, b) => Number(b.own === 'quantized') - Number(a.own === 'quantized'));
       for (const m of installed) {
-        const own = layoutVariantOf(getModelEntry(m.name), 'fp32');
-        for (const variant of own === 'quantized' ? [own] : (['fp32', 'quantized'] as const)) {
+        for (const variant of m.own === 'quantized' ? [m.own] : (['fp32', 'quantized'] as const)) {
           const l = await detectLayout(m.dir, { variant }).catch(() => undefined);
           if (l && !known.has(l.id)) known.set(l.id, { name: m.name, dir: m.dir });
         }
