@@ -10,11 +10,13 @@
 namespace memery {
 namespace ocr {
 
+// The first four come from read()'s options (OcrReadOptionsSchema in ts/native/ocr.ts, where their
+// defaults live).
 struct DetParams {
-  float thresh = 0.3f;       // pixel threshold on the probability map
-  float boxThresh = 0.6f;    // drop boxes whose mean probability is lower
-  float unclipRatio = 1.5f;  // growth: offset distance = area * ratio / perimeter
-  int maxCandidates = 1000;  // regions considered, largest first
+  float thresh = 0;          // pixel threshold on the probability map
+  float boxThresh = 0;       // drop boxes whose mean probability is lower
+  float unclipRatio = 0;     // growth: offset distance = area * ratio / perimeter
+  int maxCandidates = 0;     // regions considered, largest first
   int minSize = 3;           // drop boxes whose shorter side is below this (map pixels)
 };
 

@@ -12,10 +12,11 @@
 namespace memery {
 namespace ocr {
 
+// From read()'s options (OcrReadOptionsSchema in ts/native/ocr.ts, where their defaults live).
 struct DecodeParams {
-  int limit = 960;                 // longest side of the detector input
-  double maxPixels = 268402689.0;  // refuse larger images (decompression bombs)
-  bool autorotate = true;
+  int limit = 0;          // longest side of the detector input
+  double maxPixels = 0;   // refuse larger images (decompression bombs)
+  bool autorotate = false;
 };
 
 struct OcrImage {

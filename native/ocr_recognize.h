@@ -14,14 +14,16 @@
 namespace memery {
 namespace ocr {
 
+// The first four come from read()'s options (OcrReadOptionsSchema in ts/native/ocr.ts, where their
+// defaults live); the rest are the model's.
 struct RecParams {
-  int batch = 1;            // crops per recogniser run (sorted by width ratio first)
-  float dropScore = 0.5f;   // lines with a lower mean character probability are dropped
+  int batch = 0;            // crops per recogniser run (sorted by width ratio first)
+  float dropScore = 0;      // lines with a lower mean character probability are dropped
   // A space goes between two characters when the space class reached this probability at a blank
   // step between them (0: only the spaces the model ranks first).
-  float spaceScore = 0.01f;
-  int height = 48;          // model input height
+  float spaceScore = 0;
   int minWidth = 0;         // model input width floor (PaddleOCR pads to 320: rec_image_shape [3, 48, 320])
+  int height = 48;          // model input height
   double maxPad = 1.25;     // crops batched together differ in width by at most this factor
   double maxRatio = 64.0;   // widest crop (width / height) read; wider ones are squeezed
 };
