@@ -158,14 +158,23 @@ describe.skipIf(!HAS_SHARED)(`texts in the catalog ${HAS_SHARED ? '' : SHARED_SK
     const w = new Database(join(home, 'catalog.db'));
     w.prepare('UPDATE texts SET ocr_model_id = ? WHERE ocr_model_id = ?').run(earlier, OCR_ID);
     w.prepare(
-      `INSERT INTO texts (hash, ocr_model_id, text, lines, norm, read_at) VALUES (?, 'Another-OCR:1234:r1', 'other words', '[]', 'otherwords', 0)`,
+      `INSERT INTO texts (hash, ocr_model_id, text, lines, norm, read_at) VALUES (?, 'Another-OCR:1234:r1', 'quokka xylophone', '[]', 'quokkaxylophone', 0)`,
     ).run(current[0]!.hash);
     w.close();
     expect(textRows(home)).toEqual([]);
 
     m = await Memery.open({ home, modelDir: COLOUR_HF });
+    // Until the next index run, search still reads the earlier read version's texts (not the other model's).
+    const byWords = async (text: string, mode: 'text' | 'hybrid'): Promise<Array<string | null>> =>
+      (await m.search({ text }, { mode, n: 3 })).map((r) => (r.match ? basename(r.path) : null));
+    expect(await byWords('grandpa who knows nothing', 'text')).toEqual(['Wholesome-Meme-1.jpg']);
+    expect((await byWords('grandpa who knows nothing', 'hybrid'))[0]).toBe('Wholesome-Meme-1.jpg');
+    expect(await byWords('quokka xylophone', 'text')).toEqual([]);
+    expect((await m.status()).counts.texts).toBeGreaterThan(0);
     const s = await m.index(dir);
     expect(s).toMatchObject({ new: 0, reembedded: 0, texts: current.length, textFailed: 0 });
+    expect(await byWords('grandpa who knows nothing', 'text')).toEqual(['Wholesome-Meme-1.jpg']);
+    expect(await byWords('quokka xylophone', 'text')).toEqual([]);
     expect(textRows(home).map((r) => [r.hash, r.text])).toEqual(current.map((r) => [r.hash, r.text]));
     const d = db(home);
     try {

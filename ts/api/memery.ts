@@ -23,8 +23,8 @@ import { kindOf, parseOptions } from '../native/validate.js';
 import { ClipTokenizer } from '../tokenizer/index.js';
 import { resolveModel } from './model-resolver.js';
 import { combine, parseQuery } from './query.js';
-import { loadOcrEngine, ocrModelInfo } from './ocr-model.js';
-import { TextStore, type OcrLineRecord } from '../catalog/texts.js';
+import { loadOcrEngine, ocrModelInfo, ocrTextScope } from './ocr-model.js';
+import { TextStore, type OcrLineRecord, type TextScope } from '../catalog/texts.js';
 import type { OcrEngine } from '../native/ocr.js';
 import { matchText, planTextQuery, type TextMatch as FoundText, type TextQueryPlan } from '../text/match.js';
 import {
@@ -292,12 +292,12 @@ export class Memery {
     const o = parseOptions(SearchOptionsSchema, options, 'search options');
     const q = parseQuery(query);
     const plan = o.mode !== 'clip' && q.text !== undefined ? planTextQuery(q.text) : undefined;
-    const ocrId = ocrModelInfo().id;
-    if (o.mode === 'text') return plan ? this.#textSearch(plan, o, ocrId) : [];
+    const scope = ocrTextScope();
+    if (o.mode === 'text') return plan ? this.#textSearch(plan, o, scope) : [];
     const m = await this.model();
     const { results, vector } = await this.#clipSearch(query, o, m.id);
-    const hits = plan ? this.#textHits(plan, o.folders, ocrId) : new Map<number, TextHit>();
-    if (!hits.size) return this.#withTexts(results, ocrId);
+    const hits = plan ? this.#textHits(plan, o.folders, scope) : new Map<number, TextHit>();
+    if (!hits.size) return this.#withTexts(results, scope);
     // Text matches first (full, then partial), each tier by CLIP score; then the CLIP results.
     const ranked: Array<SearchResult & { tier: number }> = [];
     for (const h of hits.values()) {
@@ -310,14 +310,14 @@ export class Memery {
     const out: SearchResult[] = ranked.slice(0, o.n).map(({ tier: _t, ...r }) => r);
     const rest = this.#withTexts(
       results.filter((r) => !hits.has(r.id)),
-      ocrId,
+      scope,
     );
     return [...out, ...rest].slice(0, o.n);
   }
 
   /** Images whose text matches (tier >= 1), by file id. */
-  #textHits(plan: TextQueryPlan, folders: string[] | undefined, ocrId: string): Map<number, TextHit> {
-    const rows = this.#texts.files(this.#texts.candidates(plan, ocrId), folders?.map((f) => resolve(f)));
+  #textHits(plan: TextQueryPlan, folders: string[] | undefined, scope: TextScope): Map<number, TextHit> {
+    const rows = this.#texts.files(this.#texts.candidates(plan, scope), folders?.map((f) => resolve(f)));
     const byText = new Map<number, FoundText>();
     const hits = new Map<number, TextHit>();
     for (const row of rows) {
@@ -329,18 +329,18 @@ export class Memery {
   }
 
   /** Mode 'text': only images whose text matches, by tier, then share of the query found (the score). */
-  #textSearch(plan: TextQueryPlan, o: { n: number; folders?: string[] }, ocrId: string): SearchResult[] {
-    return [...this.#textHits(plan, o.folders, ocrId).values()]
+  #textSearch(plan: TextQueryPlan, o: { n: number; folders?: string[] }, scope: TextScope): SearchResult[] {
+    return [...this.#textHits(plan, o.folders, scope).values()]
       .sort((a, b) => b.match.tier - a.match.tier || b.match.score - a.match.score || (a.row.path < b.row.path ? -1 : 1))
       .slice(0, o.n)
       .map((h) => ({ ...resultOf(h.row, h.match.score), text: h.row.text || null, match: { score: h.match.score, spans: h.match.spans } }));
   }
 
   /** Adds each result's text (null when none) and match: null. */
-  #withTexts(results: SearchResult[], ocrId: string): SearchResult[] {
+  #withTexts(results: SearchResult[], scope: TextScope): SearchResult[] {
     const texts = this.#texts.textsOfFiles(
       results.map((r) => r.id),
-      ocrId,
+      scope,
     );
     return results.map((r) => ({ ...r, text: texts.get(r.id) || null, match: null }));
   }
@@ -516,7 +516,7 @@ export class Memery {
         layout: layout?.kind ?? null,
       },
       folders: this.folders().map((f) => ({ ...f, errors: f.failed ? this.#catalog.failedFiles(f.path).slice(0, FAILED_FILES_LISTED) : [] })),
-      counts: { ...this.#catalog.counts(), texts: this.#texts.filesWithText(ocrModelInfo().id) },
+      counts: { ...this.#catalog.counts(), texts: this.#texts.filesWithText(ocrTextScope()) },
       index: { file, type: this.config.indexType, health, vectors, problems },
       integrity: this.#catalog.integrityCheck(),
       models: await this.#catalogModels(layout),

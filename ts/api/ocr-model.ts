@@ -9,6 +9,7 @@ import { MemeryError } from '../errors.js';
 import { getOcrModelEntry, ocrModelId, ocrModelIdPrefix, type OcrModelEntry } from '../models/registry.js';
 import { defaultOcrModelFiles, OcrEngine, type OcrModelFiles } from '../native/ocr.js';
 import type { Provider } from '../native/image-encoder.js';
+import type { TextScope } from '../catalog/texts.js';
 
 export interface OcrModel {
   entry: OcrModelEntry;
@@ -42,6 +43,12 @@ async function verifyFile(path: string, want: { size: number; sha256: string }, 
 export function ocrModelInfo(name?: string): { entry: OcrModelEntry; id: string; idPrefix: string } {
   const entry = getOcrModelEntry(name);
   return { entry, id: ocrModelId(entry), idPrefix: ocrModelIdPrefix(entry) };
+}
+
+/** The texts search reads: this model's, and an earlier read of it where not yet read again (TextScope). */
+export function ocrTextScope(name?: string): TextScope {
+  const { id, idPrefix } = ocrModelInfo(name);
+  return { id, prefix: idPrefix };
 }
 
 /** Finds and checks the OCR model's files (E_MODEL when missing, E_CHECKSUM when altered). */

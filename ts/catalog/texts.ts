@@ -43,6 +43,22 @@ export interface TextHitRow {
   text: string;
 }
 
+/**
+ * Whose texts a search reads: the OCR model's current id, and, for content not yet read again under
+ * it, the texts an earlier read version (or earlier files) of the same registry entry stored (ids
+ * starting with `prefix`, which the next index run replaces). So a memery whose read version changed
+ * still finds memes by their words until `memery index` has read them again; another OCR model's
+ * texts are never read.
+ */
+export interface TextScope {
+  id: string;
+  prefix: string;
+}
+
+/** SQL condition: the text row `t` is in the scope bound as @id and @prefix. */
+const IN_SCOPE = `(t.ocr_model_id = @id OR (substr(t.ocr_model_id, 1, length(@prefix)) = @prefix
+  AND NOT EXISTS (SELECT 1 FROM texts c WHERE c.hash = t.hash AND c.ocr_model_id = @id)))`;
+
 export class TextStore {
   readonly #db: Database.Database;
   #present: boolean | undefined;
@@ -113,23 +129,23 @@ export class TextStore {
     ) as number;
   }
 
-  /** Indexed (ok) files whose content has text read with this OCR model (not empty, not failed). */
-  filesWithText(ocrModelId: string): number {
+  /** Indexed (ok) files whose content has a text in the scope (not empty, not failed): those search can find by their words. */
+  filesWithText(scope: TextScope): number {
     if (!this.present()) return 0;
     return this.#db
       .prepare(
         `SELECT COUNT(*) FROM files f WHERE f.status = 'ok' AND f.hash IS NOT NULL
-           AND EXISTS (SELECT 1 FROM texts t WHERE t.hash = f.hash AND t.ocr_model_id = ? AND t.text != '' AND t.error_code IS NULL)`,
+           AND EXISTS (SELECT 1 FROM texts t WHERE t.hash = f.hash AND ${IN_SCOPE} AND t.text != '' AND t.error_code IS NULL)`,
       )
       .pluck()
-      .get(ocrModelId) as number;
+      .get(scopeParams(scope)) as number;
   }
 
   /**
    * Ids of texts that may match the plan: the best `limit` by FTS5 rank over the query's quoted
    * trigrams, and for a single short word those matching its one-edit LIKE patterns.
    */
-  candidates(plan: TextQueryPlan, ocrModelId: string, limit = 2000): number[] {
+  candidates(plan: TextQueryPlan, scope: TextScope, limit = 2000): number[] {
     if (!this.present()) return [];
     const ids = new Set<number>();
     const expr = ftsExpression(plan);
@@ -137,18 +153,19 @@ export class TextStore {
       const rows = this.#db
         .prepare(
           `SELECT t.id FROM texts_fts JOIN texts t ON t.id = texts_fts.rowid
-           WHERE texts_fts MATCH ? AND t.ocr_model_id = ? ORDER BY texts_fts.rank LIMIT ?`,
+           WHERE texts_fts MATCH @expr AND ${IN_SCOPE} ORDER BY texts_fts.rank LIMIT @limit`,
         )
         .pluck()
-        .all(expr, ocrModelId, limit) as number[];
+        .all({ ...scopeParams(scope), expr, limit }) as number[];
       for (const id of rows) ids.add(id);
     }
     if (plan.likePatterns.length) {
-      const where = plan.likePatterns.map(() => 'norm LIKE ?').join(' OR ');
+      const where = plan.likePatterns.map((_, i) => `t.norm LIKE @p${i}`).join(' OR ');
+      const patterns = Object.fromEntries(plan.likePatterns.map((p, i) => [`p${i}`, p]));
       const rows = this.#db
-        .prepare(`SELECT id FROM texts WHERE ocr_model_id = ? AND norm != '' AND (${where}) LIMIT ?`)
+        .prepare(`SELECT t.id FROM texts t WHERE ${IN_SCOPE} AND t.norm != '' AND (${where}) LIMIT @limit`)
         .pluck()
-        .all(ocrModelId, ...plan.likePatterns, limit) as number[];
+        .all({ ...scopeParams(scope), ...patterns, limit }) as number[];
       for (const id of rows) ids.add(id);
     }
     return [...ids];
@@ -169,15 +186,15 @@ export class TextStore {
     return rows.filter((r) => prefixes.some((p) => r.path.startsWith(p)));
   }
 
-  /** The text of each file (by file id) read with this OCR model; files without one are absent. */
-  textsOfFiles(fileIds: number[], ocrModelId: string): Map<number, string> {
+  /** The text of each file (by file id) in the scope; files without one are absent. */
+  textsOfFiles(fileIds: number[], scope: TextScope): Map<number, string> {
     if (!fileIds.length || !this.present()) return new Map();
     const rows = this.#db
       .prepare(
-        `SELECT f.id, t.text FROM files f JOIN texts t ON t.hash = f.hash AND t.ocr_model_id = ?
-         WHERE f.id IN (SELECT value FROM json_each(?)) AND t.error_code IS NULL`,
+        `SELECT f.id, t.text FROM files f JOIN texts t ON t.hash = f.hash AND ${IN_SCOPE}
+         WHERE f.id IN (SELECT value FROM json_each(@ids)) AND t.error_code IS NULL`,
       )
-      .all(ocrModelId, JSON.stringify(fileIds)) as Array<{ id: number; text: string }>;
+      .all({ ...scopeParams(scope), ids: JSON.stringify(fileIds) }) as Array<{ id: number; text: string }>;
     return new Map(rows.map((r) => [r.id, r.text]));
   }
 
@@ -189,4 +206,8 @@ export class TextStore {
       | undefined;
     return r ? { text: r.text, lines: JSON.parse(r.lines) as OcrLineRecord[], errorCode: r.error_code } : undefined;
   }
+}
+
+function scopeParams(scope: TextScope): { id: string; prefix: string } {
+  return { id: scope.id, prefix: scope.prefix };
 }
