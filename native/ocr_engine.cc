@@ -50,6 +50,7 @@ struct ImageResult {
   // the file could not be read.
   std::string hash;
   double msDecode = 0, msDetect = 0, msRecognize = 0;
+  double msDetectRun = 0, msRecognizeRun = 0;  // ONNX Runtime's Run alone, within detect / recognize
 };
 
 using Clock = std::chrono::steady_clock;
@@ -193,6 +194,8 @@ class ReadWorker : public PromiseWorker {
         t.Set("decode", r.msDecode);
         t.Set("detect", r.msDetect);
         t.Set("recognize", r.msRecognize);
+        t.Set("detectRun", r.msDetectRun);
+        t.Set("recognizeRun", r.msRecognizeRun);
         o.Set("timings", t);
       }
       arr.Set(static_cast<uint32_t>(i), o);
@@ -245,11 +248,13 @@ class ReadWorker : public PromiseWorker {
     const char *inName = det.inputs()[0].name.c_str();
     const char *outName = det.outputs()[0].name.c_str();
     std::vector<Ort::Value> res;
+    const auto run0 = Clock::now();
     try {
       res = det.session().Run(Ort::RunOptions{nullptr}, &inName, &in, 1, &outName, 1);  // Run is thread-safe
     } catch (const Ort::Exception &e) {
       throw Error("E_MODEL", std::string("Text detection failed in ") + det.path() + ": " + e.what(), det.path());
     }
+    r.msDetectRun = Ms(run0, Clock::now());
     const auto os = res[0].GetTensorTypeAndShapeInfo().GetShape();
     if (os.size() != 4 || os[0] != 1 || os[1] != 1 || os[2] != img.detH || os[3] != img.detW)
       throw Error("E_MODEL", "Expected detector output [1,1," + std::to_string(img.detH) + "," + std::to_string(img.detW) +
@@ -282,6 +287,7 @@ class ReadWorker : public PromiseWorker {
       Fail(w.index, w.code, w.message);
       return;
     }
+    for (double ms : w.plan.runMs) r.msRecognizeRun += ms;
     r.lines = ocr::CollectLines(w.plan);
     r.ok = true;
     r.width = w.image.width;

@@ -1,6 +1,7 @@
 #include "ocr_recognize.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <numeric>
@@ -132,6 +133,7 @@ RecPlan PlanRecognition(const std::vector<Quad> &boxes, const RecParams &p) {
     plan.batches.emplace_back(start, n);
   }
   plan.found.resize(boxes.size());
+  plan.runMs.assign(plan.batches.size(), 0.0);
   plan.kept.assign(boxes.size(), 0);
   return plan;
 }
@@ -157,11 +159,13 @@ void RecognizeBatch(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb,
   std::vector<int64_t> shape = {static_cast<int64_t>(n), 3, H, W};
   Ort::Value in = Ort::Value::CreateTensor<float>(mem, input.data(), input.size(), shape.data(), shape.size());
   std::vector<Ort::Value> res;
+  const auto run0 = std::chrono::steady_clock::now();
   try {
     res = rec.session().Run(Ort::RunOptions{nullptr}, &inName, &in, 1, &outName, 1);
   } catch (const Ort::Exception &e) {
     throw Error("E_MODEL", std::string("Text recognition failed in ") + rec.path() + ": " + e.what(), rec.path());
   }
+  plan.runMs[b] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - run0).count();
   const auto os = res[0].GetTensorTypeAndShapeInfo().GetShape();
   if (os.size() != 3 || os[0] != static_cast<int64_t>(n) || os[2] != static_cast<int64_t>(alphabet.symbols.size()))
     throw Error("E_MODEL", "Expected recogniser output [" + std::to_string(n) + ",T," + std::to_string(alphabet.symbols.size()) +

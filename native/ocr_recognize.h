@@ -57,6 +57,7 @@ struct RecPlan {
   std::vector<std::pair<size_t, size_t>> batches;    // [start, start + n) of crops
   std::vector<Line> found;                           // per box
   std::vector<char> kept;                            // per box
+  std::vector<double> runMs;                         // per batch: ONNX Runtime's Run alone (profiling)
 };
 RecPlan PlanRecognition(const std::vector<Quad> &boxes, const RecParams &p);
 // Runs batch `b` of the plan on an RGB image (HWC, 8-bit). ONNX Runtime's Run is thread-safe: no lock.

@@ -44,5 +44,9 @@ export async function run(ctx) {
     log(`ocr: index of the meme folder, OCR off ${off[i].toFixed(2)} s, on ${on[i].toFixed(2)} s`);
   }
   out.index = { off: Math.min(...off), on: Math.min(...on), ratio: Math.min(...on) / Math.min(...off) };
+  // The least OCR could add: the folder's model time (one thread) spread over every core.
+  const floorSeconds = out.engines.floorFolder.totalMs / 1000 / ctx.cores;
+  out.index.floorRatio = (out.index.off + floorSeconds) / out.index.off;
+  log(`ocr: the OCR models alone need ${(out.engines.floorFolder.totalMs / 1000).toFixed(1)} CPU-s for the folder: OCR on takes at least ${out.index.floorRatio.toFixed(2)}x OCR off on ${ctx.cores} cores`);
   return out;
 }

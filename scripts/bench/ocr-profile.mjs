@@ -41,7 +41,7 @@ let wall = 0;
 let cpu = 0;
 let n = 0;
 let lines = 0;
-const stage = { decode: 0, detect: 0, recognize: 0 };
+const stage = { decode: 0, detect: 0, recognize: 0, detectRun: 0, recognizeRun: 0 };
 let texts = {};
 for (let r = 0; r < Number(args.rounds); r++) {
   const groups = B > 0 ? Array.from({ length: Math.ceil(files.length / B) }, (_, i) => files.slice(i * B, i * B + B)) : [files];
@@ -64,7 +64,8 @@ for (let r = 0; r < Number(args.rounds); r++) {
 const cer = captionCer(texts);
 console.log(
   `${files.length} images x ${args.rounds}: ${(wall / n).toFixed(1)} ms/image wall, ${(cpu / n).toFixed(1)} ms/image CPU; ` +
-    `stages (wall per image) decode ${(stage.decode / n).toFixed(1)} detect ${(stage.detect / n).toFixed(1)} recognize ${(stage.recognize / n).toFixed(1)}; ` +
+    `stages (wall per image) decode ${(stage.decode / n).toFixed(1)} detect ${(stage.detect / n).toFixed(1)} recognize ${(stage.recognize / n).toFixed(1)} ` +
+    `(ONNX Runtime's Run alone: detect ${(stage.detectRun / n).toFixed(1)} recognize ${(stage.recognizeRun / n).toFixed(1)}); ` +
     `${(lines / n).toFixed(2)} lines/image; CER ${(cer.cer * 100).toFixed(2)}% (${cer.edits}/${cer.chars})`,
 );
 engine.close();

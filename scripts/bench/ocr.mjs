@@ -101,6 +101,29 @@ const batchMs = (performance.now() - tb) / files.length;
 const batchCpu = cpuMs(cb) / files.length;
 if (!batch.every((r) => r.ok)) throw new Error('memery batch: some images failed');
 
+// The floor: ONNX Runtime's Run alone (detector + recogniser), one thread, each image on its own,
+// i.e. the CPU time the two models need per image whatever runs them. On THREADS cores no OCR of
+// these model files can take less than this / THREADS per image, so @gutenye/ocr-node's time over
+// that bounds the ratio; over the whole meme folder it bounds what OCR adds to an index run.
+const one = await OcrEngine.load({ threads: 1 });
+const floorOf = async (list) => {
+  let det = 0;
+  let rec = 0;
+  let n = 0;
+  for (const f of list) {
+    const [r] = await one.read([f], { profile: true, decodeThreads: 1 });
+    if (!r.ok) continue;
+    det += r.timings.detectRun;
+    rec += r.timings.recognizeRun;
+    n++;
+  }
+  return { files: n, detMs: det / n, recMs: rec / n, msPerImage: (det + rec) / n };
+};
+const floor = await floorOf(files);
+const folderFiles = readdirSync(args.memes).filter((f) => /\.(jpe?g|png|gif|webp|tiff?)$/i.test(f)).map((f) => join(args.memes, f));
+const floorAll = await floorOf(folderFiles);
+one.close();
+
 const mean = (a) => a.reduce((s, x) => s + x, 0) / a.length;
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const m = mean(times.memery);
@@ -117,12 +140,19 @@ console.log(`ratio                memery is ${(g / m).toFixed(2)}x faster per im
 console.log(`memery batch read    ${batchMs.toFixed(1)} ms/image wall, ${batchCpu.toFixed(1)} ms/image CPU (one read() of ${files.length}; ${(g / batchMs).toFixed(2)}x wall, ${(gc / batchCpu).toFixed(2)}x CPU)`);
 console.log(`CER (${Object.keys(cm.per).length} hand-transcribed captions, ${cm.chars} chars): memery ${(cm.cer * 100).toFixed(2)}%, @gutenye/ocr-node ${(cg.cer * 100).toFixed(2)}%`);
 console.log(`CER counting the spaces between words (${cm.spaced.chars} chars): memery ${(cm.spaced.cer * 100).toFixed(2)}%, @gutenye/ocr-node ${(cg.spaced.cer * 100).toFixed(2)}%`);
+console.log(
+  `inference floor      ONNX Runtime's Run alone, one thread: ${floor.msPerImage.toFixed(1)} ms/image (detector ${floor.detMs.toFixed(1)}, recogniser ${floor.recMs.toFixed(1)}); ` +
+    `on ${THREADS} cores at least ${(floor.msPerImage / THREADS).toFixed(1)} ms/image, so at most ${(g / (floor.msPerImage / THREADS)).toFixed(2)}x @gutenye/ocr-node's time`,
+);
+console.log(`                     whole meme folder (${floorAll.files} images): ${floorAll.msPerImage.toFixed(1)} ms/image, ${((floorAll.msPerImage * floorAll.files) / 1000).toFixed(1)} s of model time in all`);
 if (args.json) {
   writeFileSync(args.json, JSON.stringify({
     files: files.length, rounds: ROUNDS, threads: THREADS,
     memery: { msPerImage: m, medianMs: median(times.memery), cpuMsPerImage: mc, batchMsPerImage: batchMs, batchCpuMsPerImage: batchCpu, cer: cm.cer, cerSpaced: cm.spaced.cer },
     gutenye: { msPerImage: g, medianMs: median(times.guten), cpuMsPerImage: gc, cer: cg.cer, cerSpaced: cg.spaced.cer },
     ratio: g / m, ratioBatch: g / batchMs, cerChars: cm.chars,
+    floor: { ...floor, bestRatio: g / (floor.msPerImage / THREADS) },
+    floorFolder: { ...floorAll, totalMs: floorAll.msPerImage * floorAll.files },
   }));
 }
 memery.close();

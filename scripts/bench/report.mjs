@@ -40,7 +40,9 @@ export function buildRows(R, ctx) {
   if (O?.engines) {
     const e = O.engines;
     add('10', `OCR per meme: memery vs @gutenye/ocr-node (same PP-OCRv4 files, ${e.threads} threads, ${e.files} memes alternated)`, `${f0(e.memery.msPerImage)} vs ${f0(e.gutenye.msPerImage)} ms/image: ${f2(e.ratio)}x (one read() of all: ${f2(e.ratioBatch)}x); CER ${(e.memery.cer * 100).toFixed(2)}% (${e.cerChars} chars)${e.memery.cerSpaced === undefined ? '' : `, counting spaces ${(e.memery.cerSpaced * 100).toFixed(2)}% (@gutenye/ocr-node ${(e.gutenye.cerSpaced * 100).toFixed(2)}%)`}`, '>= 5x', atLeast(e.ratio, 5, 'x'));
+    if (e.floor) add('', `  floor: the two models' Run alone, one thread (${e.floor.files} memes)`, `${f0(e.floor.msPerImage)} ms/image: on ${e.threads} cores no OCR of these files beats ${f0(e.floor.msPerImage / e.threads)} ms/image, i.e. ${f2(e.floor.bestRatio)}x @gutenye/ocr-node at most`);
     if (O.index) add('10', 'memery index of the meme folder, OCR on vs off (whole process, best of 2)', `${f1(O.index.on)} s vs ${f1(O.index.off)} s: ${f2(O.index.ratio)}x`, '<= 1.6x', atMost(O.index.ratio, 1.6, 'x'));
+    if (O.index?.floorRatio) add('', `  floor: OCR off + the folder's model time (${f1(e.floorFolder.totalMs / 1000)} CPU-s) over every core`, `${f2(O.index.floorRatio)}x at least`);
   } else fail('10', 'ocr');
 
   // 1. ceiling

@@ -120,10 +120,13 @@ export interface OcrLine {
   box: [number, number, number, number, number, number, number, number];
 }
 
+/** Per-image stage times (ms, wall); the `…Run` ones are ONNX Runtime's Run alone within the stage. */
 export interface OcrTimings {
   decode: number;
   detect: number;
   recognize: number;
+  detectRun: number;
+  recognizeRun: number;
 }
 
 export interface OcrText {
