@@ -123,6 +123,20 @@ describe.skipIf(!HAS_SHARED)(`OCR on real memes ${HAS_SHARED ? '' : SHARED_SKIP_
     }
   });
 
+  it('profiles each stage, and ONNX Runtime\'s Run alone within it, only when asked', async () => {
+    const name = 'Wholesome-Meme-5.jpg';
+    const [plain] = await engine.read([meme(name)]);
+    expect(plain!.timings).toBeUndefined();
+    // One worker: the line batches run one after another, so their Run times add up within the stage.
+    const [r] = await engine.read([meme(name)], { profile: true, concurrency: 1 });
+    const t = ok(r, name).timings!;
+    expect(t.decode).toBeGreaterThan(0);
+    expect(t.detectRun).toBeGreaterThan(0);
+    expect(t.detectRun).toBeLessThanOrEqual(t.detect);
+    expect(t.recognizeRun).toBeGreaterThan(0);
+    expect(t.recognizeRun).toBeLessThanOrEqual(t.recognize);
+  });
+
   it('reads one image alike whether its line batches run on one worker or on several', async () => {
     const name = 'Wholesome-Meme-5.jpg';
     const [one] = await engine.read([meme(name)], { concurrency: 1, recBatchSize: 1 });
