@@ -33,6 +33,10 @@ export function buildRows(R, ctx) {
   if (H?.bestSeconds) {
     add('0', `memery index vs the obvious stack (sharp + onnxruntime-node), whole process, ${H.files} real-size images, best of ${H.rounds} alternated`, `memery ${f1(H.imagesPerSecond.memery)} img/s, obvious ${f1(H.imagesPerSecond.obvious)} img/s: ${f2(H.ratio)}x`, '>= 1.15x', atLeast(H.ratio, 1.15, 'x'));
     add('0', `memery index int8 vs the obvious stack fp32 (same run)`, `${f1(H.imagesPerSecond.memeryInt8)} img/s: ${f2(H.ratioInt8)}x`, '>= 2.3x', atLeast(H.ratioInt8, 2.3, 'x'));
+    if (H.floor) {
+      const F = H.floor;
+      add('', `  floor: model alone (1 thread) + decode, preprocess, thumbnail alone, every core busy, nothing else`, `fp32 ${f1(F.modelCpuMs.fp32)} + ${f1(F.decodeCpuMs)} CPU-ms/img: at most ${f1(F.imagesPerSecond.memery)} img/s = ${f2(F.ratio)}x; int8 ${f1(F.modelCpuMs.int8)} + ${f1(F.decodeCpuMs)}: at most ${f1(F.imagesPerSecond.memeryInt8)} img/s = ${f2(F.ratioInt8)}x`);
+    }
   } else fail('0', 'headline');
 
   // 10. OCR

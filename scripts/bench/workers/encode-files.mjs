@@ -1,7 +1,7 @@
 // Worker: ImageEncoder.encodeFiles (decode + preprocess + infer, no walk/hash/store) on a list
 // of files, with settings Memery does not expose: preprocessing spec (shrinkOnLoad,
 // shrinkMargin) and ONNX Runtime spinning. Goes through the addon's raw binding for that.
-//   { model, files, threads, spinning, spec: {...}, batchSize, decodeThreads, chunk, saveTo? }
+//   { model, files, threads, spinning, spec: {...}, batchSize, decodeThreads, thumbnailSize, chunk, saveTo? }
 // chunk: files per encodeFiles call (Memery.index uses max(32, 4 x batchSize)); 0 = one call.
 // saveTo: write the embeddings (float32, row i = files[i]) there, for comparisons.
 import { writeFileSync } from 'node:fs';
@@ -22,7 +22,7 @@ workerMain(async (cfg) => {
   const c0 = process.cpuUsage();
   for (let i = 0; i < files.length; i += chunk) {
     const part = files.slice(i, i + chunk);
-    const r = await enc.encodeFiles(part, native.EncodeFilesOptionsSchema.parse({ batchSize: cfg.batchSize ?? 16, decodeThreads: cfg.decodeThreads ?? 0 }));
+    const r = await enc.encodeFiles(part, native.EncodeFilesOptionsSchema.parse({ batchSize: cfg.batchSize ?? 16, decodeThreads: cfg.decodeThreads ?? 0, thumbnailSize: cfg.thumbnailSize ?? 0 }));
     dim = r.dim;
     failed += r.errors.length;
     embeddings ??= new Float32Array(files.length * dim);
