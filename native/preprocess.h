@@ -12,15 +12,17 @@
 
 namespace memery {
 
+// Every field is set from JS (ReadSpec in options.h), always: the defaults live in one place,
+// PreprocessSpecSchema (ts/native/preprocess-spec.ts), with the model's own mean/std and size.
 struct PreprocessSpec {
-  int size = 224;
-  float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
-  float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+  int size = 0;
+  float mean[3] = {0.0f, 0.0f, 0.0f};
+  float std[3] = {1.0f, 1.0f, 1.0f};
   // JPEG shrink-on-load, used only while the shrunk shorter side stays >= shrinkMargin * size.
-  bool shrinkOnLoad = true;
-  double shrinkMargin = 2.0;
+  bool shrinkOnLoad = false;
+  double shrinkMargin = 0.0;
   // Refuse images with more pixels than this (decompression bombs).
-  double maxPixels = 268402689.0;  // 0x3FFF * 0x3FFF, as sharp
+  double maxPixels = 0.0;
   bool autorotate = false;
 };
 

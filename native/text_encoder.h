@@ -17,7 +17,7 @@ struct TextModel {
   int64_t seqLen = -1;        // fixed sequence length, or -1 when dynamic
   int64_t fixedBatch = 0;
   int64_t dim = 0;
-  int contextLength = 77;
+  int contextLength = 0;  // set at load from JS (TextEncoderOptions: 77 by default); 0 = no limit
   std::vector<float> Encode(const std::vector<std::vector<int64_t>> &texts);
 };
 
