@@ -120,15 +120,6 @@ export class TextStore {
     })();
   }
 
-  count(ocrModelId?: string): number {
-    if (!this.present()) return 0;
-    return (
-      ocrModelId === undefined
-        ? this.#db.prepare('SELECT COUNT(*) FROM texts').pluck().get()
-        : this.#db.prepare('SELECT COUNT(*) FROM texts WHERE ocr_model_id = ?').pluck().get(ocrModelId)
-    ) as number;
-  }
-
   /** Indexed (ok) files whose content has a text in the scope (not empty, not failed): those search can find by their words. */
   filesWithText(scope: TextScope): number {
     if (!this.present()) return 0;
@@ -196,15 +187,6 @@ export class TextStore {
       )
       .all({ ...scopeParams(scope), ids: JSON.stringify(fileIds) }) as Array<{ id: number; text: string }>;
     return new Map(rows.map((r) => [r.id, r.text]));
-  }
-
-  /** Text and lines stored for a content hash. */
-  byHash(hash: string, ocrModelId: string): { text: string; lines: OcrLineRecord[]; errorCode: string | null } | undefined {
-    if (!this.present()) return undefined;
-    const r = this.#db.prepare('SELECT text, lines, error_code FROM texts WHERE hash = ? AND ocr_model_id = ?').get(hash, ocrModelId) as
-      | { text: string; lines: string; error_code: string | null }
-      | undefined;
-    return r ? { text: r.text, lines: JSON.parse(r.lines) as OcrLineRecord[], errorCode: r.error_code } : undefined;
   }
 }
 
