@@ -44,16 +44,30 @@ bool EndsWithSpaceOrApostrophe(const std::string &s) {
   return s.size() >= 3 && s.compare(s.size() - 3, 3, "\xE2\x80\x99") == 0;  // U+2019
 }
 
-// A symbol from U+2E80 on (CJK radicals, kana, ideographs, Hangul, full-width forms): scripts
-// written without spaces between words.
-bool IsWideScript(const std::string &sym) {
-  if (sym.size() < 3) return false;  // U+2E80 takes 3 UTF-8 bytes
+// How a symbol of the dictionary sits in a line, for the spaces the decoder adds: a letter of a
+// script written without spaces between words (CJK ideographs, kana, Hangul), a full-width sign
+// (CJK punctuation, full-width forms: never spaced from either side), or anything else.
+enum class Spacing { kNarrow, kWideLetter, kWideSign };
+
+Spacing SpacingOf(const std::string &sym) {
+  if (sym.size() < 3) return Spacing::kNarrow;  // U+0800 on take 3 UTF-8 bytes
   const auto b = reinterpret_cast<const unsigned char *>(sym.data());
-  uint32_t cp;
-  if ((b[0] & 0xF0) == 0xE0) cp = ((b[0] & 0x0Fu) << 12) | ((b[1] & 0x3Fu) << 6) | (b[2] & 0x3Fu);
-  else if ((b[0] & 0xF8) == 0xF0) return true;  // beyond the BMP: CJK extensions
-  else return false;
-  return cp >= 0x2E80;
+  if ((b[0] & 0xF8) == 0xF0) return Spacing::kWideLetter;  // beyond the BMP: CJK extensions
+  if ((b[0] & 0xF0) != 0xE0) return Spacing::kNarrow;
+  const uint32_t cp = ((b[0] & 0x0Fu) << 12) | ((b[1] & 0x3Fu) << 6) | (b[2] & 0x3Fu);
+  if ((cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFFEF)) return Spacing::kWideSign;
+  if ((cp >= 0x2E80 && cp <= 0x9FFF) || (cp >= 0xA960 && cp <= 0xA97F) || (cp >= 0xAC00 && cp <= 0xD7FF) || (cp >= 0xF900 && cp <= 0xFAFF))
+    return Spacing::kWideLetter;
+  return Spacing::kNarrow;
+}
+
+// Whether a space may stand between two symbols: not beside a full-width sign, not between two
+// CJK letters (no spaces between words there); between a CJK letter and a Latin word or number
+// it may ("使用 Python 和 Node.js 开发").
+bool MaySpace(const std::string &a, const std::string &b) {
+  const Spacing x = SpacingOf(a), y = SpacingOf(b);
+  if (x == Spacing::kWideSign || y == Spacing::kWideSign) return false;
+  return !(x == Spacing::kWideLetter && y == Spacing::kWideLetter);
 }
 
 // get_rotate_crop_image's geometry: crop size from the quad's sides, homography from the crop
@@ -186,11 +200,9 @@ void RecognizeBatch(OrtModel &rec, const Alphabet &alphabet, const uint8_t *rgb,
       if (best != 0 && !(t > 0 && best == prev)) {
         // A word gap the model saw but ranked below the blank (the Chinese model rarely emits
         // spaces in English): a space, kept out of the confidence like any space. Never right
-        // after an apostrophe ("don't", "you've" are where it errs), nor next to a CJK character
-        // or full-width sign (scripts without spaces between words; untested here: no Chinese
-        // image or font on this machine).
+        // after an apostrophe ("don't", "you've" are where it errs), nor where MaySpace says no.
         if (best != space && count && p.spaceScore > 0 && gapSpace >= p.spaceScore && !EndsWithSpaceOrApostrophe(line.text) &&
-            !IsWideScript(alphabet.symbols[last]) && !IsWideScript(alphabet.symbols[best]))
+            MaySpace(alphabet.symbols[last], alphabet.symbols[best]))
           line.text += ' ';
         line.text += alphabet.symbols[best];
         sum += row[best];

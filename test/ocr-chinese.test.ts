@@ -1,0 +1,81 @@
+// OCR of Chinese, and of Chinese mixed with Latin words: lines rendered with a real CJK font
+// (Debian's fonts-wqy-zenhei, through sharp's text input) and read by the native OCR. The PP-OCRv4
+// recogniser reads Chinese; the decoder's added spaces (spaceScore) never fall between two CJK
+// letters or beside a full-width sign, and do fall between a CJK letter and a Latin word, where the
+// image has them. Skips, saying so, where the font is not installed (.ci/run installs it).
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OcrEngine, type OcrResult } from '../ts/native/index.js';
+import { tempDir } from './helpers/images.js';
+
+const FONT_FILE = '/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc';
+const HAS_FONT = existsSync(FONT_FILE);
+const SKIP = `(skipped: no CJK font at ${FONT_FILE}; apt-get install fonts-wqy-zenhei)`;
+
+/** Each line as rendered, and as it must be read. */
+const LINES = {
+  plain1: '中华人民共和国成立于一九四九年',
+  plain2: '人工智能正在改变世界',
+  signs: '早上好！你吃饭了吗？',
+  commas: '我爱北京天安门，天安门上太阳升',
+  mixed1: '这是一个测试 test 文本',
+  mixed2: '使用 Python 和 Node.js 开发',
+} as const;
+type Key = keyof typeof LINES;
+
+async function renderLine(text: string, file: string): Promise<void> {
+  const ink = await sharp({ text: { text: `<span foreground="black">${text}</span>`, font: 'WenQuanYi Zen Hei 36', rgba: true, dpi: 72 } })
+    .png()
+    .toBuffer();
+  const { width = 0, height = 0 } = await sharp(ink).metadata();
+  const page = await sharp({ create: { width: width + 60, height: height + 60, channels: 3, background: 'white' } })
+    .composite([{ input: ink, top: 30, left: 30 }])
+    .jpeg({ quality: 95 })
+    .toBuffer();
+  writeFileSync(file, page);
+}
+
+describe.skipIf(!HAS_FONT)(`OCR of Chinese text ${HAS_FONT ? '' : SKIP}`, () => {
+  let engine: OcrEngine;
+  const files = {} as Record<Key, string>;
+  const read = async (options: { spaceScore?: number } = {}): Promise<Record<Key, string>> => {
+    const keys = Object.keys(LINES) as Key[];
+    const r: OcrResult[] = await engine.read(
+      keys.map((k) => files[k]),
+      options,
+    );
+    return Object.fromEntries(
+      r.map((x, i) => {
+        if (!x.ok) throw new Error(`${keys[i]}: ${x.code} ${x.message}`);
+        return [keys[i], x.text];
+      }),
+    ) as Record<Key, string>;
+  };
+
+  beforeAll(async () => {
+    const dir = tempDir('memery-ocr-zh-');
+    for (const [k, text] of Object.entries(LINES)) {
+      files[k as Key] = join(dir, `${k}.jpg`);
+      await renderLine(text, files[k as Key]);
+    }
+    engine = await OcrEngine.load({ threads: 2 });
+  });
+  afterAll(() => engine?.close());
+
+  it('reads Chinese lines, full-width signs included, with no space added between CJK letters or beside a sign', async () => {
+    const t = await read();
+    for (const k of ['plain1', 'plain2', 'signs', 'commas'] as const) expect(t[k], k).toBe(LINES[k]);
+  });
+
+  it('puts the spaces the image has between Chinese and a Latin word, which the recogniser alone drops', async () => {
+    const t = await read();
+    expect(t.mixed1).toBe(LINES.mixed1);
+    expect(t.mixed2).toBe(LINES.mixed2);
+    const bare = await read({ spaceScore: 0 });
+    expect(bare.mixed1).toBe('这是一个测试test文本');
+    expect(bare.mixed2).toBe('使用Python和Node.js开发');
+    expect(bare.plain1).toBe(LINES.plain1);
+  });
+});
