@@ -2,13 +2,17 @@
 // (Debian's fonts-wqy-zenhei, through sharp's text input) and read by the native OCR. The PP-OCRv4
 // recogniser reads Chinese; the decoder's added spaces (spaceScore) never fall between two CJK
 // letters or beside a full-width sign, and do fall between a CJK letter and a Latin word, where the
-// image has them. Skips, saying so, where the font is not installed (.ci/run installs it).
+// image has them. A folder of such lines, indexed, is searched by Chinese words of 2 and 3
+// characters (inside a run of CJK letters) and by the Latin word among them. Skips, saying so,
+// where the font is not installed (.ci/run installs it).
 import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Memery } from '../ts/index.js';
 import { OcrEngine, type OcrResult } from '../ts/native/index.js';
 import { tempDir } from './helpers/images.js';
+import { COLOUR_HF } from './helpers/memery.js';
 
 const FONT_FILE = '/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc';
 const HAS_FONT = existsSync(FONT_FILE);
@@ -39,6 +43,7 @@ async function renderLine(text: string, file: string): Promise<void> {
 
 describe.skipIf(!HAS_FONT)(`OCR of Chinese text ${HAS_FONT ? '' : SKIP}`, () => {
   let engine: OcrEngine;
+  let dir: string;
   const files = {} as Record<Key, string>;
   const read = async (options: { spaceScore?: number } = {}): Promise<Record<Key, string>> => {
     const keys = Object.keys(LINES) as Key[];
@@ -55,7 +60,7 @@ describe.skipIf(!HAS_FONT)(`OCR of Chinese text ${HAS_FONT ? '' : SKIP}`, () => 
   };
 
   beforeAll(async () => {
-    const dir = tempDir('memery-ocr-zh-');
+    dir = tempDir('memery-ocr-zh-');
     for (const [k, text] of Object.entries(LINES)) {
       files[k as Key] = join(dir, `${k}.jpg`);
       await renderLine(text, files[k as Key]);
@@ -77,5 +82,31 @@ describe.skipIf(!HAS_FONT)(`OCR of Chinese text ${HAS_FONT ? '' : SKIP}`, () => 
     expect(bare.mixed1).toBe('这是一个测试test文本');
     expect(bare.mixed2).toBe('使用Python和Node.js开发');
     expect(bare.plain1).toBe(LINES.plain1);
+  });
+
+  it('finds a line by a Chinese word of 2 or 3 characters inside it, and by the Latin word among them', async () => {
+    const m = await Memery.open({ home: tempDir('memery-zh-home-'), modelDir: COLOUR_HF });
+    try {
+      await m.index(dir);
+      const first = async (text: string, mode: 'text' | 'hybrid'): Promise<string | undefined> => {
+        const r = await m.search({ text }, { mode, n: 3 });
+        return r[0]?.match ? basename(r[0].path) : undefined;
+      };
+      for (const [query, key] of [
+        ['北京', 'commas'],
+        ['天安门', 'commas'],
+        ['智能', 'plain2'],
+        ['吃饭', 'signs'],
+        ['一九四九年', 'plain1'],
+        ['python', 'mixed2'],
+        ['测试 文本', 'mixed1'],
+      ] as const) {
+        expect(await first(query, 'text'), query).toBe(`${key}.jpg`);
+        expect(await first(query, 'hybrid'), query).toBe(`${key}.jpg`);
+      }
+      expect(await first('上海', 'text')).toBeUndefined();
+    } finally {
+      await m.close();
+    }
   });
 });

@@ -47,6 +47,26 @@ describe('text matching', () => {
     expect(match('store grocery', 'grocery store').tier).toBe(2);
   });
 
+  it('finds Chinese words inside a run of CJK letters, from 2 characters, where Latin words still need their boundaries', () => {
+    const text = '我爱北京天安门，天安门上太阳升';
+    const t = match('天安门', text);
+    expect(t).toMatchObject({ score: 1, tier: 3 });
+    expect(text.slice(t.spans[0]!.start, t.spans[0]!.end)).toBe('天安门');
+    expect(match('北京', text)).toMatchObject({ score: 1, tier: 3 });
+    expect(match('太阳', text).tier).toBe(3);
+    expect(match('上海', text).tier).toBe(0);
+    // Two CJK words apart: each counts as a word that says something.
+    expect(match('太阳 北京', text)).toMatchObject({ score: 1, tier: 2 });
+    // A Latin word beside CJK letters is at a boundary; inside a Latin word it is not.
+    expect(match('cat', '猫cat狗').tier).toBe(3);
+    expect(match('cat', 'concatenate').tier).toBe(0);
+    // One CJK letter is too little to search by; two are a word, found by LIKE (no trigram).
+    expect(planTextQuery('北')).toBeUndefined();
+    const plan = planTextQuery('北京')!;
+    expect(plan.trigrams).toEqual([]);
+    expect(plan.likePatterns).toEqual(['%北京%']);
+  });
+
   it('builds FTS queries only from quoted literal trigrams', () => {
     const plan = planTextQuery('"cash" AND NOT mon* NEAR(x) ^y:z (OR)')!;
     const expr = ftsExpression(plan)!;

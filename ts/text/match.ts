@@ -10,6 +10,11 @@
  * A word of 4+ characters (or the phrase) must be among what is found: short words alone say
  * little. Queries shorter than 4 characters in all must match whole words of the original text
  * ("red" does not match "scared").
+ *
+ * Chinese, Japanese and Korean letters (CJK) are written without spaces between words, and a word
+ * there is often two characters: a query with a CJK letter needs only 2 characters, a word of 2+
+ * characters with a CJK letter counts as a long word, and a run of CJK letters has no word
+ * boundaries inside it ("天安门" is found in "我爱北京天安门"; "cat" still not in "concatenate").
  */
 import { normalise, queryWords, type Normalised } from './normalise.js';
 
@@ -29,6 +34,11 @@ export interface TextMatch {
 export const MAX_QUERY_CHARS = 256;
 /** Fewer normalised characters than this: no text matching (a trigram is the shortest retrieval). */
 export const MIN_QUERY_CHARS = 3;
+/** Fewer normalised characters than this in a query with a CJK letter: no text matching. */
+export const MIN_CJK_QUERY_CHARS = 2;
+/** Letters of the scripts written without spaces between words. */
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+const hasCjk = (cs: readonly string[]): boolean => cs.some((c) => CJK.test(c));
 /** Words this long or longer may be one edit away. */
 export const FUZZY_MIN_LENGTH = 4;
 /** Most trigrams put into one FTS query. */
@@ -43,7 +53,7 @@ export interface TextQueryPlan {
   trigrams: string[];
   /**
    * LIKE patterns over the normalised text that find a single 4-5 character word with one edit
-   * in its middle (which breaks all its trigrams).
+   * in its middle (which breaks all its trigrams), and each CJK word too short for a trigram.
    */
   likePatterns: string[];
 }
@@ -58,8 +68,8 @@ export function planTextQuery(query: string): TextQueryPlan | undefined {
     words.push(cut);
     total += cut.length;
   }
-  if (total < MIN_QUERY_CHARS) return undefined;
   const concat = words.flat();
+  if (total < (hasCjk(concat) ? MIN_CJK_QUERY_CHARS : MIN_QUERY_CHARS)) return undefined;
   const seen = new Set<string>();
   const add = (cs: string[]): void => {
     for (let i = 0; i + 3 <= cs.length; i++) seen.add(cs.slice(i, i + 3).join(''));
@@ -82,6 +92,8 @@ export function planTextQuery(query: string): TextQueryPlan | undefined {
     }
     likePatterns.push(...pats);
   }
+  // (normalised text holds only letters and digits: no LIKE wildcard can come from the query)
+  for (const w of words) if (w.length < 3 && hasCjk(w)) likePatterns.push(`%${w.join('')}%`);
   return { words, concat, total, trigrams, likePatterns };
 }
 
@@ -159,13 +171,18 @@ function approximate(p: string[], t: string[], k: number): Found | undefined {
 
 const WORD_CHAR = /[\p{L}\p{N}\p{M}]/u;
 
-/** Whether the original text has no letter or digit right before and after the span. */
+/**
+ * Whether the span of the original text starts and ends a word: no letter or digit right before
+ * or after it, unless that one or the span's own end is a CJK letter (no word boundaries there).
+ */
 function atWordBoundaries(original: string, span: TextSpan): boolean {
-  const before = span.start > 0 ? original.slice(Math.max(0, span.start - 2), span.start) : '';
-  const after = original.slice(span.end, span.end + 2);
-  const lastBefore = [...before].pop();
-  const firstAfter = [...after][0];
-  return !(lastBefore && WORD_CHAR.test(lastBefore)) && !(firstAfter && WORD_CHAR.test(firstAfter));
+  const before = [...original.slice(Math.max(0, span.start - 2), span.start)].pop();
+  const after = [...original.slice(span.end, span.end + 2)][0];
+  const first = [...original.slice(span.start, span.start + 2)][0]!;
+  const last = [...original.slice(Math.max(span.start, span.end - 2), span.end)].pop()!;
+  const joined = (outside: string | undefined, inside: string): boolean =>
+    outside !== undefined && WORD_CHAR.test(outside) && !CJK.test(outside) && !CJK.test(inside);
+  return !joined(before, first) && !joined(after, last);
 }
 
 function find(p: string[], t: string[]): Found | undefined {
@@ -211,12 +228,12 @@ export function matchText(plan: TextQueryPlan, original: string, normalised: Nor
     const f = find(w, t);
     if (!f) continue;
     matched += w.length;
-    if (w.length >= FUZZY_MIN_LENGTH) longFound = true;
+    if (w.length >= FUZZY_MIN_LENGTH || (w.length >= MIN_CJK_QUERY_CHARS && hasCjk(w))) longFound = true;
     spans.push(toSpan(normalised, f));
   }
   const score = Math.round((matched / plan.total) * 1e4) / 1e4;
-  // Short words alone say little ("the" and "cat" are in "thecommunicate"): a word of 4+ characters,
-  // or the whole query run together, must be found.
+  // Short words alone say little ("the" and "cat" are in "thecommunicate"): a word of 4+ characters
+  // (or a CJK word), or the whole query run together, must be found.
   const tier = !longFound ? 0 : matched === plan.total ? 2 : score >= 0.5 ? 1 : 0;
   return { score, spans: mergeSpans(spans), tier };
 }
