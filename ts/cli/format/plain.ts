@@ -4,6 +4,7 @@ import { formatBytes } from '../../models/progress.js';
 import { paint } from '../context.js';
 import type { SearchResult } from '../../api/schemas.js';
 import type { FormatContext, Formatter } from './types.js';
+import { displayWidth } from './width.js';
 
 /** One absolute path per line. */
 export const formatPaths: Formatter = (results) => results.map((r) => `${r.path}\n`).join('');
@@ -33,16 +34,22 @@ export const formatJson: Formatter = (results, ctx: FormatContext) => {
 const SNIPPET_WIDTH = 32;
 
 /**
- * A one-line piece of an image's text, at most `width` characters: around the first matched span
- * (the matched parts marked when colour is on), else its start. Line breaks read as " / ". The
- * piece is @memery/client's textSnippet, the one every client shows.
+ * A one-line piece of an image's text, at most `width` terminal columns (a Chinese character takes
+ * two): around the first matched span (the matched parts marked when colour is on), else its
+ * start. Line breaks read as " / ". The piece is @memery/client's textSnippet, the one every client
+ * shows; `length` is its width in columns.
  */
 export function textSnippet(text: string | null | undefined, match: SearchResult['match'], color: boolean, width = SNIPPET_WIDTH): { shown: string; length: number } {
-  const parts = snippetParts(text, match, { width, lead: 4, fill: true });
-  return {
-    shown: parts.map((p) => (p.hit ? paint(color, '1;33', p.text) : p.text)).join(''),
-    length: parts.reduce((n, p) => n + p.text.length, 0),
-  };
+  let chars = width;
+  let parts = snippetParts(text, match, { width: chars, lead: 4, fill: true });
+  let columns = parts.reduce((n, p) => n + displayWidth(p.text), 0);
+  // Wide characters: fewer of them, until the piece fits (each takes at most 2 columns).
+  while (columns > width && chars > 1) {
+    chars = Math.max(1, chars - Math.ceil((columns - width) / 2));
+    parts = snippetParts(text, match, { width: chars, lead: 4, fill: true });
+    columns = parts.reduce((n, p) => n + displayWidth(p.text), 0);
+  }
+  return { shown: parts.map((p) => (p.hit ? paint(color, '1;33', p.text) : p.text)).join(''), length: columns };
 }
 
 /**
