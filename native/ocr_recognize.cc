@@ -45,8 +45,9 @@ bool EndsWithSpaceOrApostrophe(const std::string &s) {
 }
 
 // How a symbol of the dictionary sits in a line, for the spaces the decoder adds: a letter of a
-// script written without spaces between words (CJK ideographs, kana, Hangul), a full-width sign
-// (CJK punctuation, full-width forms: never spaced from either side), or anything else.
+// script written without spaces between words (CJK ideographs, kana; not Hangul: Korean spaces its
+// words), a full-width sign (CJK punctuation, full-width forms: never spaced from either side), or
+// anything else.
 enum class Spacing { kNarrow, kWideLetter, kWideSign };
 
 Spacing SpacingOf(const std::string &sym) {
@@ -56,8 +57,7 @@ Spacing SpacingOf(const std::string &sym) {
   if ((b[0] & 0xF0) != 0xE0) return Spacing::kNarrow;
   const uint32_t cp = ((b[0] & 0x0Fu) << 12) | ((b[1] & 0x3Fu) << 6) | (b[2] & 0x3Fu);
   if ((cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFFEF)) return Spacing::kWideSign;
-  if ((cp >= 0x2E80 && cp <= 0x9FFF) || (cp >= 0xA960 && cp <= 0xA97F) || (cp >= 0xAC00 && cp <= 0xD7FF) || (cp >= 0xF900 && cp <= 0xFAFF))
-    return Spacing::kWideLetter;
+  if ((cp >= 0x2E80 && cp <= 0x9FFF && !(cp >= 0x3130 && cp <= 0x318F)) || (cp >= 0xF900 && cp <= 0xFAFF)) return Spacing::kWideLetter;
   return Spacing::kNarrow;
 }
 

@@ -11,10 +11,11 @@
  * little. Queries shorter than 4 characters in all must match whole words of the original text
  * ("red" does not match "scared").
  *
- * Chinese, Japanese and Korean letters (CJK) are written without spaces between words, and a word
- * there is often two characters: a query with a CJK letter needs only 2 characters, a word of 2+
- * characters with a CJK letter counts as a long word, and a run of CJK letters has no word
- * boundaries inside it ("天安门" is found in "我爱北京天安门"; "cat" still not in "concatenate").
+ * Chinese and Japanese are written without spaces between words, Korean attaches its particles to
+ * the word ("학교에"), and a word in any of them is often two characters. So for these letters (CJK):
+ * a query with one needs only 2 characters, a word of 2+ characters with one counts as a long
+ * word, and a run of them has no word boundaries inside it ("天安门" is found in "我爱北京天安门";
+ * "cat" still not in "concatenate").
  */
 import { normalise, queryWords, type Normalised } from './normalise.js';
 
@@ -36,7 +37,7 @@ export const MAX_QUERY_CHARS = 256;
 export const MIN_QUERY_CHARS = 3;
 /** Fewer normalised characters than this in a query with a CJK letter: no text matching. */
 export const MIN_CJK_QUERY_CHARS = 2;
-/** Letters of the scripts written without spaces between words. */
+/** Han, kana and Hangul letters: runs of them have no word boundaries to match against. */
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 const hasCjk = (cs: readonly string[]): boolean => cs.some((c) => CJK.test(c));
 /** Words this long or longer may be one edit away. */
