@@ -152,9 +152,9 @@ describe.skipIf(!HAS_SHARED)(`texts in the catalog ${HAS_SHARED ? '' : SHARED_SK
     const current = textRows(home);
     expect(current.length).toBeGreaterThan(0);
     await m.close();
-    const { idPrefix } = ocrModelInfo();
-    expect(OCR_ID.startsWith(idPrefix)).toBe(true);
-    const earlier = `${idPrefix}00000000:r1`;
+    const { prefix } = ocrModelInfo();
+    expect(OCR_ID.startsWith(prefix)).toBe(true);
+    const earlier = `${prefix}00000000:r1`;
     const w = new Database(join(home, 'catalog.db'));
     w.prepare('UPDATE texts SET ocr_model_id = ? WHERE ocr_model_id = ?').run(earlier, OCR_ID);
     w.prepare(

@@ -23,7 +23,7 @@ import { kindOf, parseOptions } from '../native/validate.js';
 import { ClipTokenizer } from '../tokenizer/index.js';
 import { resolveModel } from './model-resolver.js';
 import { combine, parseQuery } from './query.js';
-import { loadOcrEngine, ocrModelInfo, ocrTextScope } from './ocr-model.js';
+import { loadOcrEngine, ocrModelInfo } from './ocr-model.js';
 import { TextStore, type OcrLineRecord, type TextScope } from '../catalog/texts.js';
 import type { OcrEngine } from '../native/ocr.js';
 import { matchText, planTextQuery, type TextMatch as FoundText, type TextQueryPlan } from '../text/match.js';
@@ -201,7 +201,7 @@ export class Memery {
                 ocr: {
                   texts: this.#texts,
                   ocrModelId: ocrModel.id,
-                  ocrModelIdPrefix: ocrModel.idPrefix,
+                  ocrModelIdPrefix: ocrModel.prefix,
                   engine: () => this.#ocrEngine(),
                   decodeThreads: this.config.decodeThreads,
                   maxFileBytes: this.config.maxFileBytes,
@@ -292,7 +292,7 @@ export class Memery {
     const o = parseOptions(SearchOptionsSchema, options, 'search options');
     const q = parseQuery(query);
     const plan = o.mode !== 'clip' && q.text !== undefined ? planTextQuery(q.text) : undefined;
-    const scope = ocrTextScope();
+    const scope = ocrModelInfo();
     if (o.mode === 'text') return plan ? this.#textSearch(plan, o, scope) : [];
     const m = await this.model();
     const { results, vector } = await this.#clipSearch(query, o, m.id);
@@ -516,7 +516,7 @@ export class Memery {
         layout: layout?.kind ?? null,
       },
       folders: this.folders().map((f) => ({ ...f, errors: f.failed ? this.#catalog.failedFiles(f.path).slice(0, FAILED_FILES_LISTED) : [] })),
-      counts: { ...this.#catalog.counts(), texts: this.#texts.filesWithText(ocrTextScope()) },
+      counts: { ...this.#catalog.counts(), texts: this.#texts.filesWithText(ocrModelInfo()) },
       index: { file, type: this.config.indexType, health, vectors, problems },
       integrity: this.#catalog.integrityCheck(),
       models: await this.#catalogModels(layout),

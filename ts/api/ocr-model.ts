@@ -39,16 +39,13 @@ async function verifyFile(path: string, want: { size: number; sha256: string }, 
   }
 }
 
-/** The registry's OCR model: its id, without reading the files. */
-export function ocrModelInfo(name?: string): { entry: OcrModelEntry; id: string; idPrefix: string } {
+/**
+ * The registry's OCR model, without reading the files: its id and the prefix of all its ids, which
+ * are also the scope of the texts search reads (TextScope).
+ */
+export function ocrModelInfo(name?: string): TextScope & { entry: OcrModelEntry } {
   const entry = getOcrModelEntry(name);
-  return { entry, id: ocrModelId(entry), idPrefix: ocrModelIdPrefix(entry) };
-}
-
-/** The texts search reads: this model's, and an earlier read of it where not yet read again (TextScope). */
-export function ocrTextScope(name?: string): TextScope {
-  const { id, idPrefix } = ocrModelInfo(name);
-  return { id, prefix: idPrefix };
+  return { entry, id: ocrModelId(entry), prefix: ocrModelIdPrefix(entry) };
 }
 
 /** Finds and checks the OCR model's files (E_MODEL when missing, E_CHECKSUM when altered). */

@@ -55,7 +55,7 @@ export interface TextScope {
   prefix: string;
 }
 
-/** SQL condition: the text row `t` is in the scope bound as @id and @prefix. */
+/** SQL condition: the text row `t` is in the scope bound as @id and @prefix (other keys of the bound object are ignored). */
 const IN_SCOPE = `(t.ocr_model_id = @id OR (substr(t.ocr_model_id, 1, length(@prefix)) = @prefix
   AND NOT EXISTS (SELECT 1 FROM texts c WHERE c.hash = t.hash AND c.ocr_model_id = @id)))`;
 
@@ -129,7 +129,7 @@ export class TextStore {
            AND EXISTS (SELECT 1 FROM texts t WHERE t.hash = f.hash AND ${IN_SCOPE} AND t.text != '' AND t.error_code IS NULL)`,
       )
       .pluck()
-      .get(scopeParams(scope)) as number;
+      .get(scope) as number;
   }
 
   /**
@@ -147,7 +147,7 @@ export class TextStore {
            WHERE texts_fts MATCH @expr AND ${IN_SCOPE} ORDER BY texts_fts.rank LIMIT @limit`,
         )
         .pluck()
-        .all({ ...scopeParams(scope), expr, limit }) as number[];
+        .all({ ...scope, expr, limit }) as number[];
       for (const id of rows) ids.add(id);
     }
     if (plan.likePatterns.length) {
@@ -156,7 +156,7 @@ export class TextStore {
       const rows = this.#db
         .prepare(`SELECT t.id FROM texts t WHERE ${IN_SCOPE} AND t.norm != '' AND (${where}) LIMIT @limit`)
         .pluck()
-        .all({ ...scopeParams(scope), ...patterns, limit }) as number[];
+        .all({ ...scope, ...patterns, limit }) as number[];
       for (const id of rows) ids.add(id);
     }
     return [...ids];
@@ -185,11 +185,7 @@ export class TextStore {
         `SELECT f.id, t.text FROM files f JOIN texts t ON t.hash = f.hash AND ${IN_SCOPE}
          WHERE f.id IN (SELECT value FROM json_each(@ids)) AND t.error_code IS NULL`,
       )
-      .all({ ...scopeParams(scope), ids: JSON.stringify(fileIds) }) as Array<{ id: number; text: string }>;
+      .all({ ...scope, ids: JSON.stringify(fileIds) }) as Array<{ id: number; text: string }>;
     return new Map(rows.map((r) => [r.id, r.text]));
   }
-}
-
-function scopeParams(scope: TextScope): { id: string; prefix: string } {
-  return { id: scope.id, prefix: scope.prefix };
 }
